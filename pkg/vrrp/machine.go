@@ -1,0 +1,282 @@
+package vrrp
+
+import (
+	"fmt"
+	"net/netip"
+	"time"
+)
+
+// State is the state of a virtual router (RFC 9568 section 6.4). RFC 9568
+// calls the master the "Active Router"; vipd keeps the words operators know.
+type State uint8
+
+// States of a virtual router.
+const (
+	Initialize State = iota
+	Backup
+	Master
+)
+
+func (s State) String() string {
+	switch s {
+	case Initialize:
+		return "INIT"
+	case Backup:
+		return "BACKUP"
+	case Master:
+		return "MASTER"
+	}
+	return fmt.Sprintf("State(%d)", uint8(s))
+}
+
+// Action is a set of things the caller must do after an event, in the
+// order of the constants: bind the addresses before announcing them, and
+// announce only once the advertisement claiming them is out.
+type Action uint8
+
+// Actions a Machine asks for.
+const (
+	// AddVIPs binds the virtual addresses to the interface.
+	AddVIPs Action = 1 << iota
+	// SendAdvert sends one advertisement with Output.Priority.
+	SendAdvert
+	// Announce sends gratuitous ARP / unsolicited neighbour advertisements
+	// for the virtual addresses.
+	Announce
+	// RemoveVIPs unbinds the virtual addresses.
+	RemoveVIPs
+)
+
+// Has reports whether all of b are in a.
+func (a Action) Has(b Action) bool { return a&b == b }
+
+// Output is what a Machine returns for an event: the actions to perform
+// and, when the state changed, the transition and its reason.
+type Output struct {
+	Actions Action
+	// Priority is the priority to advertise when Actions has SendAdvert:
+	// the machine's priority, or 0 when the master resigns.
+	Priority uint8
+	// From and To differ when the event changed the state.
+	From, To State
+	// Reason says why the state changed, for logs and status.
+	Reason string
+}
+
+// Changed reports whether the event caused a state transition.
+func (o Output) Changed() bool { return o.From != o.To }
+
+// Config is the configuration of one virtual router.
+type Config struct {
+	// Version is 3 (RFC 9568) or 2 (RFC 3768).
+	Version uint8
+	// Priority is this router's priority, 1..255; 255 means it owns the
+	// addresses and takes over at once.
+	Priority uint8
+	// Interval is the Advertisement_Interval this router sends at.
+	Interval time.Duration
+	// Preempt lets a backup of higher priority take over from a master of
+	// lower priority.
+	Preempt bool
+	// PreemptDelay holds preemption back for this long after start-up, so a
+	// node that just booted does not take the addresses before its services
+	// are ready.
+	PreemptDelay time.Duration
+	// Primary is this router's primary address, the tie-breaker between
+	// equal priorities.
+	Primary netip.Addr
+}
+
+// Machine is the state machine of one virtual router. It is not safe for
+// concurrent use. Every method takes the time of the event; the caller must
+// call Timeout when now reaches Deadline.
+type Machine struct {
+	cfg      Config
+	priority uint8
+	state    State
+
+	started        time.Time
+	deadline       time.Time
+	masterInterval time.Duration
+	masterAddr     netip.Addr
+	masterPriority uint8
+}
+
+// NewMachine returns a machine in the Initialize state.
+func NewMachine(cfg Config) *Machine {
+	return &Machine{cfg: cfg, priority: cfg.Priority, masterInterval: cfg.Interval}
+}
+
+// State returns the current state.
+func (m *Machine) State() State { return m.state }
+
+// Priority returns the priority the machine advertises and elects with.
+func (m *Machine) Priority() uint8 { return m.priority }
+
+// Deadline returns when Timeout must be called next; the zero time means
+// no timer is running (Initialize).
+func (m *Machine) Deadline() time.Time { return m.deadline }
+
+// Master returns the address and priority of the master last heard from.
+// In Master state it is the zero address: this router is the master.
+func (m *Machine) Master() (netip.Addr, uint8) { return m.masterAddr, m.masterPriority }
+
+// MasterInterval returns the Master_Adver_Interval in use: the interval
+// advertised by the current master (version 3), or the configured one.
+func (m *Machine) MasterInterval() time.Duration { return m.masterInterval }
+
+// MasterDownInterval returns the current Master_Down_Interval.
+func (m *Machine) MasterDownInterval() time.Duration {
+	return MasterDownInterval(m.cfg.Version, m.priority, m.masterInterval)
+}
+
+// Start is the Startup event (RFC 9568 section 6.4.1).
+func (m *Machine) Start(now time.Time) Output {
+	if m.state != Initialize {
+		return m.none()
+	}
+	m.started = now
+	m.masterInterval = m.cfg.Interval
+	if m.priority == 255 {
+		return m.becomeMaster(now, "address owner (priority 255) starting")
+	}
+	return m.becomeBackup(now, "starting")
+}
+
+// Stop is the Shutdown event: a master resigns with a priority-0
+// advertisement so that backups take over after their skew time.
+func (m *Machine) Stop(now time.Time) Output {
+	out := m.to(Initialize, "shutting down")
+	if out.From == Master {
+		out.Actions = SendAdvert | RemoveVIPs
+		out.Priority = 0
+	}
+	m.deadline = time.Time{}
+	m.masterAddr, m.masterPriority = netip.Addr{}, 0
+	return out
+}
+
+// Timeout handles the expiry of the running timer: the Master_Down_Timer in
+// Backup, the Adver_Timer in Master. A call before Deadline does nothing.
+func (m *Machine) Timeout(now time.Time) Output {
+	if m.deadline.IsZero() || now.Before(m.deadline) {
+		return m.none()
+	}
+	switch m.state {
+	case Backup:
+		reason := fmt.Sprintf("no advertisement for %v", m.MasterDownInterval())
+		if m.masterPriority == 0 && m.masterAddr.IsValid() {
+			reason = fmt.Sprintf("master %v resigned (priority 0)", m.masterAddr)
+		}
+		return m.becomeMaster(now, reason)
+	case Master:
+		m.deadline = now.Add(m.cfg.Interval)
+		out := m.none()
+		out.Actions = SendAdvert
+		out.Priority = m.priority
+		return out
+	}
+	return m.none()
+}
+
+// Receive handles an advertisement that passed the receive checks (see
+// Filter): from is its source address, priority and interval its fields.
+func (m *Machine) Receive(now time.Time, from netip.Addr, priority uint8, interval time.Duration) Output {
+	switch m.state {
+	case Backup:
+		if priority == 0 {
+			// The master resigned: take over after Skew_Time only.
+			m.masterAddr, m.masterPriority = from, 0
+			m.deadline = now.Add(SkewTime(m.cfg.Version, m.priority, m.masterInterval))
+			return m.none()
+		}
+		if !m.preempts(now, priority) {
+			m.follow(now, from, priority, interval)
+		}
+		// Otherwise discard: a lower-priority master is let lapse, and
+		// this router takes over when its Master_Down_Timer fires.
+		return m.none()
+	case Master:
+		if priority == 0 {
+			// Another router resigned; make sure the backups hear a
+			// master at once (RFC 9568 section 6.4.3).
+			m.deadline = now.Add(m.cfg.Interval)
+			out := m.none()
+			out.Actions = SendAdvert
+			out.Priority = m.priority
+			return out
+		}
+		if Wins(priority, from, m.priority, m.cfg.Primary) {
+			out := m.to(Backup, fmt.Sprintf("higher-priority master %v (priority %d)", from, priority))
+			out.Actions = RemoveVIPs
+			m.follow(now, from, priority, interval)
+			return out
+		}
+		// A lower-priority master will step down when it hears our next
+		// advertisement.
+		return m.none()
+	}
+	return m.none()
+}
+
+// SetPriority changes the priority (for example when a tracked check
+// fails). A master whose priority falls advertises it at once so that a
+// better backup can preempt without waiting for the next interval.
+func (m *Machine) SetPriority(now time.Time, priority uint8) Output {
+	old := m.priority
+	m.priority = priority
+	if m.state == Master && priority != old {
+		m.deadline = now.Add(m.cfg.Interval)
+		out := m.none()
+		out.Actions = SendAdvert
+		out.Priority = priority
+		return out
+	}
+	return m.none()
+}
+
+// preempts reports whether an advertisement of the given priority is to be
+// discarded so that this backup takes over: preemption is on, the sender
+// has a lower priority, and the preemption delay since start-up is over.
+func (m *Machine) preempts(now time.Time, priority uint8) bool {
+	if !m.cfg.Preempt || priority >= m.priority {
+		return false
+	}
+	return now.Sub(m.started) >= m.cfg.PreemptDelay
+}
+
+// follow records the master heard and restarts the Master_Down_Timer. In
+// version 3 the master's interval is learned from its advertisement; in
+// version 2 it must equal the configured one (checked by Filter).
+func (m *Machine) follow(now time.Time, from netip.Addr, priority uint8, interval time.Duration) {
+	m.masterAddr, m.masterPriority = from, priority
+	if m.cfg.Version == 3 && interval > 0 {
+		m.masterInterval = interval
+	}
+	m.deadline = now.Add(m.MasterDownInterval())
+}
+
+func (m *Machine) becomeMaster(now time.Time, reason string) Output {
+	out := m.to(Master, reason)
+	out.Actions = AddVIPs | SendAdvert | Announce
+	out.Priority = m.priority
+	m.masterAddr, m.masterPriority = netip.Addr{}, 0
+	m.masterInterval = m.cfg.Interval
+	m.deadline = now.Add(m.cfg.Interval)
+	return out
+}
+
+func (m *Machine) becomeBackup(now time.Time, reason string) Output {
+	out := m.to(Backup, reason)
+	m.masterInterval = m.cfg.Interval
+	m.deadline = now.Add(m.MasterDownInterval())
+	return out
+}
+
+func (m *Machine) to(s State, reason string) Output {
+	out := Output{From: m.state, To: s, Reason: reason}
+	m.state = s
+	return out
+}
+
+func (m *Machine) none() Output { return Output{From: m.state, To: m.state} }

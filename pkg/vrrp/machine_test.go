@@ -1,0 +1,312 @@
+package vrrp
+
+import (
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+var (
+	t0     = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	local  = netip.MustParseAddr("192.0.2.12")
+	lower  = netip.MustParseAddr("192.0.2.11")
+	higher = netip.MustParseAddr("192.0.2.13")
+)
+
+func TestTiming(t *testing.T) {
+	tests := []struct {
+		name              string
+		version, priority uint8
+		interval          time.Duration
+		skew, masterDown  time.Duration
+	}{
+		{"v3 1s prio 100", 3, 100, time.Second, 609375 * time.Microsecond, 3609375 * time.Microsecond},
+		{"v3 100ms prio 250", 3, 250, 100 * time.Millisecond, 2343750 * time.Nanosecond, 302343750 * time.Nanosecond},
+		{"v3 10ms prio 1", 3, 1, 10 * time.Millisecond, 9960937 * time.Nanosecond, 39960937 * time.Nanosecond},
+		{"v3 prio 255", 3, 255, time.Second, 3906250 * time.Nanosecond, 3003906250 * time.Nanosecond},
+		// Version 2 skew ignores the interval: (256-p)/256 seconds.
+		{"v2 1s prio 100", 2, 100, time.Second, 609375 * time.Microsecond, 3609375 * time.Microsecond},
+		{"v2 3s prio 200", 2, 200, 3 * time.Second, 218750 * time.Microsecond, 9218750 * time.Microsecond},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := SkewTime(tt.version, tt.priority, tt.interval); got != tt.skew {
+				t.Errorf("SkewTime = %v, want %v", got, tt.skew)
+			}
+			if got := MasterDownInterval(tt.version, tt.priority, tt.interval); got != tt.masterDown {
+				t.Errorf("MasterDownInterval = %v, want %v", got, tt.masterDown)
+			}
+		})
+	}
+}
+
+func TestWins(t *testing.T) {
+	tests := []struct {
+		name   string
+		theirs uint8
+		from   netip.Addr
+		ours   uint8
+		want   bool
+	}{
+		{"higher priority", 200, lower, 100, true},
+		{"lower priority", 100, higher, 200, false},
+		{"tie, higher address", 100, higher, 100, true},
+		{"tie, lower address", 100, lower, 100, false},
+		{"tie, same address", 100, local, 100, false},
+		{"tie ipv6", 100, netip.MustParseAddr("fe80::2"), 100, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			l := local
+			if tt.from.Is6() {
+				l = netip.MustParseAddr("fe80::1")
+			}
+			if got := Wins(tt.theirs, tt.from, tt.ours, l); got != tt.want {
+				t.Errorf("Wins = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+// step is one event fed to a machine in a transition table.
+type step struct {
+	at    time.Duration // since t0
+	event string        // start, stop, timeout, recv, prio
+	from  netip.Addr
+	prio  uint8
+	ivl   time.Duration
+}
+
+func run(m *Machine, s step) Output {
+	now := t0.Add(s.at)
+	switch s.event {
+	case "start":
+		return m.Start(now)
+	case "stop":
+		return m.Stop(now)
+	case "timeout":
+		return m.Timeout(now)
+	case "recv":
+		return m.Receive(now, s.from, s.prio, s.ivl)
+	case "prio":
+		return m.SetPriority(now, s.prio)
+	}
+	panic("unknown event " + s.event)
+}
+
+// result is what a transition table checks after its last step.
+type result struct {
+	From, To State
+	Actions  Action
+	Priority uint8
+	Deadline time.Duration // since t0; -1 for none
+}
+
+func cfg(version, prio uint8, ivl time.Duration, preempt bool) Config {
+	return Config{Version: version, Priority: prio, Interval: ivl, Preempt: preempt, Primary: local}
+}
+
+// TestMachineTransitions covers every rule of RFC 9568 section 6.4
+// (Initialize 6.4.1, Backup 6.4.2, Master 6.4.3), plus the vipd extensions
+// (preempt_delay, priority changes). The last step's output is checked.
+func TestMachineTransitions(t *testing.T) {
+	const s = time.Second
+	const ms = time.Millisecond
+	v3 := cfg(3, 100, s, true)
+	tests := []struct {
+		name  string
+		cfg   Config
+		steps []step
+		want  result
+	}{
+		// 6.4.1 Initialize.
+		{"init: startup as owner becomes master at once", cfg(3, 255, s, true),
+			[]step{{event: "start"}},
+			result{Initialize, Master, AddVIPs | SendAdvert | Announce, 255, s}},
+		{"init: startup becomes backup with master down timer", v3,
+			[]step{{event: "start"}},
+			result{Initialize, Backup, 0, 0, 3609375 * time.Microsecond}},
+		{"init: stop before start does nothing", v3,
+			[]step{{event: "stop"}},
+			result{Initialize, Initialize, 0, 0, -1}},
+
+		// 6.4.2 Backup.
+		{"backup: shutdown goes to initialize, nothing sent", v3,
+			[]step{{event: "start"}, {event: "stop"}},
+			result{Backup, Initialize, 0, 0, -1}},
+		{"backup: master down timer fires, becomes master", v3,
+			[]step{{event: "start"}, {at: 3609375 * time.Microsecond, event: "timeout"}},
+			result{Backup, Master, AddVIPs | SendAdvert | Announce, 100, 3609375*time.Microsecond + s}},
+		{"backup: early timeout call is ignored", v3,
+			[]step{{event: "start"}, {at: 3 * s, event: "timeout"}},
+			result{Backup, Backup, 0, 0, 3609375 * time.Microsecond}},
+		{"backup: priority 0 sets timer to skew time", v3,
+			[]step{{event: "start"}, {at: s, event: "recv", from: higher, prio: 0, ivl: s}},
+			result{Backup, Backup, 0, 0, s + 609375*time.Microsecond}},
+		{"backup: priority 0 then skew time elapses, becomes master", v3,
+			[]step{{event: "start"}, {at: s, event: "recv", from: higher, prio: 0, ivl: s},
+				{at: s + 609375*time.Microsecond, event: "timeout"}},
+			result{Backup, Master, AddVIPs | SendAdvert | Announce, 100, s + 609375*time.Microsecond + s}},
+		{"backup: higher priority resets master down timer", v3,
+			[]step{{event: "start"}, {at: 2 * s, event: "recv", from: lower, prio: 200, ivl: s}},
+			result{Backup, Backup, 0, 0, 2*s + 3609375*time.Microsecond}},
+		{"backup: equal priority resets master down timer", v3,
+			[]step{{event: "start"}, {at: 2 * s, event: "recv", from: lower, prio: 100, ivl: s}},
+			result{Backup, Backup, 0, 0, 2*s + 3609375*time.Microsecond}},
+		{"backup v3: learns the master's interval", v3,
+			[]step{{event: "start"}, {at: 2 * s, event: "recv", from: lower, prio: 200, ivl: 100 * ms}},
+			result{Backup, Backup, 0, 0, 2*s + 300*ms + 60937500*time.Nanosecond}},
+		{"backup v2: keeps its own interval", cfg(2, 100, s, true),
+			[]step{{event: "start"}, {at: 2 * s, event: "recv", from: lower, prio: 200, ivl: s}},
+			result{Backup, Backup, 0, 0, 2*s + 3609375*time.Microsecond}},
+		{"backup, preempt: lower priority is discarded, timer keeps running", v3,
+			[]step{{event: "start"}, {at: 2 * s, event: "recv", from: higher, prio: 50, ivl: s}},
+			result{Backup, Backup, 0, 0, 3609375 * time.Microsecond}},
+		{"backup, preempt: lower-priority master is preempted when the timer fires", v3,
+			[]step{{event: "start"}, {at: 2 * s, event: "recv", from: higher, prio: 50, ivl: s},
+				{at: 3609375 * time.Microsecond, event: "timeout"}},
+			result{Backup, Master, AddVIPs | SendAdvert | Announce, 100, 3609375*time.Microsecond + s}},
+		{"backup, no preempt: lower priority resets master down timer", cfg(3, 100, s, false),
+			[]step{{event: "start"}, {at: 2 * s, event: "recv", from: higher, prio: 50, ivl: s}},
+			result{Backup, Backup, 0, 0, 2*s + 3609375*time.Microsecond}},
+		{"backup, preempt delay: lower priority followed during the delay",
+			Config{Version: 3, Priority: 100, Interval: s, Preempt: true, PreemptDelay: 10 * s, Primary: local},
+			[]step{{event: "start"}, {at: 2 * s, event: "recv", from: higher, prio: 50, ivl: s}},
+			result{Backup, Backup, 0, 0, 2*s + 3609375*time.Microsecond}},
+		{"backup, preempt delay: lower priority discarded after the delay",
+			Config{Version: 3, Priority: 100, Interval: s, Preempt: true, PreemptDelay: 10 * s, Primary: local},
+			[]step{{event: "start"}, {at: 9 * s, event: "recv", from: higher, prio: 50, ivl: s},
+				{at: 11 * s, event: "recv", from: higher, prio: 50, ivl: s}},
+			result{Backup, Backup, 0, 0, 9*s + 3609375*time.Microsecond}},
+
+		// 6.4.3 Master.
+		{"master: shutdown sends priority 0 and removes addresses", cfg(3, 255, s, true),
+			[]step{{event: "start"}, {at: s / 2, event: "stop"}},
+			result{Master, Initialize, SendAdvert | RemoveVIPs, 0, -1}},
+		{"master: adver timer fires, sends and rearms", cfg(3, 255, s, true),
+			[]step{{event: "start"}, {at: s, event: "timeout"}},
+			result{Master, Master, SendAdvert, 255, 2 * s}},
+		{"master: priority 0 received, sends at once and rearms", cfg(3, 255, s, true),
+			[]step{{event: "start"}, {at: s / 2, event: "recv", from: lower, prio: 0, ivl: s}},
+			result{Master, Master, SendAdvert, 255, s/2 + s}},
+		{"master: higher priority, steps down", cfg(3, 200, s, true),
+			[]step{{event: "start"}, {at: 4 * s, event: "timeout"}, {at: 4*s + s/2, event: "recv", from: lower, prio: 250, ivl: s}},
+			result{Master, Backup, RemoveVIPs, 0, 4*s + s/2 + 3*s + 218750*time.Microsecond}},
+		{"master: equal priority, higher address, steps down", cfg(3, 200, s, true),
+			[]step{{event: "start"}, {at: 4 * s, event: "timeout"}, {at: 4*s + s/2, event: "recv", from: higher, prio: 200, ivl: s}},
+			result{Master, Backup, RemoveVIPs, 0, 4*s + s/2 + 3*s + 218750*time.Microsecond}},
+		{"master: equal priority, lower address, discarded", cfg(3, 200, s, true),
+			[]step{{event: "start"}, {at: 4 * s, event: "timeout"}, {at: 4*s + s/2, event: "recv", from: lower, prio: 200, ivl: s}},
+			result{Master, Master, 0, 0, 5 * s}},
+		{"master: lower priority discarded", cfg(3, 200, s, true),
+			[]step{{event: "start"}, {at: 4 * s, event: "timeout"}, {at: 4*s + s/2, event: "recv", from: higher, prio: 100, ivl: s}},
+			result{Master, Master, 0, 0, 5 * s}},
+
+		// Priority changes (tracked checks).
+		{"master: lowered priority advertised at once", cfg(3, 255, s, true),
+			[]step{{event: "start"}, {at: s / 2, event: "prio", prio: 90}},
+			result{Master, Master, SendAdvert, 90, s/2 + s}},
+		{"master: unchanged priority sends nothing", cfg(3, 255, s, true),
+			[]step{{event: "start"}, {at: s / 2, event: "prio", prio: 255}},
+			result{Master, Master, 0, 0, s}},
+		{"backup: priority change recomputes skew on next advert", v3,
+			[]step{{event: "start"}, {at: s / 2, event: "prio", prio: 200},
+				{at: s, event: "recv", from: lower, prio: 250, ivl: s}},
+			result{Backup, Backup, 0, 0, s + 3*s + 218750*time.Microsecond}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m := NewMachine(tt.cfg)
+			var out Output
+			for _, s := range tt.steps {
+				out = run(m, s)
+			}
+			got := result{out.From, out.To, out.Actions, out.Priority, -1}
+			if !m.Deadline().IsZero() {
+				got.Deadline = m.Deadline().Sub(t0)
+			}
+			if !out.Has(SendAdvert) {
+				got.Priority = 0
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Fatalf("(-want +got)\n%s", diff)
+			}
+			if out.Changed() && out.Reason == "" {
+				t.Error("transition without a reason")
+			}
+		})
+	}
+}
+
+// TestElection runs two or three machines against each other through an
+// ideal, instantaneous link and checks who ends up master.
+func TestElection(t *testing.T) {
+	type node struct {
+		prio uint8
+		addr netip.Addr
+	}
+	tests := []struct {
+		name   string
+		nodes  []node
+		master int
+	}{
+		{"highest priority wins", []node{{100, lower}, {200, local}, {150, higher}}, 1},
+		{"tie broken by highest address", []node{{100, lower}, {100, higher}, {100, local}}, 1},
+		{"owner wins", []node{{255, lower}, {254, higher}}, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ms := make([]*Machine, len(tt.nodes))
+			for i, n := range tt.nodes {
+				ms[i] = NewMachine(Config{Version: 3, Priority: n.prio, Interval: 100 * time.Millisecond, Preempt: true, Primary: n.addr})
+			}
+			var deliver func(i int, out Output, now time.Time)
+			deliver = func(i int, out Output, now time.Time) {
+				if !out.Has(SendAdvert) {
+					return
+				}
+				for j, m := range ms {
+					if j != i {
+						deliver(j, m.Receive(now, tt.nodes[i].addr, out.Priority, 100*time.Millisecond), now)
+					}
+				}
+			}
+			now := t0
+			for i, m := range ms {
+				deliver(i, m.Start(now), now)
+			}
+			for range 1000 {
+				// Advance to the earliest deadline and fire every timer due
+				// then before delivering anything: equal priorities expire
+				// together and meet as two masters.
+				next := time.Time{}
+				for _, m := range ms {
+					if d := m.Deadline(); !d.IsZero() && (next.IsZero() || d.Before(next)) {
+						next = d
+					}
+				}
+				now = next
+				outs := make([]Output, len(ms))
+				for i, m := range ms {
+					outs[i] = m.Timeout(now)
+				}
+				for i, out := range outs {
+					deliver(i, out, now)
+				}
+			}
+			for i, m := range ms {
+				want := Backup
+				if i == tt.master {
+					want = Master
+				}
+				if m.State() != want {
+					t.Errorf("node %d (prio %d, %v): state %v, want %v", i, tt.nodes[i].prio, tt.nodes[i].addr, m.State(), want)
+				}
+			}
+		})
+	}
+}
+
+func (o Output) Has(a Action) bool { return o.Actions.Has(a) }
