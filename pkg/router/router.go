@@ -1,0 +1,364 @@
+package router
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"sync"
+	"time"
+
+	"github.com/vipd/vipd/pkg/vrrp"
+)
+
+// Sender sends one VRRP message from src to dst on the router's interface.
+type Sender interface {
+	WriteTo(b []byte, src, dst netip.Addr) error
+}
+
+// AddrManager binds and unbinds virtual addresses.
+type AddrManager interface {
+	Add(ifindex int, p netip.Prefix, label string) error
+	Remove(ifindex int, p netip.Prefix) error
+}
+
+// Announcer tells the segment where the virtual addresses now live
+// (gratuitous ARP, unsolicited neighbour advertisements).
+type Announcer interface {
+	Announce(addrs []netip.Addr) error
+}
+
+// Config is one virtual router: one instance of the configuration in one
+// address family.
+type Config struct {
+	// Instance is the configured instance name, for logs and status.
+	Instance string
+	VRID     uint8
+	// IfIndex and Interface name the interface the VIPs are bound to.
+	IfIndex   int
+	Interface string
+	// Label marks IPv4 VIPs so operators see which addresses are vipd's.
+	Label string
+	// Machine configures the state machine; Machine.Primary is also the
+	// source address of advertisements.
+	Machine vrrp.Config
+	// VIPs are the virtual addresses with the prefix length to bind them with,
+	// all of one family.
+	VIPs []netip.Prefix
+	// Peers are the unicast peers; empty means the multicast group.
+	Peers []netip.Addr
+	// Password is the VRRPv2 simple password (zero: no authentication).
+	Password [8]byte
+	// GARPRepeat is how many gratuitous ARP / NA rounds announce a new
+	// master; GARPRefresh, when non-zero, repeats one round while master.
+	GARPRepeat  int
+	GARPRefresh time.Duration
+}
+
+// Deps are the parts a Router drives.
+type Deps struct {
+	Sender    Sender
+	Addrs     AddrManager
+	Announcer Announcer
+	// Logger receives transitions and errors; nil discards.
+	Logger *slog.Logger
+}
+
+// received is an accepted advertisement handed from the Listener to the
+// router's goroutine. It carries no slice, so queueing it does not allocate.
+type received struct {
+	at       time.Time
+	src      netip.Addr
+	priority uint8
+	interval time.Duration
+}
+
+// Status is a snapshot of a router for status output and metrics.
+type Status struct {
+	Instance   string
+	VRID       uint8
+	Interface  string
+	Family     string
+	State      vrrp.State
+	Priority   uint8
+	Master     netip.Addr // the master heard from; invalid when we are master
+	Since      time.Time
+	Reason     string
+	AdvertsOut uint64
+	AdvertsIn  uint64
+	VIPs       []netip.Prefix
+}
+
+// Router runs the state machine of one virtual router: it feeds it the
+// advertisements the Listener accepted and its timer, and performs the
+// actions it returns.
+type Router struct {
+	cfg    Config
+	deps   Deps
+	log    *slog.Logger
+	filter vrrp.Filter
+	rx     chan received
+	prio   chan uint8
+
+	// Owned by the Run goroutine.
+	m       *vrrp.Machine
+	advert  vrrp.Advert
+	buf     []byte
+	dsts    []netip.Addr
+	vipAddr []netip.Addr
+	bound   bool
+
+	mu     sync.Mutex
+	status Status
+}
+
+// New returns a router; Run starts it.
+func New(cfg Config, deps Deps) *Router {
+	log := deps.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	fam := "ipv4"
+	if cfg.Machine.Primary.Is6() {
+		fam = "ipv6"
+	}
+	log = log.With("instance", cfg.Instance, "vrid", cfg.VRID, "family", fam)
+
+	addrs := make([]netip.Addr, len(cfg.VIPs))
+	for i, p := range cfg.VIPs {
+		addrs[i] = p.Addr()
+	}
+	dsts := cfg.Peers
+	if len(dsts) == 0 {
+		dsts = []netip.Addr{vrrp.GroupIPv4}
+		if fam == "ipv6" {
+			dsts = []netip.Addr{vrrp.GroupIPv6}
+		}
+	}
+	if cfg.GARPRepeat < 1 {
+		cfg.GARPRepeat = 1
+	}
+	r := &Router{
+		cfg:  cfg,
+		deps: deps,
+		log:  log,
+		filter: vrrp.Filter{
+			Version:  cfg.Machine.Version,
+			Password: cfg.Password,
+			Interval: cfg.Machine.Interval,
+			Addrs:    addrs,
+			Peers:    cfg.Peers,
+			Local:    []netip.Addr{cfg.Machine.Primary},
+		},
+		// A backlog means the router is not being scheduled; a few
+		// adverts are enough to decide, so the queue stays short.
+		rx:      make(chan received, 16),
+		prio:    make(chan uint8, 1),
+		m:       vrrp.NewMachine(cfg.Machine),
+		dsts:    dsts,
+		vipAddr: addrs,
+		advert: vrrp.Advert{
+			Version:  cfg.Machine.Version,
+			VRID:     cfg.VRID,
+			Interval: cfg.Machine.Interval,
+			Addrs:    addrs,
+		},
+		buf: make([]byte, 0, 1500),
+	}
+	var none [8]byte
+	if cfg.Machine.Version == 2 && cfg.Password != none {
+		r.advert.AuthType = vrrp.AuthPassword
+		r.advert.Password = cfg.Password
+	}
+	r.status = Status{
+		Instance: cfg.Instance, VRID: cfg.VRID, Interface: cfg.Interface, Family: fam,
+		State: vrrp.Initialize, Priority: cfg.Machine.Priority, VIPs: cfg.VIPs,
+	}
+	return r
+}
+
+// VRID returns the router's virtual router identifier.
+func (r *Router) VRID() uint8 { return r.cfg.VRID }
+
+// Status returns a snapshot of the router.
+func (r *Router) Status() Status {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.status
+}
+
+// SetPriority changes the priority the router elects with.
+func (r *Router) SetPriority(p uint8) {
+	// Only the latest priority matters: replace a pending one.
+	select {
+	case <-r.prio:
+	default:
+	}
+	r.prio <- p
+}
+
+// deliver queues an accepted advertisement; it reports false when the
+// router's queue is full.
+func (r *Router) deliver(rx received) bool {
+	select {
+	case r.rx <- rx:
+		return true
+	default:
+		return false
+	}
+}
+
+// Run runs the router until ctx is done, then resigns: a master sends a
+// priority-0 advertisement and removes its VIPs.
+func (r *Router) Run(ctx context.Context) error {
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	var refresh <-chan time.Time
+	if r.cfg.GARPRefresh > 0 {
+		t := time.NewTicker(r.cfg.GARPRefresh)
+		defer t.Stop()
+		refresh = t.C
+	}
+
+	r.apply(r.m.Start(time.Now()))
+	for {
+		r.arm(timer)
+		select {
+		case <-ctx.Done():
+			r.apply(r.m.Stop(time.Now()))
+			return nil
+		case rx := <-r.rx:
+			r.receive(rx)
+		case p := <-r.prio:
+			r.apply(r.m.SetPriority(time.Now(), p))
+			r.mu.Lock()
+			r.status.Priority = p
+			r.mu.Unlock()
+		case <-timer.C:
+			// A timer that fired late (the process was stopped or
+			// starved) must not win over adverts already waiting: read
+			// them first, so a healthy master is not usurped.
+			r.drain()
+			r.apply(r.m.Timeout(time.Now()))
+		case <-refresh:
+			if r.m.State() == vrrp.Master {
+				r.announce(1)
+			}
+		}
+	}
+}
+
+func (r *Router) drain() {
+	for {
+		select {
+		case rx := <-r.rx:
+			r.receive(rx)
+		default:
+			return
+		}
+	}
+}
+
+func (r *Router) receive(rx received) {
+	r.mu.Lock()
+	r.status.AdvertsIn++
+	r.mu.Unlock()
+	r.apply(r.m.Receive(rx.at, rx.src, rx.priority, rx.interval))
+}
+
+// arm sets the timer to the machine's deadline.
+func (r *Router) arm(t *time.Timer) {
+	d := r.m.Deadline()
+	if d.IsZero() {
+		t.Stop()
+		return
+	}
+	t.Reset(time.Until(d))
+}
+
+func (r *Router) apply(out vrrp.Output) {
+	if out.Changed() {
+		r.log.Info("state changed", "from", out.From.String(), "to", out.To.String(),
+			"reason", out.Reason, "priority", r.m.Priority())
+	}
+	if out.Actions.Has(vrrp.AddVIPs) {
+		r.addVIPs()
+	}
+	if out.Actions.Has(vrrp.SendAdvert) {
+		r.send(out.Priority)
+	} else if r.m.State() == vrrp.Master && !r.bound {
+		// Binding failed before (link not ready, say): retry with each
+		// advertisement rather than hold the mastership without the VIPs.
+		r.addVIPs()
+	}
+	if out.Actions.Has(vrrp.Announce) {
+		r.announce(r.cfg.GARPRepeat)
+	}
+	if out.Actions.Has(vrrp.RemoveVIPs) {
+		r.removeVIPs()
+	}
+	master, _ := r.m.Master()
+	r.mu.Lock()
+	if out.Changed() {
+		r.status.State = out.To
+		r.status.Since = time.Now()
+		r.status.Reason = out.Reason
+	}
+	r.status.Master = master
+	r.mu.Unlock()
+}
+
+func (r *Router) send(priority uint8) {
+	r.advert.Priority = priority
+	src := r.cfg.Machine.Primary
+	for _, dst := range r.dsts {
+		// Encode per destination: the v3 checksum covers it.
+		b, err := r.advert.Append(r.buf[:0], src, dst)
+		if err != nil {
+			// Config validation makes this unreachable; say so loudly if not.
+			r.log.Error("cannot encode advertisement", "error", err)
+			return
+		}
+		r.buf = b[:0]
+		if err := r.deps.Sender.WriteTo(b, src, dst); err != nil {
+			r.log.Warn("cannot send advertisement", "to", dst, "error", err)
+			continue
+		}
+		r.mu.Lock()
+		r.status.AdvertsOut++
+		r.mu.Unlock()
+	}
+}
+
+func (r *Router) addVIPs() {
+	r.bound = true
+	for _, p := range r.cfg.VIPs {
+		if err := r.deps.Addrs.Add(r.cfg.IfIndex, p, r.cfg.Label); err != nil {
+			r.bound = false
+			r.log.Error("cannot bind VIP", "vip", p, "interface", r.cfg.Interface, "error", err)
+		}
+	}
+}
+
+func (r *Router) removeVIPs() {
+	r.bound = false
+	for _, p := range r.cfg.VIPs {
+		if err := r.deps.Addrs.Remove(r.cfg.IfIndex, p); err != nil {
+			r.log.Error("cannot remove VIP", "vip", p, "interface", r.cfg.Interface, "error", err)
+		}
+	}
+}
+
+func (r *Router) announce(rounds int) {
+	for range rounds {
+		if err := r.deps.Announcer.Announce(r.vipAddr); err != nil {
+			r.log.Warn("cannot announce VIPs", "error", err)
+			return
+		}
+	}
+}
+
+// String names the router for errors.
+func (r *Router) String() string {
+	return fmt.Sprintf("instance %q vrid %d (%s)", r.cfg.Instance, r.cfg.VRID, r.status.Family)
+}

@@ -1,0 +1,402 @@
+package router
+
+import (
+	"context"
+	"net/netip"
+	"os"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/vipd/vipd/pkg/vrrp"
+)
+
+// hub is an in-memory segment: every packet written by one node reaches the
+// others, with TTL 255, unless the node's link is cut.
+type hub struct {
+	mu    sync.Mutex
+	nodes []*fakeNode
+}
+
+type frame struct {
+	b []byte
+	p Packet
+}
+
+type fakeNode struct {
+	hub  *hub
+	addr netip.Addr
+	in   chan frame
+
+	mu       sync.Mutex
+	cut      bool
+	deadline chan struct{}
+	sent     []vrrp.Advert
+
+	addrs *fakeAddrs
+	ann   *fakeAnnouncer
+}
+
+func (h *hub) node(addr string) *fakeNode {
+	n := &fakeNode{hub: h, addr: netip.MustParseAddr(addr), in: make(chan frame, 64),
+		deadline: make(chan struct{}), addrs: &fakeAddrs{bound: map[netip.Prefix]bool{}}, ann: &fakeAnnouncer{}}
+	h.mu.Lock()
+	h.nodes = append(h.nodes, n)
+	h.mu.Unlock()
+	return n
+}
+
+func (n *fakeNode) setCut(cut bool) {
+	n.mu.Lock()
+	n.cut = cut
+	n.mu.Unlock()
+}
+
+func (n *fakeNode) WriteTo(b []byte, src, dst netip.Addr) error {
+	var a vrrp.Advert
+	if err := a.Unmarshal(b, src, dst); err != nil {
+		return err
+	}
+	n.mu.Lock()
+	cut := n.cut
+	n.sent = append(n.sent, a)
+	n.mu.Unlock()
+	if cut {
+		return nil
+	}
+	n.hub.mu.Lock()
+	defer n.hub.mu.Unlock()
+	for _, o := range n.hub.nodes {
+		o.mu.Lock()
+		ocut := o.cut
+		o.mu.Unlock()
+		if o != n && !ocut && (dst.IsMulticast() || dst == o.addr) {
+			o.in <- frame{b: append([]byte(nil), b...), p: Packet{Src: src, Dst: dst, TTL: 255}}
+		}
+	}
+	return nil
+}
+
+func (n *fakeNode) ReadPacket(b []byte) (int, Packet, error) {
+	n.mu.Lock()
+	dl := n.deadline
+	n.mu.Unlock()
+	select {
+	case f := <-n.in:
+		return copy(b, f.b), f.p, nil
+	case <-dl:
+		return 0, Packet{}, os.ErrDeadlineExceeded
+	}
+}
+
+func (n *fakeNode) SetReadDeadline(time.Time) error {
+	n.mu.Lock()
+	close(n.deadline)
+	n.mu.Unlock()
+	return nil
+}
+
+func (n *fakeNode) lastSent() vrrp.Advert {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.sent[len(n.sent)-1]
+}
+
+type fakeAddrs struct {
+	mu    sync.Mutex
+	bound map[netip.Prefix]bool
+}
+
+func (f *fakeAddrs) Add(_ int, p netip.Prefix, _ string) error {
+	f.mu.Lock()
+	f.bound[p] = true
+	f.mu.Unlock()
+	return nil
+}
+
+func (f *fakeAddrs) Remove(_ int, p netip.Prefix) error {
+	f.mu.Lock()
+	delete(f.bound, p)
+	f.mu.Unlock()
+	return nil
+}
+
+func (f *fakeAddrs) holds(p netip.Prefix) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.bound[p]
+}
+
+type fakeAnnouncer struct {
+	mu     sync.Mutex
+	rounds int
+	last   time.Time
+}
+
+func (f *fakeAnnouncer) Announce([]netip.Addr) error {
+	f.mu.Lock()
+	f.rounds++
+	f.last = time.Now()
+	f.mu.Unlock()
+	return nil
+}
+
+var vip = netip.MustParsePrefix("192.0.2.100/24")
+
+// start runs a router and its listener for node n until the returned
+// cancel is called; cancel waits for the router to resign.
+func start(t *testing.T, n *fakeNode, prio uint8, interval time.Duration, preempt bool) (*Router, *Listener, context.CancelFunc) {
+	t.Helper()
+	rt := New(Config{
+		Instance: "api", VRID: 51, IfIndex: 2, Interface: "eth0", Label: "eth0:vipd",
+		Machine:    vrrp.Config{Version: 3, Priority: prio, Interval: interval, Preempt: preempt, Primary: n.addr},
+		VIPs:       []netip.Prefix{vip},
+		GARPRepeat: 5,
+	}, Deps{Sender: n, Addrs: n.addrs, Announcer: n.ann})
+	l := NewListener(n, nil)
+	if err := l.Add(rt); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	lctx, lcancel := context.WithCancel(context.Background())
+	done := make(chan struct{}, 2)
+	go func() { rt.Run(ctx); done <- struct{}{} }()
+	go func() { l.Run(lctx); done <- struct{}{} }()
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			cancel()
+			<-done
+			lcancel()
+			<-done
+		})
+	}
+	t.Cleanup(stop)
+	return rt, l, stop
+}
+
+func TestElectionAndFailover(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const ivl = 100 * time.Millisecond
+		h := &hub{}
+		a, b := h.node("192.0.2.11"), h.node("192.0.2.12")
+		ra, _, _ := start(t, a, 250, ivl, true)
+		rb, _, _ := start(t, b, 240, ivl, true)
+
+		// Both start as backups; A's skew is shorter, so A takes over.
+		time.Sleep(time.Second)
+		synctest.Wait()
+		if got := ra.Status().State; got != vrrp.Master {
+			t.Fatalf("A is %v, want MASTER", got)
+		}
+		if got := rb.Status().State; got != vrrp.Backup {
+			t.Fatalf("B is %v, want BACKUP", got)
+		}
+		if !a.addrs.holds(vip) || b.addrs.holds(vip) {
+			t.Fatalf("VIP held by A=%v B=%v, want A only", a.addrs.holds(vip), b.addrs.holds(vip))
+		}
+		if a.ann.rounds != 5 {
+			t.Errorf("A announced %d rounds, want 5", a.ann.rounds)
+		}
+		if got := rb.Status().Master; got != a.addr {
+			t.Errorf("B follows %v, want %v", got, a.addr)
+		}
+
+		// Cut A's link: B takes over exactly Master_Down_Interval after
+		// the last advert it heard.
+		a.setCut(true)
+		cutAt := time.Now()
+		for rb.Status().State != vrrp.Master {
+			time.Sleep(time.Millisecond)
+		}
+		took := b.ann.last.Sub(cutAt)
+		bound := vrrp.MasterDownInterval(3, 240, ivl)
+		if took > bound || took < bound-ivl {
+			t.Errorf("B took over %v after the cut, want within (%v, %v]", took, bound-ivl, bound)
+		}
+		if !b.addrs.holds(vip) {
+			t.Error("B does not hold the VIP after takeover")
+		}
+	})
+}
+
+func TestGracefulStopHandsOverAfterSkew(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const ivl = time.Second
+		h := &hub{}
+		a, b := h.node("192.0.2.11"), h.node("192.0.2.12")
+		ra, _, stopA := start(t, a, 250, ivl, true)
+		rb, _, _ := start(t, b, 100, ivl, true)
+		time.Sleep(5 * time.Second)
+		synctest.Wait()
+		if ra.Status().State != vrrp.Master {
+			t.Fatalf("A is %v, want MASTER", ra.Status().State)
+		}
+		stoppedAt := time.Now()
+		stopA()
+		if got := a.lastSent().Priority; got != 0 {
+			t.Fatalf("A's last advert has priority %d, want 0", got)
+		}
+		if a.addrs.holds(vip) {
+			t.Fatal("A still holds the VIP after stopping")
+		}
+		for rb.Status().State != vrrp.Master {
+			time.Sleep(time.Millisecond)
+		}
+		skew := vrrp.SkewTime(3, 100, ivl)
+		if took := b.ann.last.Sub(stoppedAt); took != skew {
+			t.Errorf("B took over %v after the priority-0 advert, want skew time %v", took, skew)
+		}
+	})
+}
+
+func TestPreemption(t *testing.T) {
+	for _, preempt := range []bool{true, false} {
+		t.Run(map[bool]string{true: "preempt", false: "nopreempt"}[preempt], func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				const ivl = 100 * time.Millisecond
+				h := &hub{}
+				a, b := h.node("192.0.2.11"), h.node("192.0.2.12")
+				rb, _, _ := start(t, b, 100, ivl, preempt)
+				time.Sleep(time.Second)
+				if rb.Status().State != vrrp.Master {
+					t.Fatalf("B alone is %v, want MASTER", rb.Status().State)
+				}
+				// A better node joins.
+				ra, _, _ := start(t, a, 250, ivl, preempt)
+				time.Sleep(2 * time.Second)
+				synctest.Wait()
+				want := vrrp.Master
+				if !preempt {
+					want = vrrp.Backup
+				}
+				if got := ra.Status().State; got != want {
+					t.Fatalf("A is %v, want %v", got, want)
+				}
+				if a.addrs.holds(vip) == b.addrs.holds(vip) {
+					t.Fatalf("VIP held by A=%v B=%v, want exactly one", a.addrs.holds(vip), b.addrs.holds(vip))
+				}
+			})
+		})
+	}
+}
+
+func TestPriorityDropLetsBackupPreempt(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const ivl = 100 * time.Millisecond
+		h := &hub{}
+		a, b := h.node("192.0.2.11"), h.node("192.0.2.12")
+		ra, _, _ := start(t, a, 250, ivl, true)
+		rb, _, _ := start(t, b, 240, ivl, true)
+		time.Sleep(time.Second)
+		if ra.Status().State != vrrp.Master {
+			t.Fatal("A is not master")
+		}
+		ra.SetPriority(200)
+		synctest.Wait()
+		if got := a.lastSent().Priority; got != 200 {
+			t.Fatalf("A advertised %d after the drop, want 200 at once", got)
+		}
+		time.Sleep(time.Second)
+		synctest.Wait()
+		if rb.Status().State != vrrp.Master || ra.Status().State != vrrp.Backup {
+			t.Fatalf("A=%v B=%v, want B master", ra.Status().State, rb.Status().State)
+		}
+	})
+}
+
+func TestListenerDropsWithReason(t *testing.T) {
+	h := &hub{}
+	n := h.node("192.0.2.12")
+	rt := New(Config{
+		Instance: "api", VRID: 51,
+		Machine: vrrp.Config{Version: 3, Priority: 100, Interval: time.Second, Preempt: true, Primary: n.addr},
+		VIPs:    []netip.Prefix{vip},
+	}, Deps{Sender: n, Addrs: n.addrs, Announcer: n.ann})
+	l := NewListener(n, nil)
+	if err := l.Add(rt); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Add(rt); err == nil {
+		t.Fatal("second router on VRID 51 accepted")
+	}
+	src, dst := netip.MustParseAddr("192.0.2.11"), vrrp.GroupIPv4
+	good := vrrp.Advert{Version: 3, VRID: 51, Priority: 200, Interval: time.Second, Addrs: []netip.Addr{vip.Addr()}}
+	enc := func(a vrrp.Advert) []byte {
+		b, err := a.Append(nil, src, dst)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	otherVRID := good
+	otherVRID.VRID = 52
+	otherAddrs := good
+	otherAddrs.Addrs = []netip.Addr{netip.MustParseAddr("192.0.2.200")}
+	badSum := enc(good)
+	badSum[6] ^= 0xff
+	tests := []struct {
+		name string
+		b    []byte
+		ttl  int
+		want vrrp.DropReason
+	}{
+		{"valid", enc(good), 255, vrrp.DropNone},
+		{"ttl", enc(good), 64, vrrp.DropTTL},
+		{"checksum", badSum, 255, vrrp.DropChecksum},
+		{"truncated", enc(good)[:10], 255, vrrp.DropTooShort},
+		{"unknown vrid", enc(otherVRID), 255, vrrp.DropUnknownVRID},
+		{"address mismatch", enc(otherAddrs), 255, vrrp.DropAddrMismatch},
+		{"address mismatch again", enc(otherAddrs), 255, vrrp.DropAddrMismatch},
+	}
+	var a vrrp.Advert
+	for _, tt := range tests {
+		if got := l.handle(time.Now(), tt.b, Packet{Src: src, Dst: dst, TTL: tt.ttl}, &a); got != tt.want {
+			t.Errorf("%s: dropped for %v, want %v", tt.name, got, tt.want)
+		}
+	}
+	if got := l.Dropped(vrrp.DropAddrMismatch); got != 2 {
+		t.Errorf("address mismatches counted %d, want 2", got)
+	}
+	if got := len(l.reported); got != 1 {
+		t.Errorf("collision reported for %d sources, want 1 (once per source)", got)
+	}
+	// The router's queue holds 16; the rest are counted as backlog.
+	for range 20 {
+		l.handle(time.Now(), enc(good), Packet{Src: src, Dst: dst, TTL: 255}, &a)
+	}
+	if got := l.Dropped(vrrp.DropBacklog); got != 5 {
+		t.Errorf("backlog drops %d, want 5", got)
+	}
+}
+
+// TestFloodDoesNotDelayValidAdverts interleaves a flood of invalid packets
+// with the master's adverts: the backup must never take over.
+func TestFloodDoesNotDelayValidAdverts(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const ivl = 100 * time.Millisecond
+		h := &hub{}
+		a, b := h.node("192.0.2.11"), h.node("192.0.2.12")
+		attacker := h.node("192.0.2.66")
+		ra, _, _ := start(t, a, 250, ivl, true)
+		rb, lb, _ := start(t, b, 240, ivl, true)
+		time.Sleep(time.Second)
+		junk := vrrp.Advert{Version: 3, VRID: 51, Priority: 255, Interval: ivl, Addrs: []netip.Addr{vip.Addr()}}
+		pkt, _ := junk.Append(nil, attacker.addr, vrrp.GroupIPv4)
+		pkt[7] ^= 1 // bad checksum
+		for range 50 {
+			for range 200 {
+				b.in <- frame{b: pkt, p: Packet{Src: attacker.addr, Dst: vrrp.GroupIPv4, TTL: 255}}
+				synctest.Wait()
+			}
+			time.Sleep(ivl / 2)
+			if ra.Status().State != vrrp.Master || rb.Status().State != vrrp.Backup {
+				t.Fatalf("state changed under flood: A=%v B=%v", ra.Status().State, rb.Status().State)
+			}
+		}
+		if got := lb.Dropped(vrrp.DropChecksum); got != 10000 {
+			t.Errorf("checksum drops %d, want 10000", got)
+		}
+	})
+}
