@@ -1,0 +1,20 @@
+// Package lab builds throw-away networks of Linux network namespaces for
+// integration tests.
+//
+// A Lab is one Ethernet segment: a bridge living in a namespace of its own
+// (the "switch"), never in the namespace the tests run in. Each Host is a
+// further namespace whose eth0 is one end of a veth pair; the other end is a
+// port of the bridge. Everything a Lab creates is removed by t.Cleanup, also
+// when the test fails half-way, so tests and test binaries can run in
+// parallel without seeing each other: namespace names carry the process id and
+// a random suffix.
+//
+// The package needs root, the ip command (iproute2) and, for Capture, tcpdump.
+// Without them a test is skipped, or fails when the environment variable
+// VIPD_REQUIRE_NETNS is 1, so that a CI that is meant to run the lab tests
+// cannot pass by skipping them.
+//
+// Tests must use documentation addresses only (192.0.2.0/24,
+// 198.51.100.0/24, 203.0.113.0/24, 2001:db8::/32): the lab segment is
+// isolated, but the addresses show up in captures and logs.
+package lab
