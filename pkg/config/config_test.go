@@ -1,0 +1,994 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/netip"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// head is a [cluster] of three nodes, 13 lines long: an [[instance]] that
+// follows starts on line 14. cp-3 has no IPv6 address.
+const head = `[cluster]
+interface = "eth0"
+[[cluster.node]]
+name = "cp-1"
+address = "192.0.2.11"
+address6 = "2001:db8::11"
+[[cluster.node]]
+name = "cp-2"
+address = "192.0.2.12"
+address6 = "2001:db8::12"
+[[cluster.node]]
+name = "cp-3"
+address = "192.0.2.13"
+`
+
+// api is a valid instance, lines 14 to 17 after head, with extra lines
+// from line 18.
+func api(extra ...string) string {
+	s := "[[instance]]\nname = \"api\"\nvrid = 51\nvips = [\"192.0.2.100/24\"]\n"
+	for _, e := range extra {
+		s += e + "\n"
+	}
+	return s
+}
+
+// nodes returns n [[cluster.node]] tables.
+func nodes(n int) string {
+	var b strings.Builder
+	for i := range n {
+		fmt.Fprintf(&b, "[[cluster.node]]\nname = \"n%d\"\naddress = \"198.51.100.%d\"\n", i+1, i+1)
+	}
+	return b.String()
+}
+
+func TestParseErrors(t *testing.T) {
+	tests := []struct {
+		name, src, want string
+	}{
+		// Syntax and types.
+		{
+			name: "syntax",
+			src:  head + "[[instance]\nname = \"api\"\n",
+			want: `vipd.toml:14: expected end of table array name delimiter ']', but got '\n' instead`,
+		},
+		{
+			name: "wrong type",
+			src:  head + "[[instance]]\nname = \"api\"\nvrid = \"51\"\nvips = [\"192.0.2.100/24\"]\n",
+			want: `vipd.toml:16: instance "api": vrid: expected an integer, found a string`,
+		},
+		{
+			name: "wrong element type",
+			src:  head + "[[instance]]\nname = \"api\"\nvrid = 51\nvips = [\"192.0.2.100/24\", 7]\n",
+			want: `vipd.toml:17: instance "api" (vrid 51): vips: expected a string, found an integer`,
+		},
+		{
+			name: "wrong type in second instance",
+			src:  head + api() + "[[instance]]\nname = \"web\"\nvrid = 52\nvips = [\"192.0.2.101/24\"]\npreempt = \"yes\"\n",
+			want: `vipd.toml:22: instance "web" (vrid 52): preempt: expected a boolean, found a string`,
+		},
+		{
+			name: "wrong type in cluster",
+			src:  "[cluster]\ninterface = 1\n" + nodes(1) + api(),
+			want: `vipd.toml:2: [cluster]: interface: expected a string, found an integer`,
+		},
+		{
+			name: "wrong type in node",
+			src:  head + "[[cluster.node]]\nname = \"cp-4\"\naddress = [\"192.0.2.14\"]\n" + api(),
+			want: `vipd.toml:16: node "cp-4": address: expected a string, found an array`,
+		},
+		{
+			name: "top-level key of the wrong type",
+			src:  "instance = 1\n" + head,
+			want: `vipd.toml:1: instance: expected an array, found an integer`,
+		},
+		{
+			name: "duration without unit",
+			src:  head + api("advert_interval = 1"),
+			want: `vipd.toml:18: instance "api" (vrid 51): advert_interval: "1" is not a duration; write a string with a unit, such as "1s" or "100ms"`,
+		},
+		{
+			name: "duration misspelt",
+			src:  head + api(`preempt_delay = "5 s"`),
+			want: `vipd.toml:18: instance "api" (vrid 51): preempt_delay: "5 s" is not a duration; write a string with a unit, such as "1s" or "100ms"`,
+		},
+
+		// Unknown keys.
+		{
+			name: "unknown key, misspelt",
+			src:  head + api(`advert_intervl = "1s"`),
+			want: `vipd.toml:18: instance "api" (vrid 51): unknown key "advert_intervl"; did you mean "advert_interval"?`,
+		},
+		{
+			name: "unknown key, wrong case",
+			src:  head + api(`Preempt = false`),
+			want: `vipd.toml:18: instance "api" (vrid 51): unknown key "Preempt"; did you mean "preempt"?`,
+		},
+		{
+			name: "unknown key",
+			src:  head + api(`track = "apiserver"`),
+			want: `vipd.toml:18: instance "api" (vrid 51): unknown key "track"; known keys: name, vrid, interface, version, advert_interval, vips, priority, order, preempt, preempt_delay, unicast, unicast_peers, unicast_source, auth_password, garp_repeat, garp_refresh`,
+		},
+		{
+			name: "unknown key in second instance",
+			src:  head + api() + "[[instance]]\nname = \"web\"\nvrid = 52\nvips = [\"192.0.2.101/24\"]\nvip = \"192.0.2.102\"\n",
+			want: `vipd.toml:22: instance "web" (vrid 52): unknown key "vip"; did you mean "vips"?`,
+		},
+		{
+			name: "unknown key in node",
+			src:  head + "[[cluster.node]]\nname = \"cp-4\"\naddr = \"192.0.2.14\"\n" + api(),
+			want: `vipd.toml:16: node "cp-4": unknown key "addr"; known keys: name, address, address6`,
+		},
+		{
+			name: "unknown key in cluster",
+			src:  "[cluster]\ninterface = \"eth0\"\npriority_step = 5\n" + nodes(1) + api(),
+			want: `vipd.toml:3: [cluster]: unknown key "priority_step"; known keys: name, interface, advert_interval, node`,
+		},
+		{
+			name: "unknown key in daemon",
+			src:  head + "[daemon]\nloglevel = \"debug\"\n" + api(),
+			want: `vipd.toml:15: [daemon]: unknown key "loglevel"; did you mean "log_level"?`,
+		},
+		{
+			name: "unknown table",
+			src:  head + api() + "[global]\nrouter_id = \"x\"\n",
+			want: `vipd.toml:18: unknown table [global]; known tables: [cluster], [daemon], [[instance]]`,
+		},
+		{
+			name: "unknown array of tables",
+			src:  head + "[[instances]]\nname = \"api\"\n",
+			want: `vipd.toml:14: unknown table [[instances]]; did you mean "instance"?`,
+		},
+		{
+			name: "unknown top-level key",
+			src:  "log_level = \"debug\"\n" + head + api(),
+			want: `vipd.toml:1: unknown key "log_level"; known tables: [cluster], [daemon], [[instance]]`,
+		},
+
+		// [cluster] and its nodes.
+		{
+			name: "cluster without nodes",
+			src:  "[cluster]\ninterface = \"eth0\"\n" + api(),
+			want: `vipd.toml:1: [cluster] has no [[cluster.node]]; list the nodes in order of preference`,
+		},
+		{
+			name: "too many nodes",
+			src:  "[cluster]\ninterface = \"eth0\"\n" + nodes(26) + api(),
+			want: `vipd.toml:78: [cluster] has 26 nodes; at most 25 are supported (priorities 250, 240, ... 10)`,
+		},
+		{
+			name: "node without name",
+			src:  head + "[[cluster.node]]\naddress = \"192.0.2.14\"\n" + api(),
+			want: `vipd.toml:14: node #4: name is required`,
+		},
+		{
+			name: "node name with a space",
+			src:  head + "[[cluster.node]]\nname = \"cp 4\"\naddress = \"192.0.2.14\"\n" + api(),
+			want: `vipd.toml:15: node "cp 4": name "cp 4" may contain only letters, digits, '-', '_' and '.'`,
+		},
+		{
+			name: "duplicate node name",
+			src:  head + "[[cluster.node]]\nname = \"cp-2\"\naddress = \"192.0.2.14\"\n" + api(),
+			want: `vipd.toml:15: node "cp-2": name "cp-2" is already used by the node on line 7`,
+		},
+		{
+			name: "duplicate node address",
+			src:  head + "[[cluster.node]]\nname = \"cp-4\"\naddress = \"192.0.2.12\"\n" + api(),
+			want: `vipd.toml:16: node "cp-4": address 192.0.2.12 is also the address of node "cp-2"`,
+		},
+		{
+			name: "duplicate node address6",
+			src:  head + "[[cluster.node]]\nname = \"cp-4\"\naddress6 = \"2001:db8::11\"\n" + api(),
+			want: `vipd.toml:16: node "cp-4": address6 2001:db8::11 is also the address of node "cp-1"`,
+		},
+		{
+			name: "node address invalid",
+			src:  head + "[[cluster.node]]\nname = \"cp-4\"\naddress = \"192.0.2.300\"\n" + api(),
+			want: `vipd.toml:16: node "cp-4": address "192.0.2.300" is not an IP address`,
+		},
+		{
+			name: "node address with prefix length",
+			src:  head + "[[cluster.node]]\nname = \"cp-4\"\naddress = \"192.0.2.14/24\"\n" + api(),
+			want: `vipd.toml:16: node "cp-4": address "192.0.2.14/24" is not an IP address`,
+		},
+		{
+			name: "node address of the wrong family",
+			src:  head + "[[cluster.node]]\nname = \"cp-4\"\naddress = \"2001:db8::14\"\n" + api(),
+			want: `vipd.toml:16: node "cp-4": address 2001:db8::14 is not an IPv4 address; put it in address6`,
+		},
+		{
+			name: "node address6 of the wrong family",
+			src:  head + "[[cluster.node]]\nname = \"cp-4\"\naddress6 = \"192.0.2.14\"\n" + api(),
+			want: `vipd.toml:16: node "cp-4": address6 192.0.2.14 is not an IPv6 address; put it in address`,
+		},
+		{
+			name: "node address loopback",
+			src:  head + "[[cluster.node]]\nname = \"cp-4\"\naddress = \"127.0.0.1\"\n" + api(),
+			want: `vipd.toml:16: node "cp-4": address "127.0.0.1" is a loopback address`,
+		},
+		{
+			name: "node address6 link-local",
+			src:  head + "[[cluster.node]]\nname = \"cp-4\"\naddress6 = \"fe80::14\"\n" + api(),
+			want: `vipd.toml:16: node "cp-4": address6 fe80::14 is link-local, which does not identify a host; use a global or unique local address`,
+		},
+		{
+			name: "node without address",
+			src:  head + "[[cluster.node]]\nname = \"cp-4\"\n" + api(),
+			want: `vipd.toml:14: node "cp-4": set address (IPv4), address6 (IPv6) or both`,
+		},
+		{
+			name: "cluster interface invalid",
+			src:  "[cluster]\ninterface = \"eth0/1\"\n" + nodes(1) + api(),
+			want: `vipd.toml:2: [cluster]: interface "eth0/1" is not a valid interface name`,
+		},
+
+		// [daemon].
+		{
+			name: "log level",
+			src:  head + "[daemon]\nlog_level = \"verbose\"\n" + api(),
+			want: `vipd.toml:15: [daemon]: log_level "verbose" is not one of debug, info, warn, error`,
+		},
+		{
+			name: "metrics listen without port",
+			src:  head + "[daemon]\nmetrics_listen = \"127.0.0.1\"\n" + api(),
+			want: `vipd.toml:15: [daemon]: metrics_listen "127.0.0.1" is not host:port (such as "127.0.0.1:9654"), or "" to disable`,
+		},
+		{
+			name: "metrics listen port",
+			src:  head + "[daemon]\nmetrics_listen = \"127.0.0.1:http\"\n" + api(),
+			want: `vipd.toml:15: [daemon]: metrics_listen "127.0.0.1:http" has port "http"; want 1..65535`,
+		},
+		{
+			name: "control socket relative",
+			src:  head + "[daemon]\ncontrol_socket = \"vipd.sock\"\n" + api(),
+			want: `vipd.toml:15: [daemon]: control_socket "vipd.sock" must be an absolute path`,
+		},
+		{
+			name: "control socket too long",
+			src:  head + "[daemon]\ncontrol_socket = \"/" + strings.Repeat("s", 107) + "\"\n" + api(),
+			want: `vipd.toml:15: [daemon]: control_socket is 108 bytes long; a unix socket path has at most 107`,
+		},
+
+		// [[instance]].
+		{
+			name: "no instance",
+			src:  head,
+			want: `vipd.toml: no [[instance]]: the file must define at least one virtual router`,
+		},
+		{
+			name: "no name",
+			src:  head + "[[instance]]\nvrid = 51\nvips = [\"192.0.2.100/24\"]\n",
+			want: `vipd.toml:14: instance #1 (vrid 51): name is required`,
+		},
+		{
+			name: "no vrid",
+			src:  head + "[[instance]]\nname = \"api\"\nvips = [\"192.0.2.100/24\"]\n",
+			want: `vipd.toml:14: instance "api": vrid is required (1..255)`,
+		},
+		{
+			name: "vrid 0",
+			src:  head + "[[instance]]\nname = \"api\"\nvrid = 0\nvips = [\"192.0.2.100/24\"]\n",
+			want: `vipd.toml:16: instance "api": vrid 0 is out of range 1..255`,
+		},
+		{
+			name: "vrid 256",
+			src:  head + "[[instance]]\nname = \"api\"\nvrid = 256\nvips = [\"192.0.2.100/24\"]\n",
+			want: `vipd.toml:16: instance "api": vrid 256 is out of range 1..255`,
+		},
+		{
+			name: "duplicate vrid",
+			src:  head + api() + "[[instance]]\nname = \"web\"\nvrid = 51\nvips = [\"192.0.2.101/24\"]\n",
+			want: `vipd.toml:20: instance "web" (vrid 51): vrid 51 is already used on eth0 for IPv4 by instance "api" (line 14)`,
+		},
+		{
+			name: "duplicate vrid in a mixed instance",
+			src:  head + "[[instance]]\nname = \"api6\"\nvrid = 51\nvips = [\"2001:db8::100/64\"]\n" + "[[instance]]\nname = \"web\"\nvrid = 51\nvips = [\"192.0.2.101/24\", \"2001:db8::101/64\"]\n",
+			want: `vipd.toml:20: instance "web" (vrid 51): vrid 51 is already used on eth0 for IPv6 by instance "api6" (line 14)`,
+		},
+		{
+			name: "duplicate name",
+			src:  head + api() + "[[instance]]\nname = \"api\"\nvrid = 52\nvips = [\"192.0.2.101/24\"]\n",
+			want: `vipd.toml:19: instance "api" (vrid 52): name "api" is already used by the instance on line 14`,
+		},
+		{
+			name: "name with a slash",
+			src:  head + "[[instance]]\nname = \"kube/api\"\nvrid = 51\nvips = [\"192.0.2.100/24\"]\n",
+			want: `vipd.toml:15: instance "kube/api" (vrid 51): name "kube/api" may contain only letters, digits, '-', '_' and '.'`,
+		},
+		{
+			name: "empty vips",
+			src:  head + "[[instance]]\nname = \"api\"\nvrid = 51\nvips = []\n",
+			want: `vipd.toml:17: instance "api" (vrid 51): vips is empty; list at least one address, such as vips = ["192.0.2.100/24"]`,
+		},
+		{
+			name: "no vips",
+			src:  head + "[[instance]]\nname = \"api\"\nvrid = 51\n",
+			want: `vipd.toml:14: instance "api" (vrid 51): vips is empty; list at least one address, such as vips = ["192.0.2.100/24"]`,
+		},
+		{
+			name: "invalid vip",
+			src:  head + "[[instance]]\nname = \"api\"\nvrid = 51\nvips = [\"192.0.2.300/24\"]\n",
+			want: `vipd.toml:17: instance "api" (vrid 51): vip "192.0.2.300/24" is not an address or address/prefix-length`,
+		},
+		{
+			name: "vip prefix length too long",
+			src:  head + "[[instance]]\nname = \"api\"\nvrid = 51\nvips = [\"192.0.2.100/33\"]\n",
+			want: `vipd.toml:17: instance "api" (vrid 51): vip "192.0.2.100/33" is not an address or address/prefix-length`,
+		},
+		{
+			name: "multicast vip",
+			src:  head + "[[instance]]\nname = \"api\"\nvrid = 51\nvips = [\"224.0.0.18\"]\n",
+			want: `vipd.toml:17: instance "api" (vrid 51): vip "224.0.0.18" is a multicast address`,
+		},
+		{
+			name: "vip twice",
+			src:  head + "[[instance]]\nname = \"api\"\nvrid = 51\nvips = [\"192.0.2.100/24\", \"192.0.2.100/32\"]\n",
+			want: `vipd.toml:17: instance "api" (vrid 51): vip 192.0.2.100 is listed twice`,
+		},
+		{
+			name: "vip in two instances",
+			src:  head + api() + "[[instance]]\nname = \"web\"\nvrid = 52\nvips = [\"192.0.2.100\"]\n",
+			want: `vipd.toml:21: instance "web" (vrid 52): vip 192.0.2.100 is also in instance "api" (line 14)`,
+		},
+		{
+			name: "v2 with IPv6",
+			src:  head + "[[instance]]\nname = \"api\"\nvrid = 51\nversion = 2\nvips = [\"192.0.2.100/24\", \"2001:db8::100/64\"]\n",
+			want: `vipd.toml:18: instance "api" (vrid 51): vip 2001:db8::100/64 is IPv6, which VRRPv2 does not carry; use version = 3`,
+		},
+		{
+			name: "version 4",
+			src:  head + api("version = 4"),
+			want: `vipd.toml:18: instance "api" (vrid 51): version 4 is not supported; use 3 (the default) or 2`,
+		},
+		{
+			name: "v3 interval below minimum",
+			src:  head + api(`advert_interval = "5ms"`),
+			want: `vipd.toml:18: instance "api" (vrid 51): advert_interval 5ms is below the VRRPv3 minimum of 10ms`,
+		},
+		{
+			name: "v3 interval not a multiple of 10ms",
+			src:  head + api(`advert_interval = "15ms"`),
+			want: `vipd.toml:18: instance "api" (vrid 51): advert_interval 15ms is not a multiple of 10ms, the VRRPv3 unit`,
+		},
+		{
+			name: "v3 interval above maximum",
+			src:  head + api(`advert_interval = "41s"`),
+			want: `vipd.toml:18: instance "api" (vrid 51): advert_interval 41s is above the VRRPv3 maximum of 40.95s`,
+		},
+		{
+			name: "v2 interval not whole seconds",
+			src:  head + api("version = 2", `advert_interval = "1500ms"`),
+			want: `vipd.toml:19: instance "api" (vrid 51): advert_interval 1.5s is not a whole number of seconds, as VRRPv2 requires`,
+		},
+		{
+			name: "v2 interval below minimum",
+			src:  head + api("version = 2", `advert_interval = "100ms"`),
+			want: `vipd.toml:19: instance "api" (vrid 51): advert_interval 100ms is below the VRRPv2 minimum of 1s`,
+		},
+		{
+			name: "v2 interval above maximum",
+			src:  head + api("version = 2", `advert_interval = "256s"`),
+			want: `vipd.toml:19: instance "api" (vrid 51): advert_interval 4m16s is above the VRRPv2 maximum of 255s`,
+		},
+		{
+			name: "interval from the cluster",
+			src:  "[cluster]\ninterface = \"eth0\"\nadvert_interval = \"100ms\"\n" + nodes(1) + api("version = 2"),
+			want: `vipd.toml:3: instance "api" (vrid 51): advert_interval 100ms (from [cluster]) is below the VRRPv2 minimum of 1s`,
+		},
+		{
+			name: "auth password with v3",
+			src:  head + api(`auth_password = "secret"`),
+			want: `vipd.toml:18: instance "api" (vrid 51): auth_password is VRRPv2 only (VRRPv3 has no authentication); remove it or set version = 2`,
+		},
+		{
+			name: "auth password too long",
+			src:  head + api("version = 2", `auth_password = "123456789"`),
+			want: `vipd.toml:19: instance "api" (vrid 51): auth_password is 9 bytes long; it must be 1 to 8`,
+		},
+		{
+			name: "auth password empty",
+			src:  head + api("version = 2", `auth_password = ""`),
+			want: `vipd.toml:19: instance "api" (vrid 51): auth_password is 0 bytes long; it must be 1 to 8`,
+		},
+		{
+			name: "priority 0",
+			src:  head + api("priority = 0"),
+			want: `vipd.toml:18: instance "api" (vrid 51): priority 0 is out of range 1..255`,
+		},
+		{
+			name: "priority 256",
+			src:  head + api("priority = 256"),
+			want: `vipd.toml:18: instance "api" (vrid 51): priority 256 is out of range 1..255`,
+		},
+		{
+			name: "priority 255 with cluster",
+			src:  head + api("priority = 255"),
+			want: `vipd.toml:18: instance "api" (vrid 51): priority 255 (address owner) would apply to every node of [cluster]; leave priority out to derive it from the node order`,
+		},
+		{
+			name: "priority required without cluster",
+			src:  api(`interface = "eth0"`),
+			want: `vipd.toml:1: instance "api" (vrid 51): priority is required without [cluster] (1..255; 255 = address owner)`,
+		},
+		{
+			name: "order names an unknown node",
+			src:  head + api(`order = ["cp-2", "cp-9"]`),
+			want: `vipd.toml:18: instance "api" (vrid 51): order names "cp-9", which is not a [[cluster.node]] (nodes: cp-1, cp-2, cp-3)`,
+		},
+		{
+			name: "order names a node twice",
+			src:  head + api(`order = ["cp-2", "cp-1", "cp-2"]`),
+			want: `vipd.toml:18: instance "api" (vrid 51): order names "cp-2" twice`,
+		},
+		{
+			name: "order without cluster",
+			src:  api(`interface = "eth0"`, "priority = 100", `order = ["cp-1"]`),
+			want: `vipd.toml:7: instance "api" (vrid 51): order lists [[cluster.node]] names, but the file has no [cluster]`,
+		},
+		{
+			name: "order with priority",
+			src:  head + api("priority = 100", `order = ["cp-1"]`),
+			want: `vipd.toml:19: instance "api" (vrid 51): order has no effect with an explicit priority; remove one of them`,
+		},
+		{
+			name: "no interface",
+			src:  "[cluster]\n" + nodes(1) + api(),
+			want: `vipd.toml:5: instance "api" (vrid 51): no interface: set interface here or in [cluster]`,
+		},
+		{
+			name: "interface name too long",
+			src:  head + api(`interface = "enp0s31f6-vlan100"`),
+			want: `vipd.toml:18: instance "api" (vrid 51): interface "enp0s31f6-vlan100" is longer than 15 bytes`,
+		},
+		{
+			name: "preempt delay negative",
+			src:  head + api(`preempt_delay = "-1s"`),
+			want: `vipd.toml:18: instance "api" (vrid 51): preempt_delay -1s is negative`,
+		},
+		{
+			name: "preempt delay above maximum",
+			src:  head + api(`preempt_delay = "2h"`),
+			want: `vipd.toml:18: instance "api" (vrid 51): preempt_delay 2h0m0s is above the maximum of 1h`,
+		},
+		{
+			name: "preempt delay without preempt",
+			src:  head + api("preempt = false", `preempt_delay = "30s"`),
+			want: `vipd.toml:19: instance "api" (vrid 51): preempt_delay has no effect with preempt = false; remove one of them`,
+		},
+		{
+			name: "garp repeat 0",
+			src:  head + api("garp_repeat = 0"),
+			want: `vipd.toml:18: instance "api" (vrid 51): garp_repeat 0 is out of range 1..100`,
+		},
+		{
+			name: "garp repeat 101",
+			src:  head + api("garp_repeat = 101"),
+			want: `vipd.toml:18: instance "api" (vrid 51): garp_repeat 101 is out of range 1..100`,
+		},
+		{
+			name: "garp refresh below 1s",
+			src:  head + api(`garp_refresh = "500ms"`),
+			want: `vipd.toml:18: instance "api" (vrid 51): garp_refresh 500ms must be 0s (off) or at least 1s`,
+		},
+
+		// Unicast.
+		{
+			name: "unicast IPv6 with a node lacking address6",
+			src:  head + "[[instance]]\nname = \"api\"\nvrid = 51\nvips = [\"192.0.2.100/24\", \"2001:db8::100/64\"]\nunicast = true\n",
+			want: `vipd.toml:18: instance "api" (vrid 51): unicast needs the address6 of every node for the IPv6 VIPs, and node "cp-3" has none`,
+		},
+		{
+			name: "unicast in a single-node cluster",
+			src:  "[cluster]\ninterface = \"eth0\"\n" + nodes(1) + api("unicast = true"),
+			want: `vipd.toml:10: instance "api" (vrid 51): unicast = true, but [cluster] has a single node and so no peer`,
+		},
+		{
+			name: "unicast without cluster or peers",
+			src:  api(`interface = "eth0"`, "priority = 100", "unicast = true"),
+			want: `vipd.toml:7: instance "api" (vrid 51): unicast = true needs unicast_peers in a file without [cluster]`,
+		},
+		{
+			name: "unicast peer of the wrong family",
+			src:  api(`interface = "eth0"`, "priority = 100", `unicast_peers = ["198.51.100.2", "2001:db8::2"]`),
+			want: `vipd.toml:7: instance "api" (vrid 51): unicast peer 2001:db8::2 is IPv6, but the instance has no IPv6 VIP`,
+		},
+		{
+			name: "unicast peers lack a family",
+			src: "[[instance]]\nname = \"api\"\nvrid = 51\nvips = [\"192.0.2.100/24\", \"2001:db8::100/64\"]\n" +
+				"interface = \"eth0\"\npriority = 100\nunicast_peers = [\"198.51.100.2\"]\n",
+			want: `vipd.toml:7: instance "api" (vrid 51): unicast_peers has no IPv6 address for the IPv6 VIPs`,
+		},
+		{
+			name: "unicast peer invalid",
+			src:  api(`interface = "eth0"`, "priority = 100", `unicast_peers = ["198.51.100.2/24"]`),
+			want: `vipd.toml:7: instance "api" (vrid 51): unicast peer "198.51.100.2/24" is not an IP address`,
+		},
+		{
+			name: "unicast peer twice",
+			src:  api(`interface = "eth0"`, "priority = 100", `unicast_peers = ["198.51.100.2", "198.51.100.2"]`),
+			want: `vipd.toml:7: instance "api" (vrid 51): unicast peer 198.51.100.2 is listed twice`,
+		},
+		{
+			name: "unicast false with peers",
+			src:  api(`interface = "eth0"`, "priority = 100", "unicast = false", `unicast_peers = ["198.51.100.2"]`),
+			want: `vipd.toml:7: instance "api" (vrid 51): unicast = false contradicts unicast_peers; remove one of them`,
+		},
+		{
+			name: "unicast source with cluster",
+			src:  head + api("unicast = true", `unicast_source = "192.0.2.11"`),
+			want: `vipd.toml:19: instance "api" (vrid 51): unicast_source cannot be used with [cluster], where each node sends from its own address or address6`,
+		},
+		{
+			name: "unicast source of the wrong family",
+			src:  api(`interface = "eth0"`, "priority = 100", `unicast_peers = ["198.51.100.2"]`, `unicast_source = "2001:db8::1"`),
+			want: `vipd.toml:8: instance "api" (vrid 51): unicast_source 2001:db8::1 is IPv6, but the instance has no IPv6 VIP`,
+		},
+		{
+			name: "unicast source without unicast",
+			src:  api(`interface = "eth0"`, "priority = 100", `unicast_source = "198.51.100.1"`),
+			want: `vipd.toml:7: instance "api" (vrid 51): unicast_source has no effect without unicast; set unicast_peers`,
+		},
+
+		// Several problems: all reported, in the order of the file.
+		{
+			name: "several",
+			src:  head + "[daemon]\nlog_level = \"loud\"\n" + api("garp_repeat = 0", `advert_interval = "5ms"`),
+			want: `vipd.toml:15: [daemon]: log_level "loud" is not one of debug, info, warn, error` + "\n" +
+				`vipd.toml:20: instance "api" (vrid 51): garp_repeat 0 is out of range 1..100` + "\n" +
+				`vipd.toml:21: instance "api" (vrid 51): advert_interval 5ms is below the VRRPv3 minimum of 10ms`,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := Parse("vipd.toml", []byte(tt.src))
+			if err == nil {
+				t.Fatalf("Parse succeeded, want error %q; config:\n%+v", tt.want, c)
+			}
+			if diff := cmp.Diff(tt.want, err.Error()); diff != "" {
+				t.Fatalf("error (-want +got)\n%s", diff)
+			}
+			var ce *Error
+			if !errors.As(err, &ce) {
+				t.Fatalf("error %T is not an *Error", err)
+			}
+		})
+	}
+}
+
+func TestParse(t *testing.T) {
+	src := `[cluster]
+name = "prod-cp"
+interface = "eth0"
+advert_interval = "100ms"
+[[cluster.node]]
+name = "cp-1"
+address = "192.0.2.11"
+address6 = "2001:db8::11"
+[[cluster.node]]
+name = "cp-2"
+address6 = "2001:db8::12"
+
+[daemon]
+metrics_listen = ""
+
+[[instance]]
+name = "api"
+vrid = 51
+vips = ["192.0.2.100/24", "2001:db8::100", "192.0.2.101"]
+
+[[instance]]
+name = "legacy"
+vrid = 51                  # same VRID, other interface: another router
+interface = "eth1"
+version = 2
+advert_interval = "3s"
+vips = ["198.51.100.10/24"]
+priority = 100
+preempt = false
+auth_password = "secret"
+garp_repeat = 1
+garp_refresh = "1m"
+
+[[instance]]
+name = "api6"
+vrid = 52
+vips = ["2001:db8::200/64"]
+order = ["cp-2"]
+preempt_delay = "30s"
+unicast_peers = ["2001:db8::11", "2001:db8::12", "2001:db8::99"]
+`
+	got, err := Parse("vipd.toml", []byte(src))
+	if err != nil {
+		t.Fatalf("Parse: %v", err)
+	}
+	want := &Config{
+		Path: "vipd.toml",
+		Cluster: &Cluster{
+			Name:           "prod-cp",
+			Interface:      "eth0",
+			AdvertInterval: 100 * time.Millisecond,
+			Nodes: []Node{
+				{Name: "cp-1", Address: addr("192.0.2.11"), Address6: addr("2001:db8::11")},
+				{Name: "cp-2", Address6: addr("2001:db8::12")},
+			},
+		},
+		Daemon: Daemon{ControlSocket: "/run/vipd/vipd.sock", MetricsListen: "", LogLevel: "info"},
+		Instances: []Instance{
+			{
+				Name: "api", VRID: 51, Interface: "eth0", Version: 3,
+				AdvertInterval: 100 * time.Millisecond,
+				VIPs: []netip.Prefix{
+					prefix("192.0.2.100/24"), prefix("2001:db8::100/128"), prefix("192.0.2.101/32"),
+				},
+				Preempt: true, GARPRepeat: 5,
+			},
+			{
+				Name: "legacy", VRID: 51, Interface: "eth1", Version: 2,
+				AdvertInterval: 3 * time.Second,
+				VIPs:           []netip.Prefix{prefix("198.51.100.10/24")},
+				Priority:       100,
+				AuthPassword:   "secret", GARPRepeat: 1, GARPRefresh: time.Minute,
+			},
+			{
+				Name: "api6", VRID: 52, Interface: "eth0", Version: 3,
+				AdvertInterval: 100 * time.Millisecond,
+				VIPs:           []netip.Prefix{prefix("2001:db8::200/64")},
+				Order:          []string{"cp-2"},
+				Preempt:        true, PreemptDelay: 30 * time.Second,
+				Unicast:      true,
+				UnicastPeers: []netip.Addr{addr("2001:db8::11"), addr("2001:db8::12"), addr("2001:db8::99")},
+				GARPRepeat:   5,
+			},
+		},
+	}
+	if diff := cmp.Diff(want, got, cmpAddrs); diff != "" {
+		t.Fatalf("Parse (-want +got)\n%s", diff)
+	}
+}
+
+func TestDefaults(t *testing.T) {
+	c, err := Parse("vipd.toml", []byte(api(`interface = "eth0"`, "priority = 100")))
+	if err != nil {
+		t.Fatalf("Parse: %v", err)
+	}
+	want := &Config{
+		Path:   "vipd.toml",
+		Daemon: Daemon{ControlSocket: DefaultControlSocket, MetricsListen: DefaultMetricsListen, LogLevel: DefaultLogLevel},
+		Instances: []Instance{{
+			Name: "api", VRID: 51, Interface: "eth0", Version: 3, AdvertInterval: time.Second,
+			VIPs: []netip.Prefix{prefix("192.0.2.100/24")}, Priority: 100, Preempt: true, GARPRepeat: 5,
+		}},
+	}
+	if diff := cmp.Diff(want, c, cmpAddrs); diff != "" {
+		t.Fatalf("Parse (-want +got)\n%s", diff)
+	}
+}
+
+// cluster3 is head with an IPv6 address for cp-3, and instances resolved
+// differently on each node.
+var cluster3 = strings.Replace(head, "address = \"192.0.2.13\"\n", "address = \"192.0.2.13\"\naddress6 = \"2001:db8::13\"\n", 1) + `
+[[instance]]
+name = "default-order"
+vrid = 1
+vips = ["192.0.2.100/24"]
+
+[[instance]]
+name = "reordered"
+vrid = 2
+vips = ["192.0.2.101/24"]
+order = ["cp-3", "cp-1"]
+
+[[instance]]
+name = "fixed"
+vrid = 3
+vips = ["192.0.2.102/24"]
+priority = 42
+
+[[instance]]
+name = "unicast"
+vrid = 4
+vips = ["192.0.2.103/24"]
+unicast = true
+
+[[instance]]
+name = "unicast-dual"
+vrid = 5
+interface = "eth1"
+vips = ["2001:db8::104/64", "198.51.100.104/24"]
+unicast = true
+order = ["cp-2"]
+
+[[instance]]
+name = "listed-peers"
+vrid = 6
+vips = ["192.0.2.105/24", "2001:db8::105/64"]
+unicast_peers = ["192.0.2.11", "192.0.2.12", "203.0.113.7", "2001:db8::12"]
+`
+
+func TestForNode(t *testing.T) {
+	c, err := Parse("vipd.toml", []byte(cluster3))
+	if err != nil {
+		t.Fatalf("Parse: %v", err)
+	}
+	type resolved struct {
+		Name           string
+		Priority       uint8
+		UnicastPeers   []netip.Addr
+		UnicastSource  netip.Addr
+		UnicastSource6 netip.Addr
+	}
+	a := addrs
+	tests := []struct {
+		node string
+		want []resolved
+	}{
+		{
+			node: "cp-1",
+			want: []resolved{
+				{Name: "default-order", Priority: 250},
+				{Name: "reordered", Priority: 240},
+				{Name: "fixed", Priority: 42},
+				{Name: "unicast", Priority: 250, UnicastPeers: a("192.0.2.12", "192.0.2.13"), UnicastSource: addr("192.0.2.11")},
+				{
+					Name: "unicast-dual", Priority: 240,
+					UnicastPeers:  a("192.0.2.12", "192.0.2.13", "2001:db8::12", "2001:db8::13"),
+					UnicastSource: addr("192.0.2.11"), UnicastSource6: addr("2001:db8::11"),
+				},
+				{
+					Name: "listed-peers", Priority: 250,
+					UnicastPeers:  a("192.0.2.12", "203.0.113.7", "2001:db8::12"),
+					UnicastSource: addr("192.0.2.11"), UnicastSource6: addr("2001:db8::11"),
+				},
+			},
+		},
+		{
+			node: "cp-2",
+			want: []resolved{
+				{Name: "default-order", Priority: 240},
+				{Name: "reordered", Priority: 230},
+				{Name: "fixed", Priority: 42},
+				{Name: "unicast", Priority: 240, UnicastPeers: a("192.0.2.11", "192.0.2.13"), UnicastSource: addr("192.0.2.12")},
+				{
+					Name: "unicast-dual", Priority: 250,
+					UnicastPeers:  a("192.0.2.11", "192.0.2.13", "2001:db8::11", "2001:db8::13"),
+					UnicastSource: addr("192.0.2.12"), UnicastSource6: addr("2001:db8::12"),
+				},
+				{
+					Name: "listed-peers", Priority: 240,
+					UnicastPeers:  a("192.0.2.11", "203.0.113.7"),
+					UnicastSource: addr("192.0.2.12"), UnicastSource6: addr("2001:db8::12"),
+				},
+			},
+		},
+		{
+			node: "cp-3",
+			want: []resolved{
+				{Name: "default-order", Priority: 230},
+				{Name: "reordered", Priority: 250},
+				{Name: "fixed", Priority: 42},
+				{Name: "unicast", Priority: 230, UnicastPeers: a("192.0.2.11", "192.0.2.12"), UnicastSource: addr("192.0.2.13")},
+				{
+					Name: "unicast-dual", Priority: 230,
+					UnicastPeers:  a("192.0.2.11", "192.0.2.12", "2001:db8::11", "2001:db8::12"),
+					UnicastSource: addr("192.0.2.13"), UnicastSource6: addr("2001:db8::13"),
+				},
+				{
+					Name: "listed-peers", Priority: 230,
+					UnicastPeers:  a("192.0.2.11", "192.0.2.12", "203.0.113.7", "2001:db8::12"),
+					UnicastSource: addr("192.0.2.13"), UnicastSource6: addr("2001:db8::13"),
+				},
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.node, func(t *testing.T) {
+			insts, err := c.ForNode(tt.node)
+			if err != nil {
+				t.Fatalf("ForNode: %v", err)
+			}
+			got := make([]resolved, len(insts))
+			for i, in := range insts {
+				got[i] = resolved{in.Name, in.Priority, in.UnicastPeers, in.UnicastSource, in.UnicastSource6}
+			}
+			if diff := cmp.Diff(tt.want, got, cmpAddrs); diff != "" {
+				t.Fatalf("ForNode(%q) (-want +got)\n%s", tt.node, diff)
+			}
+		})
+	}
+
+	// Resolving leaves the Config as written.
+	if c.Instances[0].Priority != 0 || c.Instances[3].UnicastPeers != nil {
+		t.Fatalf("ForNode changed Config.Instances: %+v", c.Instances)
+	}
+}
+
+func TestForNodeFamilies(t *testing.T) {
+	c, err := Parse("vipd.toml", []byte(cluster3))
+	if err != nil {
+		t.Fatalf("Parse: %v", err)
+	}
+	insts, err := c.ForNode("cp-2")
+	if err != nil {
+		t.Fatalf("ForNode: %v", err)
+	}
+	want := []Family{
+		{
+			VIPs:          []netip.Prefix{prefix("198.51.100.104/24")},
+			UnicastPeers:  addrs("192.0.2.11", "192.0.2.13"),
+			UnicastSource: addr("192.0.2.12"),
+		},
+		{
+			IPv6:          true,
+			VIPs:          []netip.Prefix{prefix("2001:db8::104/64")},
+			UnicastPeers:  addrs("2001:db8::11", "2001:db8::13"),
+			UnicastSource: addr("2001:db8::12"),
+		},
+	}
+	if diff := cmp.Diff(want, insts[4].Families(), cmpAddrs); diff != "" {
+		t.Fatalf("Families (-want +got)\n%s", diff)
+	}
+	want = []Family{{VIPs: []netip.Prefix{prefix("192.0.2.100/24")}}}
+	if diff := cmp.Diff(want, insts[0].Families(), cmpAddrs); diff != "" {
+		t.Fatalf("Families of a multicast IPv4 instance (-want +got)\n%s", diff)
+	}
+}
+
+func TestForNodeWithoutCluster(t *testing.T) {
+	src := api(`interface = "eth0"`, "priority = 100", `unicast_peers = ["192.0.2.2"]`, `unicast_source = "192.0.2.1"`)
+	c, err := Parse("vipd.toml", []byte(src))
+	if err != nil {
+		t.Fatalf("Parse: %v", err)
+	}
+	got, err := c.ForNode("")
+	if err != nil {
+		t.Fatalf("ForNode: %v", err)
+	}
+	if diff := cmp.Diff(c.Instances, got, cmpAddrs); diff != "" {
+		t.Fatalf("ForNode(\"\") differs from the instances as written (-want +got)\n%s", diff)
+	}
+	got[0].UnicastPeers[0] = addr("192.0.2.99")
+	if c.Instances[0].UnicastPeers[0] != addr("192.0.2.2") {
+		t.Fatal("ForNode returned instances sharing slices with the Config")
+	}
+	if _, err := c.ForNode("cp-1"); err == nil || err.Error() != `vipd.toml: node "cp-1": the file has no [cluster]` {
+		t.Fatalf("ForNode(\"cp-1\") without [cluster]: got error %v", err)
+	}
+}
+
+func TestForNodeErrors(t *testing.T) {
+	c, err := Parse("vipd.toml", []byte(cluster3))
+	if err != nil {
+		t.Fatalf("Parse: %v", err)
+	}
+	for node, want := range map[string]string{
+		"":     "vipd.toml: a node name is needed to resolve a file with [cluster]",
+		"cp-9": `vipd.toml: no [[cluster.node]] is named "cp-9" (nodes: cp-1, cp-2, cp-3)`,
+	} {
+		if _, err := c.ForNode(node); err == nil || err.Error() != want {
+			t.Errorf("ForNode(%q): got error %v, want %q", node, err, want)
+		}
+	}
+}
+
+func TestTwentyFiveNodes(t *testing.T) {
+	c, err := Parse("vipd.toml", []byte("[cluster]\ninterface = \"eth0\"\n"+nodes(25)+api()))
+	if err != nil {
+		t.Fatalf("Parse: %v", err)
+	}
+	for i, want := range map[int]uint8{0: 250, 1: 240, 24: 10} {
+		insts, err := c.ForNode(fmt.Sprintf("n%d", i+1))
+		if err != nil {
+			t.Fatalf("ForNode: %v", err)
+		}
+		if got := insts[0].Priority; got != want {
+			t.Errorf("node %d: priority %d, want %d", i+1, got, want)
+		}
+	}
+}
+
+func TestSelf(t *testing.T) {
+	c, err := Parse("/etc/vipd/vipd.toml", []byte(cluster3))
+	if err != nil {
+		t.Fatalf("Parse: %v", err)
+	}
+	tests := []struct {
+		name    string
+		flag    string
+		local   []netip.Addr
+		want    string
+		wantErr string
+	}{
+		{name: "by name", flag: "cp-2", local: addrs("192.0.2.11"), want: "cp-2"},
+		{name: "by IPv4", local: addrs("127.0.0.1", "198.51.100.1", "192.0.2.12"), want: "cp-2"},
+		{name: "by IPv6", local: addrs("::1", "fe80::1", "2001:db8::13"), want: "cp-3"},
+		{name: "by IPv4-mapped", local: addrs("::ffff:192.0.2.11"), want: "cp-1"},
+		{name: "both addresses of one node", local: addrs("192.0.2.11", "2001:db8::11"), want: "cp-1"},
+		{
+			name:    "unknown name",
+			flag:    "cp-9",
+			wantErr: `/etc/vipd/vipd.toml: -node cp-9: no [[cluster.node]] is named "cp-9" (nodes: cp-1, cp-2, cp-3)`,
+		},
+		{
+			name:    "no address",
+			local:   addrs("127.0.0.1", "198.51.100.1", "::1"),
+			wantErr: "/etc/vipd/vipd.toml: no [[cluster.node]] has an address of this host (local addresses: 127.0.0.1, 198.51.100.1, ::1); use -node NAME",
+		},
+		{
+			name:    "no local addresses",
+			wantErr: "/etc/vipd/vipd.toml: no [[cluster.node]] has an address of this host (local addresses: none); use -node NAME",
+		},
+		{
+			name:    "several nodes",
+			local:   addrs("192.0.2.11", "2001:db8::12"),
+			wantErr: "/etc/vipd/vipd.toml: several [[cluster.node]] have an address of this host: cp-1 (192.0.2.11), cp-2 (2001:db8::12); use -node NAME",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := c.Self(tt.flag, tt.local)
+			if tt.wantErr != "" {
+				if err == nil || err.Error() != tt.wantErr {
+					t.Fatalf("Self: got %q, %v; want error %q", got, err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil || got != tt.want {
+				t.Fatalf("Self: got %q, %v; want %q", got, err, tt.want)
+			}
+		})
+	}
+}
+
+func TestSelfWithoutCluster(t *testing.T) {
+	c, err := Parse("vipd.toml", []byte(api(`interface = "eth0"`, "priority = 100")))
+	if err != nil {
+		t.Fatalf("Parse: %v", err)
+	}
+	if got, err := c.Self("", addrs("192.0.2.1")); got != "" || err != nil {
+		t.Fatalf("Self: got %q, %v; want \"\", nil", got, err)
+	}
+	want := "vipd.toml: -node cp-1: the file has no [cluster] to find the node in"
+	if _, err := c.Self("cp-1", nil); err == nil || err.Error() != want {
+		t.Fatalf("Self(\"cp-1\"): got error %v, want %q", err, want)
+	}
+}
+
+func TestLoad(t *testing.T) {
+	path := t.TempDir() + "/vipd.toml"
+	if _, err := Load(path); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("Load of a missing file: got %v, want an error wrapping fs.ErrNotExist", err)
+	}
+	if err := os.WriteFile(path, []byte(head+api(`advert_interval = "5ms"`)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Load(path)
+	want := path + `:18: instance "api" (vrid 51): advert_interval 5ms is below the VRRPv3 minimum of 10ms`
+	if err == nil || err.Error() != want {
+		t.Fatalf("Load: got error %v, want %q", err, want)
+	}
+}
+
+func addr(s string) netip.Addr { return netip.MustParseAddr(s) }
+
+func addrs(ss ...string) []netip.Addr {
+	out := make([]netip.Addr, len(ss))
+	for i, s := range ss {
+		out[i] = addr(s)
+	}
+	return out
+}
+
+func prefix(s string) netip.Prefix { return netip.MustParsePrefix(s) }
+
+// cmpAddrs compares netip values with ==, as cmp cannot look inside them.
+var cmpAddrs = cmp.Options{
+	cmp.Comparer(func(a, b netip.Addr) bool { return a == b }),
+	cmp.Comparer(func(a, b netip.Prefix) bool { return a == b }),
+}

@@ -1,0 +1,614 @@
+package config
+
+import (
+	"fmt"
+	"net"
+	"net/netip"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Limits of the values an instance accepts.
+const (
+	minAdvertV3     = 10 * time.Millisecond        // RFC 9568: centiseconds, at least 1
+	maxAdvertV3     = 4095 * 10 * time.Millisecond // 12-bit field
+	minAdvertV2     = time.Second                  // RFC 3768: whole seconds, 8-bit field
+	maxAdvertV2     = 255 * time.Second
+	maxPreemptDelay = time.Hour
+	maxAuthPassword = 8 // RFC 3768 simple text password
+	maxGARPRepeat   = 100
+	minGARPRefresh  = time.Second
+	maxIfNameLen    = 15 // IFNAMSIZ less the terminating NUL
+	maxSocketPath   = 107
+)
+
+// validate turns the decoded file into a Config, recording every problem.
+func (p *parser) validate(d *decoded) *Config {
+	c := &Config{Daemon: p.daemon(d.daemon)}
+	clusterOK := true
+	if d.cluster != nil {
+		before := len(p.errs)
+		c.Cluster = p.cluster(d.cluster, d.nodes)
+		clusterOK = len(p.errs) == before
+	}
+	if len(d.instances) == 0 {
+		p.errorf("", "no [[instance]]: the file must define at least one virtual router")
+	}
+	valid := true
+	for i, ri := range d.instances {
+		inst, ok := p.instance(ri, i, c.Cluster, clusterOK)
+		c.Instances = append(c.Instances, inst)
+		valid = valid && ok
+	}
+	if valid {
+		p.instancesTogether(d.instances, c.Instances)
+	}
+	return c
+}
+
+// cluster validates [cluster] and its nodes.
+func (p *parser) cluster(rc *rawCluster, rns []rawNode) *Cluster {
+	cl := &Cluster{Name: rc.Name}
+	if rc.Interface != nil {
+		if err := checkIfName(*rc.Interface); err != nil {
+			p.errorf("cluster.interface", "[cluster]: interface %q %v", *rc.Interface, err)
+		}
+		cl.Interface = *rc.Interface
+	}
+	if rc.AdvertInterval != nil {
+		// Checked by each instance that uses it, against its version.
+		cl.AdvertInterval = time.Duration(*rc.AdvertInterval)
+	}
+	switch {
+	case len(rns) == 0:
+		p.errorf("cluster", "[cluster] has no [[cluster.node]]; list the nodes in order of preference")
+	case len(rns) > MaxNodes:
+		p.errorf("cluster.node[25]", "[cluster] has %d nodes; at most %d are supported (priorities %d, %d, ... %d)",
+			len(rns), MaxNodes, FirstPriority, FirstPriority-PriorityStep, FirstPriority-PriorityStep*(MaxNodes-1))
+	}
+
+	names := make(map[string]int) // node name → index of its first node
+	addrs := make(map[netip.Addr]string)
+	for i, rn := range rns {
+		path := fmt.Sprintf("cluster.node[%d]", i)
+		label := nodeLabel(rn.Name, i)
+		n := Node{Name: rn.Name}
+		first, dup := names[rn.Name]
+		switch {
+		case rn.Name == "":
+			p.errorf(path, "%s: name is required", label)
+		case dup:
+			p.errorf(path+".name", "%s: name %q is already used by the node on line %d",
+				label, rn.Name, p.lines.line(fmt.Sprintf("cluster.node[%d]", first)))
+		default:
+			if err := checkName(rn.Name); err != nil {
+				p.errorf(path+".name", "%s: name %v", label, err)
+			}
+			names[rn.Name] = i
+		}
+		if rn.Address == nil && rn.Address6 == nil {
+			p.errorf(path, "%s: set address (IPv4), address6 (IPv6) or both", label)
+		}
+		for _, f := range []struct {
+			key, other string
+			raw        *string
+			v6         bool
+			dst        *netip.Addr
+		}{
+			{"address", "address6", rn.Address, false, &n.Address},
+			{"address6", "address", rn.Address6, true, &n.Address6},
+		} {
+			if f.raw == nil {
+				continue
+			}
+			kpath := path + "." + f.key
+			a, err := parseHostAddr(*f.raw)
+			switch {
+			case err != nil:
+				p.errorf(kpath, "%s: %s %q %v", label, f.key, *f.raw, err)
+			case a.Is6() != f.v6:
+				p.errorf(kpath, "%s: %s %s is not an %s address; put it in %s", label, f.key, a, family(f.v6), f.other)
+			case a.IsLinkLocalUnicast():
+				p.errorf(kpath, "%s: %s %s is link-local, which does not identify a host; use a global or unique local address", label, f.key, a)
+			case addrs[a] != "":
+				p.errorf(kpath, "%s: %s %s is also the address of %s", label, f.key, a, addrs[a])
+			default:
+				addrs[a] = nodeLabel(rn.Name, i)
+				*f.dst = a
+			}
+		}
+		if !dup {
+			cl.Nodes = append(cl.Nodes, n)
+		}
+	}
+	return cl
+}
+
+// daemon validates [daemon] and fills in its defaults.
+func (p *parser) daemon(rd rawDaemon) Daemon {
+	d := Daemon{ControlSocket: DefaultControlSocket, MetricsListen: DefaultMetricsListen, LogLevel: DefaultLogLevel}
+	if rd.ControlSocket != nil {
+		d.ControlSocket = *rd.ControlSocket
+		switch s := d.ControlSocket; {
+		case !strings.HasPrefix(s, "/"):
+			p.errorf("daemon.control_socket", "[daemon]: control_socket %q must be an absolute path", s)
+		case len(s) > maxSocketPath:
+			p.errorf("daemon.control_socket", "[daemon]: control_socket is %d bytes long; a unix socket path has at most %d", len(s), maxSocketPath)
+		}
+	}
+	if rd.MetricsListen != nil {
+		d.MetricsListen = *rd.MetricsListen
+		if err := checkListen(d.MetricsListen); err != nil {
+			p.errorf("daemon.metrics_listen", "[daemon]: metrics_listen %q %v", d.MetricsListen, err)
+		}
+	}
+	if rd.LogLevel != nil {
+		d.LogLevel = *rd.LogLevel
+		if !slices.Contains([]string{"debug", "info", "warn", "error"}, d.LogLevel) {
+			p.errorf("daemon.log_level", "[daemon]: log_level %q is not one of debug, info, warn, error", d.LogLevel)
+		}
+	}
+	return d
+}
+
+// checkListen checks a host:port to listen on; "" disables the listener.
+func checkListen(s string) error {
+	if s == "" {
+		return nil
+	}
+	_, port, err := net.SplitHostPort(s)
+	if err != nil {
+		return fmt.Errorf("is not host:port (such as %q), or \"\" to disable", DefaultMetricsListen)
+	}
+	if n, err := strconv.ParseUint(port, 10, 16); err != nil || n == 0 {
+		return fmt.Errorf("has port %q; want 1..65535", port)
+	}
+	return nil
+}
+
+// instance validates one [[instance]] and fills in its defaults. cl is nil
+// without [cluster]; clusterOK is false when [cluster] had problems, to
+// skip the checks that would only repeat them.
+func (p *parser) instance(ri rawInstance, i int, cl *Cluster, clusterOK bool) (Instance, bool) {
+	before := len(p.errs)
+	path := fmt.Sprintf("instance[%d]", i)
+	at := func(key string) string { return path + "." + key }
+	label := ri.label(i)
+	bad := func(key, format string, args ...any) {
+		p.errorf(at(key), "%s: %s", label, fmt.Sprintf(format, args...))
+	}
+
+	inst := Instance{
+		Name:           ri.Name,
+		Version:        DefaultVersion,
+		AdvertInterval: DefaultAdvertInterval,
+		Preempt:        true,
+		GARPRepeat:     DefaultGARPRepeat,
+	}
+
+	if ri.Name == "" {
+		p.errorf(path, "%s: name is required", label)
+	} else if err := checkName(ri.Name); err != nil {
+		bad("name", "name %v", err)
+	}
+
+	switch v := ri.VRID; {
+	case v == nil:
+		p.errorf(path, "%s: vrid is required (1..255)", label)
+	case *v < 1 || *v > 255:
+		bad("vrid", "vrid %d is out of range 1..255", *v)
+	default:
+		inst.VRID = uint8(*v)
+	}
+
+	switch {
+	case ri.Interface != nil:
+		inst.Interface = *ri.Interface
+		if err := checkIfName(inst.Interface); err != nil {
+			bad("interface", "interface %q %v", inst.Interface, err)
+		}
+	case cl != nil && cl.Interface != "":
+		inst.Interface = cl.Interface
+	default:
+		p.errorf(path, "%s: no interface: set interface here or in [cluster]", label)
+	}
+
+	if v := ri.Version; v != nil {
+		if *v != 2 && *v != 3 {
+			bad("version", "version %d is not supported; use 3 (the default) or 2", *v)
+		} else {
+			inst.Version = uint8(*v)
+		}
+	}
+
+	p.advertInterval(ri, path, label, cl, &inst)
+
+	vipsOK := len(ri.VIPs) > 0
+	if len(ri.VIPs) == 0 {
+		p.errorf(at("vips"), "%s: vips is empty; list at least one address, such as vips = [\"192.0.2.100/24\"]", label)
+	}
+	for _, s := range ri.VIPs {
+		vip, err := parseVIP(s)
+		switch {
+		case err != nil:
+			bad("vips", "vip %q %v", s, err)
+		case slices.ContainsFunc(inst.VIPs, func(q netip.Prefix) bool { return q.Addr() == vip.Addr() }):
+			bad("vips", "vip %s is listed twice", vip.Addr())
+		case vip.Addr().Is6() && inst.Version == 2:
+			bad("vips", "vip %s is IPv6, which VRRPv2 does not carry; use version = 3", vip)
+		default:
+			inst.VIPs = append(inst.VIPs, vip)
+			continue
+		}
+		vipsOK = false
+	}
+
+	if v := ri.Priority; v != nil {
+		switch {
+		case *v < 1 || *v > 255:
+			bad("priority", "priority %d is out of range 1..255", *v)
+		case *v == 255 && cl != nil:
+			bad("priority", "priority 255 (address owner) would apply to every node of [cluster]; leave priority out to derive it from the node order")
+		default:
+			inst.Priority = uint8(*v)
+		}
+	} else if cl == nil {
+		p.errorf(path, "%s: priority is required without [cluster] (1..255; 255 = address owner)", label)
+	}
+
+	if len(ri.Order) > 0 {
+		switch {
+		case cl == nil:
+			bad("order", "order lists [[cluster.node]] names, but the file has no [cluster]")
+		case ri.Priority != nil:
+			bad("order", "order has no effect with an explicit priority; remove one of them")
+		}
+		for j, name := range ri.Order {
+			switch {
+			case cl == nil:
+			case slices.Contains(ri.Order[:j], name):
+				bad("order", "order names %q twice", name)
+			default:
+				if _, ok := cl.node(name); !ok {
+					bad("order", "order names %q, which is not a [[cluster.node]] (nodes: %s)", name, strings.Join(cl.names(), ", "))
+				}
+			}
+		}
+		inst.Order = slices.Clone(ri.Order)
+	}
+
+	if ri.Preempt != nil {
+		inst.Preempt = *ri.Preempt
+	}
+	if v := ri.PreemptDelay; v != nil {
+		d := time.Duration(*v)
+		switch {
+		case d < 0:
+			bad("preempt_delay", "preempt_delay %s is negative", d)
+		case d > maxPreemptDelay:
+			bad("preempt_delay", "preempt_delay %s is above the maximum of 1h", d)
+		case d > 0 && !inst.Preempt:
+			bad("preempt_delay", "preempt_delay has no effect with preempt = false; remove one of them")
+		default:
+			inst.PreemptDelay = d
+		}
+	}
+
+	if vipsOK {
+		// Unicast peers are checked against the VIP families.
+		p.unicast(ri, path, label, cl, clusterOK, &inst)
+	}
+
+	if v := ri.AuthPassword; v != nil {
+		switch {
+		case inst.Version != 2:
+			bad("auth_password", "auth_password is VRRPv2 only (VRRPv3 has no authentication); remove it or set version = 2")
+		case len(*v) < 1 || len(*v) > maxAuthPassword:
+			bad("auth_password", "auth_password is %d bytes long; it must be 1 to %d", len(*v), maxAuthPassword)
+		default:
+			inst.AuthPassword = *v
+		}
+	}
+
+	if v := ri.GARPRepeat; v != nil {
+		if *v < 1 || *v > maxGARPRepeat {
+			bad("garp_repeat", "garp_repeat %d is out of range 1..%d", *v, maxGARPRepeat)
+		} else {
+			inst.GARPRepeat = int(*v)
+		}
+	}
+	if v := ri.GARPRefresh; v != nil {
+		d := time.Duration(*v)
+		if d < 0 || d > 0 && d < minGARPRefresh {
+			bad("garp_refresh", "garp_refresh %s must be 0s (off) or at least 1s", d)
+		} else {
+			inst.GARPRefresh = d
+		}
+	}
+	return inst, len(p.errs) == before
+}
+
+// advertInterval checks the instance's advert interval (its own, or the
+// cluster's) against the limits of its version.
+func (p *parser) advertInterval(ri rawInstance, path, label string, cl *Cluster, inst *Instance) {
+	key, from := path+".advert_interval", ""
+	switch {
+	case ri.AdvertInterval != nil:
+		inst.AdvertInterval = time.Duration(*ri.AdvertInterval)
+	case cl != nil && cl.AdvertInterval != 0:
+		inst.AdvertInterval = cl.AdvertInterval
+		key, from = "cluster.advert_interval", " (from [cluster])"
+	default:
+		return
+	}
+	d := inst.AdvertInterval
+	var problem string
+	switch {
+	case inst.Version == 3 && d < minAdvertV3:
+		problem = "is below the VRRPv3 minimum of 10ms"
+	case inst.Version == 3 && d > maxAdvertV3:
+		problem = "is above the VRRPv3 maximum of 40.95s"
+	case inst.Version == 3 && d%minAdvertV3 != 0:
+		problem = "is not a multiple of 10ms, the VRRPv3 unit"
+	case inst.Version == 2 && d < minAdvertV2:
+		problem = "is below the VRRPv2 minimum of 1s"
+	case inst.Version == 2 && d > maxAdvertV2:
+		problem = "is above the VRRPv2 maximum of 255s"
+	case inst.Version == 2 && d%time.Second != 0:
+		problem = "is not a whole number of seconds, as VRRPv2 requires"
+	default:
+		return
+	}
+	p.errorf(key, "%s: advert_interval %s%s %s", label, d, from, problem)
+}
+
+// unicast checks the unicast settings of an instance whose VIPs are valid.
+func (p *parser) unicast(ri rawInstance, path, label string, cl *Cluster, clusterOK bool, inst *Instance) {
+	bad := func(key, format string, args ...any) {
+		p.errorf(path+"."+key, "%s: %s", label, fmt.Sprintf(format, args...))
+	}
+	has := func(is6 bool) bool {
+		return slices.ContainsFunc(inst.VIPs, func(v netip.Prefix) bool { return v.Addr().Is6() == is6 })
+	}
+
+	inst.Unicast = ri.Unicast != nil && *ri.Unicast
+	if len(ri.UnicastPeers) > 0 {
+		if ri.Unicast != nil && !*ri.Unicast {
+			bad("unicast", "unicast = false contradicts unicast_peers; remove one of them")
+			return
+		}
+		inst.Unicast = true
+	}
+	if !inst.Unicast {
+		if ri.UnicastSource != nil {
+			bad("unicast_source", "unicast_source has no effect without unicast; set unicast_peers")
+		}
+		return
+	}
+
+	peersOK := true
+	for _, s := range ri.UnicastPeers {
+		a, err := parseHostAddr(s)
+		switch {
+		case err != nil:
+			bad("unicast_peers", "unicast peer %q %v", s, err)
+		case slices.Contains(inst.UnicastPeers, a):
+			bad("unicast_peers", "unicast peer %s is listed twice", a)
+		case !has(a.Is6()):
+			bad("unicast_peers", "unicast peer %s is %s, but the instance has no %s VIP", a, family(a.Is6()), family(a.Is6()))
+		default:
+			inst.UnicastPeers = append(inst.UnicastPeers, a)
+			continue
+		}
+		peersOK = false
+	}
+
+	if ri.UnicastSource != nil {
+		a, err := parseHostAddr(*ri.UnicastSource)
+		switch {
+		case cl != nil:
+			bad("unicast_source", "unicast_source cannot be used with [cluster], where each node sends from its own address or address6")
+		case err != nil:
+			bad("unicast_source", "unicast_source %q %v", *ri.UnicastSource, err)
+		case !has(a.Is6()):
+			bad("unicast_source", "unicast_source %s is %s, but the instance has no %s VIP", a, family(a.Is6()), family(a.Is6()))
+		case a.Is6():
+			inst.UnicastSource6 = a
+		default:
+			inst.UnicastSource = a
+		}
+	}
+
+	for _, is6 := range []bool{false, true} {
+		if !has(is6) {
+			continue
+		}
+		switch {
+		case len(ri.UnicastPeers) > 0:
+			if peersOK && !slices.ContainsFunc(inst.UnicastPeers, func(a netip.Addr) bool { return a.Is6() == is6 }) {
+				bad("unicast_peers", "unicast_peers has no %s address for the %s VIPs", family(is6), family(is6))
+			}
+		case cl == nil:
+			bad("unicast", "unicast = true needs unicast_peers in a file without [cluster]")
+			return
+		case !clusterOK:
+		case len(cl.Nodes) < 2:
+			bad("unicast", "unicast = true, but [cluster] has a single node and so no peer")
+			return
+		default:
+			var lacking []string
+			for _, n := range cl.Nodes {
+				if is6 && !n.Address6.IsValid() || !is6 && !n.Address.IsValid() {
+					lacking = append(lacking, strconv.Quote(n.Name))
+				}
+			}
+			if len(lacking) > 0 {
+				key := "address"
+				if is6 {
+					key = "address6"
+				}
+				bad("unicast", "unicast needs the %s of every node for the %s VIPs, and node %s has none",
+					key, family(is6), strings.Join(lacking, ", node "))
+			}
+		}
+	}
+}
+
+// instancesTogether checks what no instance can check alone: names, VRIDs
+// and VIPs used twice. raw and insts are in the same order, all valid.
+func (p *parser) instancesTogether(raw []rawInstance, insts []Instance) {
+	type router struct {
+		ifname string
+		vrid   uint8
+		is6    bool
+	}
+	names := make(map[string]int)
+	routers := make(map[router]int)
+	vips := make(map[netip.Addr]int)
+	lineOf := func(i int) int { return p.lines.line(fmt.Sprintf("instance[%d]", i)) }
+	for i, inst := range insts {
+		path := fmt.Sprintf("instance[%d]", i)
+		label := raw[i].label(i)
+		if j, dup := names[inst.Name]; dup {
+			p.errorf(path+".name", "%s: name %q is already used by the instance on line %d", label, inst.Name, lineOf(j))
+		} else {
+			names[inst.Name] = i
+		}
+		for _, f := range inst.Families() {
+			r := router{inst.Interface, inst.VRID, f.IPv6}
+			if j, dup := routers[r]; dup {
+				p.errorf(path+".vrid", "%s: vrid %d is already used on %s for %s by instance %q (line %d)",
+					label, inst.VRID, inst.Interface, family(f.IPv6), insts[j].Name, lineOf(j))
+			} else {
+				routers[r] = i
+			}
+		}
+		for _, v := range inst.VIPs {
+			if j, dup := vips[v.Addr()]; dup {
+				p.errorf(path+".vips", "%s: vip %s is also in instance %q (line %d)", label, v.Addr(), insts[j].Name, lineOf(j))
+			} else {
+				vips[v.Addr()] = i
+			}
+		}
+	}
+}
+
+// label names the instance in error messages.
+func (ri rawInstance) label(i int) string {
+	var vrid int64
+	if ri.VRID != nil {
+		vrid = *ri.VRID
+	}
+	return instanceLabel(ri.Name, vrid, i)
+}
+
+// instanceLabel names an instance by its name, else its place in the file
+// (counted from 1), and adds its VRID when valid.
+func instanceLabel(name string, vrid int64, i int) string {
+	s := fmt.Sprintf("instance #%d", i+1)
+	if name != "" {
+		s = fmt.Sprintf("instance %q", name)
+	}
+	if vrid >= 1 && vrid <= 255 {
+		s += fmt.Sprintf(" (vrid %d)", vrid)
+	}
+	return s
+}
+
+// nodeLabel names a node in error messages.
+func nodeLabel(name string, i int) string {
+	if name == "" {
+		return fmt.Sprintf("node #%d", i+1)
+	}
+	return fmt.Sprintf("node %q", name)
+}
+
+func family(is6 bool) string {
+	if is6 {
+		return "IPv6"
+	}
+	return "IPv4"
+}
+
+// checkName checks the name of a node or instance, which appears in flags,
+// logs and metric labels.
+func checkName(s string) error {
+	for _, c := range s {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return fmt.Errorf("%q may contain only letters, digits, '-', '_' and '.'", s)
+		}
+	}
+	return nil
+}
+
+// checkIfName checks a network interface name as Linux does.
+func checkIfName(s string) error {
+	switch {
+	case s == "":
+		return fmt.Errorf("is empty")
+	case len(s) > maxIfNameLen:
+		return fmt.Errorf("is longer than %d bytes", maxIfNameLen)
+	case s == "." || s == "..", strings.ContainsAny(s, "/: \t\n"):
+		return fmt.Errorf("is not a valid interface name")
+	}
+	return nil
+}
+
+// parseVIP parses a VIP: a prefix, or a bare address meaning /32 or /128.
+func parseVIP(s string) (netip.Prefix, error) {
+	var vip netip.Prefix
+	if strings.Contains(s, "/") {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			return vip, fmt.Errorf("is not an address or address/prefix-length")
+		}
+		vip = p
+	} else {
+		a, err := netip.ParseAddr(s)
+		if err != nil {
+			return vip, fmt.Errorf("is not an address or address/prefix-length")
+		}
+		if a.Zone() != "" {
+			return vip, fmt.Errorf("has a zone; the instance's interface is implied")
+		}
+		vip = netip.PrefixFrom(a, a.BitLen())
+	}
+	if err := checkHostAddr(vip.Addr()); err != nil {
+		return vip, err
+	}
+	if vip.Bits() == 0 {
+		return vip, fmt.Errorf("has prefix length 0")
+	}
+	return vip, nil
+}
+
+// parseHostAddr parses the address of a host: no prefix length, no zone.
+func parseHostAddr(s string) (netip.Addr, error) {
+	a, err := netip.ParseAddr(s)
+	switch {
+	case err != nil:
+		return a, fmt.Errorf("is not an IP address")
+	case a.Zone() != "":
+		return a, fmt.Errorf("has a zone; write the address without it")
+	}
+	return a, checkHostAddr(a)
+}
+
+// checkHostAddr rejects addresses that cannot belong to one host.
+func checkHostAddr(a netip.Addr) error {
+	switch {
+	case a.Is4In6():
+		return fmt.Errorf("is an IPv4-mapped IPv6 address; write the IPv4 address")
+	case a.IsUnspecified():
+		return fmt.Errorf("is the unspecified address")
+	case a.IsMulticast():
+		return fmt.Errorf("is a multicast address")
+	case a.IsLoopback():
+		return fmt.Errorf("is a loopback address")
+	case a.Is4() && a == netip.AddrFrom4([4]byte{255, 255, 255, 255}):
+		return fmt.Errorf("is the broadcast address")
+	}
+	return nil
+}
