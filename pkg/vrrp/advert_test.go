@@ -569,7 +569,7 @@ func TestAppend(t *testing.T) {
 			a:      vrrp.Advert{Version: 3, VRID: 7, Priority: 100, Interval: time.Second, Addrs: mustAddrs("192.0.2.100", "192.0.2.101")},
 			prefix: []byte{0xaa, 0xbb, 0xcc},
 			src:    src4, dst: vrrp.GroupIPv4,
-			want:   v3IPv4,
+			want: v3IPv4,
 		},
 		{
 			name: "v3 IPv6 largest interval",
