@@ -1,0 +1,166 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// examples is where the example configuration files are, relative to this
+// package.
+const examples = "../../configs"
+
+// TestExamples parses every example and resolves it for every node.
+func TestExamples(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join(examples, "*.toml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"vipd.toml", "control-plane.toml", "spread.toml", "unicast.toml", "keepalived-v2.toml", "dual-stack.toml"} {
+		if !slices.Contains(files, filepath.Join(examples, want)) {
+			t.Errorf("configs/%s is missing", want)
+		}
+	}
+	for _, file := range files {
+		t.Run(filepath.Base(file), func(t *testing.T) {
+			c, err := Load(file)
+			if err != nil {
+				t.Fatalf("Load:\n%v", err)
+			}
+			for _, node := range nodeNames(c) {
+				insts, err := c.ForNode(node)
+				if err != nil {
+					t.Fatalf("ForNode(%q): %v", node, err)
+				}
+				for _, inst := range insts {
+					if inst.Priority == 0 {
+						t.Errorf("node %q: instance %q has no priority", node, inst.Name)
+					}
+					for _, f := range inst.Families() {
+						if inst.Unicast && len(f.UnicastPeers) == 0 {
+							t.Errorf("node %q: unicast instance %q has no %s peer", node, inst.Name, family(f.IPv6))
+						}
+					}
+				}
+			}
+		})
+	}
+}
+
+// nodeNames returns the nodes a file can be resolved for: its
+// [[cluster.node]] names, or "" without [cluster].
+func nodeNames(c *Config) []string {
+	if c.Cluster == nil {
+		return []string{""}
+	}
+	return c.Cluster.names()
+}
+
+// masters returns, for each node, the instances it has the top priority of.
+func masters(t *testing.T, c *Config) map[string][]string {
+	t.Helper()
+	out := make(map[string][]string)
+	for _, node := range nodeNames(c) {
+		insts, err := c.ForNode(node)
+		if err != nil {
+			t.Fatalf("ForNode(%q): %v", node, err)
+		}
+		for _, inst := range insts {
+			if inst.Priority == FirstPriority {
+				out[node] = append(out[node], inst.Name)
+			}
+		}
+	}
+	return out
+}
+
+func TestExampleControlPlane(t *testing.T) {
+	c := load(t, "control-plane.toml")
+	if got := c.Instances[0].AdvertInterval; got != 100*time.Millisecond {
+		t.Errorf("advert interval %s, want 100ms", got)
+	}
+	want := map[string][]string{"cp-1": {"kube-apiserver"}}
+	if diff := cmp.Diff(want, masters(t, c)); diff != "" {
+		t.Errorf("masters (-want +got)\n%s", diff)
+	}
+}
+
+func TestExampleSpread(t *testing.T) {
+	c := load(t, "spread.toml")
+	want := map[string][]string{"cp-1": {"web-a"}, "cp-2": {"web-b"}, "cp-3": {"web-c"}}
+	if diff := cmp.Diff(want, masters(t, c)); diff != "" {
+		t.Errorf("masters (-want +got)\n%s", diff)
+	}
+}
+
+func TestExampleUnicast(t *testing.T) {
+	c := load(t, "unicast.toml")
+	insts, err := c.ForNode("edge-2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Family{{
+		VIPs:          insts[0].VIPs,
+		UnicastPeers:  addrs("203.0.113.11", "203.0.113.13"),
+		UnicastSource: addr("203.0.113.12"),
+	}}
+	if diff := cmp.Diff(want, insts[0].Families(), cmpAddrs); diff != "" {
+		t.Errorf("Families (-want +got)\n%s", diff)
+	}
+}
+
+func TestExampleKeepalived(t *testing.T) {
+	c := load(t, "keepalived-v2.toml")
+	for _, inst := range c.Instances {
+		if inst.Version != 2 || inst.AuthPassword == "" {
+			t.Errorf("instance %q: version %d, password %q; want VRRPv2 with a password", inst.Name, inst.Version, inst.AuthPassword)
+		}
+	}
+}
+
+func TestExampleDualStack(t *testing.T) {
+	c := load(t, "dual-stack.toml")
+	insts, err := c.ForNode("cp-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, inst := range insts {
+		if n := len(inst.Families()); n != 2 {
+			t.Errorf("instance %q has %d families, want IPv4 and IPv6", inst.Name, n)
+		}
+	}
+}
+
+// TestReferenceDocumentsEveryKey checks that configs/vipd.toml shows every
+// key the parser knows, set or commented out.
+func TestReferenceDocumentsEveryKey(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join(examples, "vipd.toml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, table := range []string{"cluster", "cluster.node", "daemon", "instance"} {
+		keys, _ := tableKeys(table)
+		for _, key := range keys {
+			if key == "node" {
+				continue // the [[cluster.node]] tables
+			}
+			if !regexp.MustCompile(`(?m)^#? *` + key + ` = `).Match(data) {
+				t.Errorf("configs/vipd.toml does not show %s key %q", tableName(table), key)
+			}
+		}
+	}
+}
+
+func load(t *testing.T, name string) *Config {
+	t.Helper()
+	c, err := Load(filepath.Join(examples, name))
+	if err != nil {
+		t.Fatalf("Load:\n%v", err)
+	}
+	return c
+}
