@@ -90,6 +90,26 @@ func TestParseErrors(t *testing.T) {
 			want: `vipd.toml:1: instance: expected an array, found an integer`,
 		},
 		{
+			name: "table of the wrong type",
+			src:  "cluster = \"prod\"\n" + api(),
+			want: `vipd.toml:1: [cluster]: expected a table, found a string`,
+		},
+		{
+			name: "table written as an array of tables",
+			src:  head + "[[daemon]]\nlog_level = \"info\"\n" + api(),
+			want: `vipd.toml:14: write [daemon], not [[daemon]]`,
+		},
+		{
+			name: "array of tables written as a table",
+			src:  head + "[instance]\nname = \"api\"\n",
+			want: `vipd.toml:14: write [[instance]], not [instance]`,
+		},
+		{
+			name: "node written as a table",
+			src:  "[cluster]\ninterface = \"eth0\"\n[cluster.node]\nname = \"cp-1\"\n" + api(),
+			want: `vipd.toml:3: write [[cluster.node]], not [cluster.node]`,
+		},
+		{
 			name: "duration without unit",
 			src:  head + api("advert_interval = 1"),
 			want: `vipd.toml:18: instance "api" (vrid 51): advert_interval: "1" is not a duration; write a string with a unit, such as "1s" or "100ms"`,
@@ -328,6 +348,26 @@ func TestParseErrors(t *testing.T) {
 			want: `vipd.toml:17: instance "api" (vrid 51): vip "224.0.0.18" is a multicast address`,
 		},
 		{
+			name: "vip with a zone",
+			src:  head + "[[instance]]\nname = \"api\"\nvrid = 51\nvips = [\"fe80::1%eth0\"]\n",
+			want: `vipd.toml:17: instance "api" (vrid 51): vip "fe80::1%eth0" has a zone; the instance's interface is implied`,
+		},
+		{
+			name: "IPv4-mapped vip",
+			src:  head + "[[instance]]\nname = \"api\"\nvrid = 51\nvips = [\"::ffff:192.0.2.100/120\"]\n",
+			want: `vipd.toml:17: instance "api" (vrid 51): vip "::ffff:192.0.2.100/120" is an IPv4-mapped IPv6 address; write the IPv4 address`,
+		},
+		{
+			name: "unspecified vip",
+			src:  head + "[[instance]]\nname = \"api\"\nvrid = 51\nvips = [\"::\"]\n",
+			want: `vipd.toml:17: instance "api" (vrid 51): vip "::" is the unspecified address`,
+		},
+		{
+			name: "vip with prefix length 0",
+			src:  head + "[[instance]]\nname = \"api\"\nvrid = 51\nvips = [\"192.0.2.100/0\"]\n",
+			want: `vipd.toml:17: instance "api" (vrid 51): vip "192.0.2.100/0" has prefix length 0`,
+		},
+		{
 			name: "vip twice",
 			src:  head + "[[instance]]\nname = \"api\"\nvrid = 51\nvips = [\"192.0.2.100/24\", \"192.0.2.100/32\"]\n",
 			want: `vipd.toml:17: instance "api" (vrid 51): vip 192.0.2.100 is listed twice`,
@@ -514,6 +554,16 @@ func TestParseErrors(t *testing.T) {
 			name: "unicast peer twice",
 			src:  api(`interface = "eth0"`, "priority = 100", `unicast_peers = ["198.51.100.2", "198.51.100.2"]`),
 			want: `vipd.toml:7: instance "api" (vrid 51): unicast peer 198.51.100.2 is listed twice`,
+		},
+		{
+			name: "unicast peers with cluster leave a node alone",
+			src:  head + api(`unicast_peers = ["192.0.2.12"]`),
+			want: `vipd.toml:18: instance "api" (vrid 51): unicast_peers leaves node "cp-2" no IPv4 peer but itself`,
+		},
+		{
+			name: "unicast peer with a zone",
+			src:  api(`interface = "eth0"`, "priority = 100", `unicast_peers = ["fe80::2%eth0"]`),
+			want: `vipd.toml:7: instance "api" (vrid 51): unicast peer "fe80::2%eth0" has a zone; write the address without it`,
 		},
 		{
 			name: "unicast false with peers",
@@ -709,7 +759,7 @@ order = ["cp-2"]
 name = "listed-peers"
 vrid = 6
 vips = ["192.0.2.105/24", "2001:db8::105/64"]
-unicast_peers = ["192.0.2.11", "192.0.2.12", "203.0.113.7", "2001:db8::12"]
+unicast_peers = ["192.0.2.11", "192.0.2.12", "203.0.113.7", "2001:db8::12", "2001:db8::77"]
 `
 
 func TestForNode(t *testing.T) {
@@ -743,7 +793,7 @@ func TestForNode(t *testing.T) {
 				},
 				{
 					Name: "listed-peers", Priority: 250,
-					UnicastPeers:  a("192.0.2.12", "203.0.113.7", "2001:db8::12"),
+					UnicastPeers:  a("192.0.2.12", "203.0.113.7", "2001:db8::12", "2001:db8::77"),
 					UnicastSource: addr("192.0.2.11"), UnicastSource6: addr("2001:db8::11"),
 				},
 			},
@@ -762,7 +812,7 @@ func TestForNode(t *testing.T) {
 				},
 				{
 					Name: "listed-peers", Priority: 240,
-					UnicastPeers:  a("192.0.2.11", "203.0.113.7"),
+					UnicastPeers:  a("192.0.2.11", "203.0.113.7", "2001:db8::77"),
 					UnicastSource: addr("192.0.2.12"), UnicastSource6: addr("2001:db8::12"),
 				},
 			},
@@ -781,7 +831,7 @@ func TestForNode(t *testing.T) {
 				},
 				{
 					Name: "listed-peers", Priority: 230,
-					UnicastPeers:  a("192.0.2.11", "192.0.2.12", "203.0.113.7", "2001:db8::12"),
+					UnicastPeers:  a("192.0.2.11", "192.0.2.12", "203.0.113.7", "2001:db8::12", "2001:db8::77"),
 					UnicastSource: addr("192.0.2.13"), UnicastSource6: addr("2001:db8::13"),
 				},
 			},

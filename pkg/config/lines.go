@@ -99,6 +99,9 @@ func indexLines(src string) *lineIndex {
 			arrays[p] = n + 1
 			table = fmt.Sprintf("%s[%d]", p, n)
 			plainTable = strings.Join(segs, ".")
+			if n == 0 {
+				x.lines[p] = line // the array as a whole
+			}
 			record(plainTable, table, line)
 		case sc.peek() == '[':
 			sc.i++

@@ -182,11 +182,14 @@ func (p *parser) decode(data []byte) (*decoded, bool) {
 	return d, len(p.errs) == 0
 }
 
-// libraryError matches the errors BurntSushi/toml returns for a value of the
-// wrong type: they are plain strings that name the key but not as a field.
+// BurntSushi/toml reports a value of the wrong type as a plain string, with
+// the key (libraryError) and Go type names (typeMismatch, tableMismatch).
+// These pick it apart to say the same in the file's terms; a message they
+// do not match is passed on as it is.
 var (
-	libraryError = regexp.MustCompile(`^toml: (?:line \d+ )?\(last key "([^"]*)"\): (.*)$`)
-	typeMismatch = regexp.MustCompile(`^incompatible types: TOML value has type (.+); destination has type (.+)$`)
+	libraryError  = regexp.MustCompile(`^toml: (?:line \d+ )?\(last key "([^"]*)"\): (.*)$`)
+	typeMismatch  = regexp.MustCompile(`^incompatible types: TOML value has type (.+); destination has type (.+)$`)
+	tableMismatch = regexp.MustCompile(`^type mismatch for .+: expected table but found (.+)$`)
 )
 
 // decodeError records err, returned while decoding the table plain (without
@@ -201,15 +204,28 @@ func (p *parser) decodeError(err error, plain, path, label string) {
 	} else {
 		msg = strings.TrimPrefix(err.Error(), "toml: ")
 	}
+	var want, got string
 	if m := typeMismatch.FindStringSubmatch(msg); m != nil {
-		msg = fmt.Sprintf("expected %s, found %s", typeWord(m[2]), typeWord(m[1]))
+		want, got = typeWord(m[2]), typeWord(m[1])
+	} else if m := tableMismatch.FindStringSubmatch(msg); m != nil {
+		want, got = "a table", typeWord(m[1])
 	}
 	rel := strings.TrimPrefix(strings.TrimPrefix(key, plain), ".")
-	if rel != "" {
-		msg = rel + ": " + msg
-	}
-	if label != "" {
-		msg = label + ": " + msg
+	switch {
+	case want == "an array" && got == "a table":
+		msg = fmt.Sprintf("write [[%s]], not [%s]", key, key)
+	case want == "a table" && got == "an array of tables":
+		msg = fmt.Sprintf("write [%s], not [[%s]]", key, key)
+	default:
+		if want != "" {
+			msg = fmt.Sprintf("expected %s, found %s", want, got)
+		}
+		if rel != "" {
+			msg = rel + ": " + msg
+		}
+		if label != "" {
+			msg = label + ": " + msg
+		}
 	}
 	line := 0
 	if p.lines != nil {

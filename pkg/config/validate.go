@@ -427,8 +427,23 @@ func (p *parser) unicast(ri rawInstance, path, label string, cl *Cluster, cluste
 		}
 		switch {
 		case len(ri.UnicastPeers) > 0:
-			if peersOK && !slices.ContainsFunc(inst.UnicastPeers, func(a netip.Addr) bool { return a.Is6() == is6 }) {
+			if !peersOK {
+				break
+			}
+			if !slices.ContainsFunc(inst.UnicastPeers, func(a netip.Addr) bool { return a.Is6() == is6 }) {
 				bad("unicast_peers", "unicast_peers has no %s address for the %s VIPs", family(is6), family(is6))
+				break
+			}
+			if cl == nil || !clusterOK {
+				break
+			}
+			// Each node skips its own address: none may be left alone.
+			for _, n := range cl.Nodes {
+				if !slices.ContainsFunc(inst.UnicastPeers, func(a netip.Addr) bool {
+					return a.Is6() == is6 && a != n.Address && a != n.Address6
+				}) {
+					bad("unicast_peers", "unicast_peers leaves node %q no %s peer but itself", n.Name, family(is6))
+				}
 			}
 		case cl == nil:
 			bad("unicast", "unicast = true needs unicast_peers in a file without [cluster]")
