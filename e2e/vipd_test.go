@@ -1,0 +1,219 @@
+// Package e2e runs real vipd processes in a network-namespace lab and checks
+// what they do to addresses and on the wire.
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/vipd/vipd/internal/lab"
+)
+
+// vipdBin is the vipd binary under test, built once by TestMain.
+var vipdBin string
+
+func TestMain(m *testing.M) {
+	code := func() int {
+		dir, err := os.MkdirTemp("", "vipd-e2e-")
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		defer os.RemoveAll(dir)
+		vipdBin = filepath.Join(dir, "vipd")
+		out, err := exec.Command("go", "build", "-race", "-o", vipdBin, "../cmd/vipd").CombinedOutput()
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "build vipd: %v\n%s", err, out)
+			return 1
+		}
+		return m.Run()
+	}()
+	os.Exit(code)
+}
+
+// proc is one vipd process running in a lab host.
+type proc struct {
+	t    *testing.T
+	host *lab.Host
+	cmd  *exec.Cmd
+	log  *syncBuffer
+	done chan error
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// startVipd runs vipd with cfg in host; the process is killed at cleanup if
+// the test did not stop it, and its log is shown when the test fails.
+func startVipd(t *testing.T, h *lab.Host, cfg string, args ...string) *proc {
+	t.Helper()
+	cmd := h.Exec(context.Background(), vipdBin, append([]string{"-config", cfg}, args...)...)
+	p := &proc{t: t, host: h, cmd: cmd, log: &syncBuffer{}, done: make(chan error, 1)}
+	cmd.Stdout, cmd.Stderr = p.log, p.log
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start vipd on %s: %v", h.Name(), err)
+	}
+	go func() { p.done <- cmd.Wait() }()
+	t.Cleanup(func() {
+		p.kill()
+		if t.Failed() {
+			t.Logf("log of vipd on %s:\n%s", h.Name(), p.log.String())
+		}
+	})
+	return p
+}
+
+// stop sends SIGTERM and returns the exit error.
+func (p *proc) stop() error {
+	p.t.Helper()
+	// ip netns exec execs vipd in place, so the pid is vipd's.
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-p.done:
+		p.done <- err
+		return err
+	case <-time.After(10 * time.Second):
+		p.t.Fatalf("vipd on %s did not stop within 10s", p.host.Name())
+		return nil
+	}
+}
+
+// kill sends SIGKILL, like a crash, and waits for the process to go.
+func (p *proc) kill() {
+	_ = p.cmd.Process.Kill()
+	err := <-p.done
+	p.done <- err
+}
+
+// cluster writes a vipd.toml for the given nodes (host name -> address)
+// with extra instance keys, and returns its path.
+func cluster(t *testing.T, interval string, nodes []*lab.Host, addrs []string, instance string) string {
+	t.Helper()
+	var b strings.Builder
+	fmt.Fprintf(&b, "[cluster]\nname = %q\ninterface = \"eth0\"\nadvert_interval = %q\n", t.Name(), interval)
+	for i, h := range nodes {
+		fmt.Fprintf(&b, "[[cluster.node]]\nname = %q\naddress = %q\n", h.Name(), addrs[i])
+		if strings.Contains(instance, "2001:db8") {
+			fmt.Fprintf(&b, "address6 = \"2001:db8::1%d\"\n", i+1)
+		}
+	}
+	fmt.Fprintf(&b, "[daemon]\nmetrics_listen = \"\"\ncontrol_socket = %q\n", filepath.Join(t.TempDir(), "vipd.sock"))
+	b.WriteString("[[instance]]\n" + instance + "\n")
+	path := filepath.Join(t.TempDir(), "vipd.toml")
+	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// holders returns the hosts that have vip bound on eth0.
+func holders(t *testing.T, vip netip.Addr, hosts ...*lab.Host) []string {
+	t.Helper()
+	var out []string
+	for _, h := range hosts {
+		if h.HasAddr(t, "eth0", vip) {
+			out = append(out, h.Name())
+		}
+	}
+	return out
+}
+
+// waitHolder waits until exactly want holds vip, and fails after timeout.
+func waitHolder(t *testing.T, timeout time.Duration, vip netip.Addr, want string, hosts ...*lab.Host) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	var got []string
+	for time.Now().Before(deadline) {
+		got = holders(t, vip, hosts...)
+		if len(got) == 1 && got[0] == want {
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	t.Fatalf("VIP %v held by %v after %v, want only %s", vip, got, timeout, want)
+}
+
+// stable checks that exactly want holds vip during d.
+func stable(t *testing.T, d time.Duration, vip netip.Addr, want string, hosts ...*lab.Host) {
+	t.Helper()
+	for end := time.Now().Add(d); time.Now().Before(end); time.Sleep(10 * time.Millisecond) {
+		if got := holders(t, vip, hosts...); len(got) != 1 || got[0] != want {
+			t.Fatalf("VIP %v held by %v, want only %s", vip, got, want)
+		}
+	}
+}
+
+// tshark returns the selected fields of the frames of pcap matching
+// filter, one line per frame: an independent decoder of what went on the
+// wire.
+func tshark(t *testing.T, pcap, filter string, fields ...string) [][]string {
+	t.Helper()
+	args := []string{"-r", pcap, "-Y", filter, "-T", "fields", "-E", "separator=,"}
+	for _, f := range fields {
+		args = append(args, "-e", f)
+	}
+	var stderr bytes.Buffer
+	cmd := exec.Command("tshark", args...)
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("tshark %s: %v\n%s", strings.Join(args, " "), err, stderr.String())
+	}
+	var rows [][]string
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		if line != "" {
+			rows = append(rows, strings.Split(line, ","))
+		}
+	}
+	return rows
+}
+
+func epoch(t *testing.T, s string) time.Time {
+	t.Helper()
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil {
+		t.Fatalf("bad epoch %q: %v", s, err)
+	}
+	return time.Unix(0, int64(f*1e9))
+}
+
+// takeover measures on the capture the time from the old master's last
+// advertisement to the new master's first gratuitous ARP for vip.
+func takeover(t *testing.T, pcap string, oldMaster string, vip netip.Addr) time.Duration {
+	t.Helper()
+	adverts := tshark(t, pcap, "vrrp && ip.src=="+oldMaster, "frame.time_epoch")
+	if len(adverts) == 0 {
+		t.Fatalf("no advertisement from %s in the capture", oldMaster)
+	}
+	last := adverts[len(adverts)-1][0]
+	garps := tshark(t, pcap, fmt.Sprintf("arp.isgratuitous && arp.src.proto_ipv4==%v && frame.time_epoch > %s", vip, last), "frame.time_epoch")
+	if len(garps) == 0 {
+		t.Fatalf("no gratuitous ARP for %v after %s's last advertisement", vip, oldMaster)
+	}
+	return epoch(t, garps[0][0]).Sub(epoch(t, last))
+}
