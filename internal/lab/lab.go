@@ -131,7 +131,7 @@ func (l *Lab) ip(t testing.TB, args ...string) string {
 
 // hostName is what AddHost accepts as a host name: short enough for the
 // bridge port name "p<index>-<name>" to fit in 15 bytes.
-var hostName = regexp.MustCompile(`^[a-z0-9]{1,10}$`)
+var hostName = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,9}$`)
 
 // AddHost attaches a new host to the segment and configures its eth0 with
 // the given addresses (prefixes such as "192.0.2.11/24" or
@@ -316,6 +316,19 @@ func (h *Host) HasAddr(t testing.TB, ifname string, a netip.Addr) bool {
 		}
 	}
 	return false
+}
+
+// SetSysctl sets a sysctl of the host's namespace: key as sysctl(8) names
+// it ("net.ipv6.conf.eth0.accept_dad") or as a path under /proc/sys
+// ("net/ipv6/conf/eth0.100/accept_dad", for names with dots).
+func (h *Host) SetSysctl(t testing.TB, key, value string) {
+	t.Helper()
+	if !strings.Contains(key, "/") {
+		key = strings.ReplaceAll(key, ".", "/")
+	}
+	if err := h.Do(func() error { return writeSysctls(map[string]string{key: value}) }); err != nil {
+		t.Fatalf("lab: host %s: %v", h.name, err)
+	}
 }
 
 // LinkDown cuts the host's cable: the bridge-side end of its veth pair goes

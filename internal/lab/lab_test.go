@@ -94,6 +94,13 @@ func TestHostAddrsAndInterface(t *testing.T) {
 	if out := strings.TrimSpace(a.Run(t, "cat", "/proc/sys/net/ipv6/conf/eth0/accept_dad")); out != "0" {
 		t.Fatalf("accept_dad inside host a = %q, want 0", out)
 	}
+	a.SetSysctl(t, "net.ipv6.conf.eth0.accept_dad", "1")
+	if out := strings.TrimSpace(a.Run(t, "cat", "/proc/sys/net/ipv6/conf/eth0/accept_dad")); out != "1" {
+		t.Fatalf("accept_dad inside host a after SetSysctl = %q, want 1", out)
+	}
+	if out := strings.TrimSpace(b.Run(t, "cat", "/proc/sys/net/ipv6/conf/eth0/accept_dad")); out != "0" {
+		t.Fatalf("SetSysctl on host a changed host b: accept_dad = %q", out)
+	}
 }
 
 func TestLinkDown(t *testing.T) {
