@@ -1,0 +1,199 @@
+package netif
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+)
+
+// Addrs adds, removes and lists the addresses of interfaces over netlink.
+// Errors keep the kernel's errno, so errors.Is(err, os.ErrPermission) tells
+// a missing CAP_NET_ADMIN.
+type Addrs struct {
+	h *netlink.Handle
+}
+
+// NewAddrs returns an Addrs working through h, or in the network namespace
+// of the calling thread (a new netlink socket per request) when h is nil.
+func NewAddrs(h *netlink.Handle) *Addrs {
+	if h == nil {
+		// A zero Handle has no sockets of its own and opens one per
+		// request, like the netlink package's functions.
+		h = &netlink.Handle{}
+	}
+	return &Addrs{h: h}
+}
+
+// labelSuffix marks vipd's IPv4 addresses in `ip addr` and ifconfig.
+const labelSuffix = ":vipd"
+
+// Label returns the IPv4 address label vipd uses on interface ifname:
+// ifname+":vipd", cut to the 15 bytes an address label may have. Labels
+// start with the interface name (ip(8) and ifconfig rely on it), so with a
+// long interface name the suffix shrinks; when fewer than two bytes are
+// left (colon and a letter) the label is the interface name alone, as for
+// an address without label. The label is for people reading `ip addr`:
+// vipd recognises its addresses by its configuration, not by label.
+func Label(ifname string) string {
+	const max = unix.IFNAMSIZ - 1
+	if len(ifname) >= max-1 {
+		return ifname[:min(len(ifname), max)]
+	}
+	suffix := labelSuffix[:min(len(labelSuffix), max-len(ifname))]
+	return ifname + suffix
+}
+
+// Add puts p on the interface. An address already there counts as added
+// (for IPv6, with any prefix length, as the kernel allows no second one).
+// IPv6 addresses skip duplicate address detection (IFA_F_NODAD): a VIP
+// must answer at once, and VRRP, not DAD, guarantees it has one owner.
+// label is used for IPv4 only ("" means none; see Label); IPv6 addresses
+// carry no labels.
+func (a *Addrs) Add(ifindex int, p netip.Prefix, label string) error {
+	addr, err := toNetlink(ifindex, p)
+	if err != nil {
+		return fmt.Errorf("netif: add %s to interface %d: %w", p, ifindex, err)
+	}
+	if p.Addr().Is4() {
+		addr.Label = label
+	} else {
+		addr.Flags = unix.IFA_F_NODAD
+	}
+	if err := a.h.AddrAdd(nil, addr); err != nil && !errors.Is(err, unix.EEXIST) {
+		return fmt.Errorf("netif: add %s to interface %d: %w", p, ifindex, err)
+	}
+	return nil
+}
+
+// Remove takes p off the interface. An address that is not there counts as
+// removed.
+func (a *Addrs) Remove(ifindex int, p netip.Prefix) error {
+	addr, err := toNetlink(ifindex, p)
+	if err != nil {
+		return fmt.Errorf("netif: remove %s from interface %d: %w", p, ifindex, err)
+	}
+	if err := a.h.AddrDel(nil, addr); err != nil && !errors.Is(err, unix.EADDRNOTAVAIL) && !errors.Is(err, unix.ENOENT) {
+		return fmt.Errorf("netif: remove %s from interface %d: %w", p, ifindex, err)
+	}
+	return nil
+}
+
+// List returns the addresses of the interface, IPv4 and IPv6, in the
+// kernel's order.
+func (a *Addrs) List(ifindex int) ([]netip.Prefix, error) {
+	list, err := addrList(a.h, ifindex, netlink.FAMILY_ALL)
+	if err != nil {
+		return nil, fmt.Errorf("netif: list addresses of interface %d: %w", ifindex, err)
+	}
+	ps := make([]netip.Prefix, 0, len(list))
+	for _, na := range list {
+		if p, ok := fromNetlink(na); ok {
+			ps = append(ps, p)
+		}
+	}
+	return ps, nil
+}
+
+// addrList dumps the addresses of one interface (of all when ifindex is 0),
+// retrying a dump that a concurrent change interrupted.
+func addrList(h *netlink.Handle, ifindex, family int) ([]netlink.Addr, error) {
+	var link netlink.Link
+	if ifindex != 0 {
+		link = &netlink.Device{LinkAttrs: netlink.LinkAttrs{Index: ifindex}}
+	}
+	var err error
+	for range 5 {
+		var list []netlink.Addr
+		list, err = h.AddrList(link, family)
+		if !errors.Is(err, netlink.ErrDumpInterrupted) {
+			return list, err
+		}
+	}
+	return nil, err
+}
+
+func toNetlink(ifindex int, p netip.Prefix) (*netlink.Addr, error) {
+	if !p.IsValid() || p.Addr().Zone() != "" || p.Addr().Is4In6() {
+		return nil, fmt.Errorf("invalid prefix %q", p)
+	}
+	return &netlink.Addr{
+		IPNet:     &net.IPNet{IP: p.Addr().AsSlice(), Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen())},
+		LinkIndex: ifindex,
+	}, nil
+}
+
+func fromNetlink(na netlink.Addr) (netip.Prefix, bool) {
+	if na.IPNet == nil {
+		return netip.Prefix{}, false
+	}
+	ip, ok := netip.AddrFromSlice(na.IP)
+	if !ok {
+		return netip.Prefix{}, false
+	}
+	ones, _ := na.Mask.Size()
+	return netip.PrefixFrom(ip.Unmap(), ones), true
+}
+
+// ErrNoAddress reports that an interface has no address of the kind asked
+// for yet; it may get one later (link-local after the link comes up).
+var ErrNoAddress = errors.New("no suitable address")
+
+// LinkLocal returns the first IPv6 link-local address of ifi that is usable
+// as a source: not tentative (duplicate address detection still running)
+// and not failed. The address has no zone.
+func LinkLocal(ifi *net.Interface) (netip.Addr, error) {
+	list, err := addrList(&netlink.Handle{}, ifi.Index, netlink.FAMILY_V6)
+	if err != nil {
+		return netip.Addr{}, fmt.Errorf("netif: addresses of %s: %w", ifi.Name, err)
+	}
+	for _, na := range list {
+		p, ok := fromNetlink(na)
+		if !ok || !p.Addr().IsLinkLocalUnicast() {
+			continue
+		}
+		if na.Flags&(unix.IFA_F_TENTATIVE|unix.IFA_F_DADFAILED) != 0 {
+			continue
+		}
+		return p.Addr(), nil
+	}
+	return netip.Addr{}, fmt.Errorf("netif: link-local address of %s: %w", ifi.Name, ErrNoAddress)
+}
+
+// PrimaryIPv4 returns the first IPv4 address of ifi for which exclude (if
+// not nil) is false. Callers exclude their virtual addresses, which a
+// master holds on the same interface.
+func PrimaryIPv4(ifi *net.Interface, exclude func(netip.Addr) bool) (netip.Addr, error) {
+	list, err := addrList(&netlink.Handle{}, ifi.Index, netlink.FAMILY_V4)
+	if err != nil {
+		return netip.Addr{}, fmt.Errorf("netif: addresses of %s: %w", ifi.Name, err)
+	}
+	for _, na := range list {
+		p, ok := fromNetlink(na)
+		if !ok || !p.Addr().Is4() || (exclude != nil && exclude(p.Addr())) {
+			continue
+		}
+		return p.Addr(), nil
+	}
+	return netip.Addr{}, fmt.Errorf("netif: IPv4 address of %s: %w", ifi.Name, ErrNoAddress)
+}
+
+// LocalAddrs returns every address of every interface, loopback included,
+// without zones. vipd compares them with the configured node addresses to
+// find which node it runs on.
+func LocalAddrs() ([]netip.Addr, error) {
+	list, err := addrList(&netlink.Handle{}, 0, netlink.FAMILY_ALL)
+	if err != nil {
+		return nil, fmt.Errorf("netif: local addresses: %w", err)
+	}
+	addrs := make([]netip.Addr, 0, len(list))
+	for _, na := range list {
+		if p, ok := fromNetlink(na); ok {
+			addrs = append(addrs, p.Addr())
+		}
+	}
+	return addrs, nil
+}

@@ -1,0 +1,263 @@
+package netif_test
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"net"
+	"net/netip"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/vipd/vipd/internal/lab"
+	"github.com/vipd/vipd/pkg/netif"
+)
+
+// msg stands for a VRRP advertisement: the socket does not look inside.
+var msg = []byte("vipd-netif-test!")
+
+// dial opens a VRRP socket on ifname inside h's namespace.
+func dial(t *testing.T, h *lab.Host, ifname string, f netif.Family) *netif.Conn {
+	t.Helper()
+	var c *netif.Conn
+	if err := h.Do(func() error {
+		ifi, err := net.InterfaceByName(ifname)
+		if err != nil {
+			return err
+		}
+		c, err = netif.Dial(ifi, f)
+		return err
+	}); err != nil {
+		t.Fatalf("host %s: %v", h.Name(), err)
+	}
+	t.Cleanup(func() { c.Close() })
+	if c.Family() != f || c.Interface().Name != ifname {
+		t.Fatalf("Dial(%s, %v) gave a socket of %v on %s", ifname, f, c.Family(), c.Interface().Name)
+	}
+	return c
+}
+
+// read reads one packet with a deadline.
+func read(t *testing.T, c *netif.Conn) ([]byte, netif.Meta) {
+	t.Helper()
+	if err := c.SetReadDeadline(time.Now().Add(5 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	b := make([]byte, 1500)
+	n, m, err := c.ReadFrom(b)
+	if err != nil {
+		t.Fatalf("ReadFrom: %v", err)
+	}
+	return b[:n], m
+}
+
+// expectNothing checks that c has no packet queued. It is called after the
+// wanted receiver got the packets: the kernel hands a packet to every raw
+// socket that matches before the first can read it, so a short deadline
+// suffices.
+func expectNothing(t *testing.T, c *netif.Conn, why string) {
+	t.Helper()
+	if err := c.SetReadDeadline(time.Now().Add(50 * time.Millisecond)); err != nil {
+		t.Fatal(err)
+	}
+	b := make([]byte, 1500)
+	n, m, err := c.ReadFrom(b)
+	if err == nil {
+		t.Fatalf("%s: received %x from %v", why, b[:n], m)
+	}
+	if !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("%s: ReadFrom error %v, want a deadline error", why, err)
+	}
+}
+
+// secondInterface gives h an interface x0 besides eth0, up and off the
+// lab's segment: one end of a veth pair whose other end is x1.
+func secondInterface(t *testing.T, h *lab.Host) {
+	t.Helper()
+	h.Run(t, "ip", "link", "add", "x0", "type", "veth", "peer", "name", "x1")
+	h.Run(t, "ip", "link", "set", "x1", "up")
+	h.Run(t, "ip", "link", "set", "x0", "up")
+}
+
+func TestConnIPv4(t *testing.T) {
+	t.Parallel()
+	l := lab.New(t)
+	a := l.AddHost("a", "192.0.2.11/24")
+	b := l.AddHost("b", "192.0.2.12/24")
+	// A second interface on b, to show that b's eth0 socket and one on
+	// x0 each see their own interface only.
+	secondInterface(t, b)
+	b.Run(t, "ip", "addr", "add", "198.51.100.12/24", "dev", "x0")
+	capture := l.Capture(t, "ip proto 112")
+
+	ca := dial(t, a, "eth0", netif.IPv4)
+	cb := dial(t, b, "eth0", netif.IPv4)
+	other := dial(t, b, "x0", netif.IPv4)
+	bIndex := b.Interface(t).Index
+
+	src := netip.MustParseAddr("192.0.2.11")
+	for _, dst := range []netip.Addr{netif.GroupIPv4, netip.MustParseAddr("192.0.2.12")} {
+		if err := ca.WriteTo(msg, src, dst); err != nil {
+			t.Fatal(err)
+		}
+		got, m := read(t, cb)
+		if !bytes.Equal(got, msg) {
+			t.Fatalf("to %s: read %x, want the payload alone %x", dst, got, msg)
+		}
+		want := netif.Meta{Src: src, Dst: dst, TTL: 255, IfIndex: bIndex}
+		if diff := cmp.Diff(want, m, cmp.Comparer(func(x, y netip.Addr) bool { return x == y })); diff != "" {
+			t.Fatalf("to %s: meta (-want +got)\n%s", dst, diff)
+		}
+	}
+	expectNothing(t, other, "socket bound to x0")
+	expectNothing(t, ca, "sender (multicast loopback is off)")
+
+	// On the wire: TOS 0xc0 and TTL 255, as keepalived sends.
+	for _, f := range capture.Wait(2, nil) {
+		ip := f[14:]
+		if ip[1] != 0xc0 || ip[8] != 255 || ip[9] != 112 {
+			t.Fatalf("frame %x: TOS %#x TTL %d protocol %d, want 0xc0 255 112", f, ip[1], ip[8], ip[9])
+		}
+		if got := ip[20:]; !bytes.Equal(got, msg) {
+			t.Fatalf("frame %x carries %x, want %x", f, got, msg)
+		}
+	}
+
+	// The wrong family is refused before anything is sent.
+	if err := ca.WriteTo(msg, src, netif.GroupIPv6); !errors.Is(err, netif.ErrFamily) {
+		t.Fatalf("WriteTo(IPv6 group) = %v, want ErrFamily", err)
+	}
+}
+
+func TestConnIPv6(t *testing.T) {
+	t.Parallel()
+	l := lab.New(t)
+	a := l.AddHost("a", "2001:db8::11/64")
+	b := l.AddHost("b", "2001:db8::12/64")
+	secondInterface(t, b)
+	capture := l.Capture(t, "ip6 proto 112")
+
+	ca := dial(t, a, "eth0", netif.IPv6)
+	cb := dial(t, b, "eth0", netif.IPv6)
+	other := dial(t, b, "x0", netif.IPv6)
+	bIndex := b.Interface(t).Index
+
+	var src, bLL netip.Addr
+	if err := a.Do(func() (err error) {
+		src, err = netif.LinkLocal(a.Interface(t))
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Do(func() (err error) {
+		bLL, err = netif.LinkLocal(b.Interface(t))
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+
+	for _, tc := range []struct{ src, dst netip.Addr }{
+		{src, netif.GroupIPv6},
+		{src, bLL},
+		{netip.MustParseAddr("2001:db8::11"), netip.MustParseAddr("2001:db8::12")},
+	} {
+		if err := ca.WriteTo(msg, tc.src, tc.dst); err != nil {
+			t.Fatal(err)
+		}
+		got, m := read(t, cb)
+		if !bytes.Equal(got, msg) {
+			t.Fatalf("to %s: read %x, want %x", tc.dst, got, msg)
+		}
+		want := netif.Meta{Src: tc.src, Dst: tc.dst, TTL: 255, IfIndex: bIndex}
+		if diff := cmp.Diff(want, m, cmp.Comparer(func(x, y netip.Addr) bool { return x == y })); diff != "" {
+			t.Fatalf("to %s: meta (-want +got)\n%s", tc.dst, diff)
+		}
+	}
+	expectNothing(t, other, "socket bound to x0")
+	expectNothing(t, ca, "sender (multicast loopback is off)")
+
+	// On the wire: traffic class 0xc0 and hop limit 255.
+	for _, f := range capture.Wait(3, nil) {
+		ip := f[14:]
+		if tc := binary.BigEndian.Uint32(ip[0:4]) >> 20 & 0xff; tc != 0xc0 || ip[7] != 255 || ip[6] != 112 {
+			t.Fatalf("frame %x: traffic class %#x hop limit %d next header %d, want 0xc0 255 112", f, tc, ip[7], ip[6])
+		}
+		if !bytes.Equal(ip[40:], msg) {
+			t.Fatalf("frame %x carries %x, want %x", f, ip[40:], msg)
+		}
+	}
+}
+
+// TestConnReadAllocs checks that a read allocates nothing, so that a flood
+// of packets costs no garbage. AllocsPerRun does not allow parallel tests.
+func TestConnReadAllocs(t *testing.T) {
+	for _, f := range []netif.Family{netif.IPv4, netif.IPv6} {
+		t.Run(f.String(), func(t *testing.T) {
+			l := lab.New(t)
+			a := l.AddHost("a", "192.0.2.11/24", "2001:db8::11/64")
+			b := l.AddHost("b", "192.0.2.12/24", "2001:db8::12/64")
+			ca := dial(t, a, "eth0", f)
+			cb := dial(t, b, "eth0", f)
+			src, dst := netip.MustParseAddr("192.0.2.11"), netif.GroupIPv4
+			if f == netif.IPv6 {
+				src, dst = netip.MustParseAddr("2001:db8::11"), netif.GroupIPv6
+			}
+			const runs = 100
+			for range runs + 1 { // AllocsPerRun runs once more to warm up
+				if err := ca.WriteTo(msg, src, dst); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := cb.SetReadDeadline(time.Now().Add(5 * time.Second)); err != nil {
+				t.Fatal(err)
+			}
+			buf := make([]byte, 1500)
+			var rerr error
+			allocs := testing.AllocsPerRun(runs, func() {
+				if _, _, err := cb.ReadFrom(buf); err != nil {
+					rerr = err
+				}
+			})
+			if rerr != nil {
+				t.Fatal(rerr)
+			}
+			t.Logf("%v ReadFrom: %.0f allocations per packet", f, allocs)
+			if allocs != 0 {
+				t.Fatalf("%v ReadFrom allocates %.0f times per packet, want 0", f, allocs)
+			}
+		})
+	}
+}
+
+func TestConnClose(t *testing.T) {
+	t.Parallel()
+	l := lab.New(t)
+	a := l.AddHost("a", "192.0.2.11/24")
+	c := dial(t, a, "eth0", netif.IPv4)
+	errc := make(chan error, 1)
+	go func() {
+		_, _, err := c.ReadFrom(make([]byte, 1500))
+		errc <- err
+	}()
+	time.Sleep(10 * time.Millisecond) // let the read block; the test holds either way
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-errc:
+		if !errors.Is(err, net.ErrClosed) {
+			t.Fatalf("ReadFrom after Close = %v, want net.ErrClosed", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("ReadFrom still blocked after Close")
+	}
+}
+
+func TestDialUnknownFamily(t *testing.T) {
+	if _, err := netif.Dial(&net.Interface{Name: "eth0", Index: 1}, netif.Family(5)); err == nil {
+		t.Fatal("Dial with Family(5) succeeded")
+	}
+}

@@ -1,0 +1,124 @@
+package netif
+
+import (
+	"encoding/binary"
+	"encoding/hex"
+	"net/netip"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"golang.org/x/sys/unix"
+)
+
+func TestLabel(t *testing.T) {
+	for _, tc := range []struct{ ifname, want string }{
+		{"eth0", "eth0:vipd"},
+		{"bond0.100", "bond0.100:vipd"},
+		{"enp0s31f6", "enp0s31f6:vipd"},
+		{"enp0s31f6ab", "enp0s31f6ab:vip"},     // 15 bytes: the suffix shrinks
+		{"enx0123456789a", "enx0123456789a"},   // 14: no room for ":" and a letter
+		{"enx0123456789ab", "enx0123456789ab"}, // 15, the longest interface name
+		{"abcdefghijklm", "abcdefghijklm:v"},
+	} {
+		got := Label(tc.ifname)
+		if got != tc.want {
+			t.Errorf("Label(%q) = %q, want %q", tc.ifname, got, tc.want)
+		}
+		if len(got) > unix.IFNAMSIZ-1 {
+			t.Errorf("Label(%q) = %q is longer than 15 bytes", tc.ifname, got)
+		}
+	}
+}
+
+func TestFamilyString(t *testing.T) {
+	for f, want := range map[Family]string{IPv4: "IPv4", IPv6: "IPv6", 0: "Family(0)"} {
+		if got := f.String(); got != want {
+			t.Errorf("Family(%d).String() = %q, want %q", int(f), got, want)
+		}
+	}
+}
+
+func addrCmp() cmp.Option {
+	return cmp.Comparer(func(x, y netip.Addr) bool { return x == y })
+}
+
+func TestParseIPv4(t *testing.T) {
+	// keepalived's first advert of testdata/v3-ipv4-two-vips.txt, without
+	// the Ethernet header.
+	pkt, _ := hex.DecodeString("45c0002400010000ff70cce2c0a84d0be00000123133960200642e04c0a84d64c0a84d65")
+	var m Meta
+	payload, ok := parseIPv4(pkt, &m)
+	if !ok {
+		t.Fatal("parseIPv4 rejected keepalived's advert")
+	}
+	want := Meta{Src: netip.MustParseAddr("192.168.77.11"), Dst: netip.MustParseAddr("224.0.0.18"), TTL: 255}
+	if diff := cmp.Diff(want, m, addrCmp()); diff != "" {
+		t.Fatalf("meta (-want +got)\n%s", diff)
+	}
+	if got := hex.EncodeToString(payload); got != "3133960200642e04c0a84d64c0a84d65" {
+		t.Fatalf("payload %s, want the VRRP part", got)
+	}
+
+	// With options the header is longer; the payload starts after them.
+	opt := append([]byte{0x46}, pkt[1:20]...)
+	opt = append(opt, 0x94, 0x04, 0, 0) // router alert
+	opt = append(opt, pkt[20:]...)
+	if payload, ok := parseIPv4(opt, &m); !ok || len(payload) != 16 || payload[0] != 0x31 {
+		t.Fatalf("with options: %x, %v", payload, ok)
+	}
+
+	for name, b := range map[string][]byte{
+		"empty":        nil,
+		"short header": pkt[:19],
+		"IPv6":         append([]byte{0x60}, pkt[1:]...),
+		"IHL past end": append([]byte{0x4f}, pkt[1:]...),
+		"IHL below 5":  append([]byte{0x44}, pkt[1:]...),
+	} {
+		if _, ok := parseIPv4(b, &m); ok {
+			t.Errorf("%s: parseIPv4 accepted %x", name, b)
+		}
+	}
+}
+
+// cmsg builds one control message as the kernel lays it out.
+func cmsg(level, typ int, data []byte) []byte {
+	b := make([]byte, unix.CmsgSpace(len(data)))
+	binary.NativeEndian.PutUint64(b[0:8], uint64(unix.CmsgLen(len(data))))
+	binary.NativeEndian.PutUint32(b[8:12], uint32(level))
+	binary.NativeEndian.PutUint32(b[12:16], uint32(typ))
+	copy(b[unix.CmsgLen(0):], data)
+	return b
+}
+
+func TestParseCmsgs(t *testing.T) {
+	if unix.SizeofCmsghdr != 16 {
+		t.Skip("cmsg builder assumes a 64-bit cmsghdr")
+	}
+	ll := netip.MustParseAddr("ff02::12").As16()
+	pktinfo6 := binary.NativeEndian.AppendUint32(ll[:], 3)
+	hop := make([]byte, 4)
+	binary.NativeEndian.PutUint32(hop, 255)
+	pktinfo4 := make([]byte, 12)
+	binary.NativeEndian.PutUint32(pktinfo4, 7)
+
+	for _, tc := range []struct {
+		name string
+		oob  []byte
+		want Meta
+	}{
+		{"IPv6 hop limit and packet info",
+			append(cmsg(unix.IPPROTO_IPV6, unix.IPV6_HOPLIMIT, hop), cmsg(unix.IPPROTO_IPV6, unix.IPV6_PKTINFO, pktinfo6)...),
+			Meta{Dst: netip.MustParseAddr("ff02::12"), TTL: 255, IfIndex: 3}},
+		{"IPv4 packet info", cmsg(unix.IPPROTO_IP, unix.IP_PKTINFO, pktinfo4), Meta{IfIndex: 7}},
+		{"unknown and short messages ignored",
+			append(cmsg(unix.SOL_SOCKET, unix.SO_TIMESTAMP, make([]byte, 16)), cmsg(unix.IPPROTO_IPV6, unix.IPV6_PKTINFO, pktinfo6[:8])...),
+			Meta{}},
+		{"truncated buffer", cmsg(unix.IPPROTO_IPV6, unix.IPV6_HOPLIMIT, hop)[:10], Meta{}},
+	} {
+		var m Meta
+		parseCmsgs(tc.oob, &m)
+		if diff := cmp.Diff(tc.want, m, addrCmp()); diff != "" {
+			t.Errorf("%s: (-want +got)\n%s", tc.name, diff)
+		}
+	}
+}
