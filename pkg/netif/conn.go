@@ -52,9 +52,9 @@ const (
 	// tos is the TOS / traffic class keepalived sends adverts with
 	// (DSCP CS6, network control), so the two look alike to QoS policies.
 	tos = 0xc0
-	// rcvbuf leaves room for bursts of adverts from many virtual routers
+	// rcvbufSize leaves room for bursts of adverts from many virtual routers
 	// while the reader is descheduled.
-	rcvbuf = 1 << 20
+	rcvbufSize = 1 << 20
 	// maxPacket is the largest IP packet; the read buffer holds any.
 	maxPacket = 1<<16 - 1
 	// oobLen holds the control messages enabled in Dial: IPv6 packet
@@ -164,8 +164,8 @@ func newConn(ifi *net.Interface, family Family, ipc *net.IPConn) (*Conn, error) 
 		// SO_RCVBUFFORCE passes net.core.rmem_max, which is small by
 		// default; without CAP_NET_ADMIN fall back to what the limit
 		// allows.
-		if unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, rcvbuf) != nil {
-			if err := unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF, rcvbuf); err != nil {
+		if unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, rcvbufSize) != nil {
+			if err := unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF, rcvbufSize); err != nil {
 				serr = fmt.Errorf("receive buffer: %w", err)
 			}
 		}

@@ -3,11 +3,14 @@ package netif
 import (
 	"encoding/binary"
 	"encoding/hex"
+	"net"
 	"net/netip"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 	"golang.org/x/sys/unix"
+
+	"github.com/vipd/vipd/internal/lab"
 )
 
 func TestLabel(t *testing.T) {
@@ -119,6 +122,48 @@ func TestParseCmsgs(t *testing.T) {
 		parseCmsgs(tc.oob, &m)
 		if diff := cmp.Diff(tc.want, m, addrCmp()); diff != "" {
 			t.Errorf("%s: (-want +got)\n%s", tc.name, diff)
+		}
+	}
+}
+
+// TestDialSocketOptions reads back the options Dial sets that the lab
+// tests do not observe on the wire.
+func TestDialSocketOptions(t *testing.T) {
+	t.Parallel()
+	l := lab.New(t)
+	h := l.AddHost("a", "192.0.2.11/24")
+	for _, f := range []Family{IPv4, IPv6} {
+		var c *Conn
+		if err := h.Do(func() error {
+			ifi, err := net.InterfaceByName("eth0")
+			if err != nil {
+				return err
+			}
+			c, err = Dial(ifi, f)
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		var (
+			rcvbuf int
+			dev    string
+			gerr   error
+		)
+		if err := c.rc.Control(func(fd uintptr) {
+			if rcvbuf, gerr = unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF); gerr != nil {
+				return
+			}
+			dev, gerr = unix.GetsockoptString(int(fd), unix.SOL_SOCKET, unix.SO_BINDTODEVICE)
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if gerr != nil {
+			t.Fatal(gerr)
+		}
+		// The kernel reports twice the size asked for (bookkeeping).
+		if rcvbuf < 2*rcvbufSize || dev != "eth0" {
+			t.Errorf("%v: SO_RCVBUF %d, SO_BINDTODEVICE %q; want >= %d and eth0", f, rcvbuf, dev, 2*rcvbufSize)
 		}
 	}
 }
