@@ -28,7 +28,7 @@ cleanup() {
 	wait 2>/dev/null
 	for n in 1 2 3; do ip netns del $id-n$n 2>/dev/null; done
 	ip netns del $sw 2>/dev/null
-	rm -rf "$work"
+	[ -n "${KEEP:-}" ] && echo "kept $work" || rm -rf "$work"
 }
 trap cleanup EXIT INT TERM
 
@@ -75,15 +75,16 @@ EOF
 chmod 0644 "$work/vipd.toml"
 "$vipd" -t -config "$work/vipd.toml"
 
-holder() {
+holder() { # holder [EXCEPT] -> the nodes with the VIP bound
 	for n in 1 2 3; do
-		if ip -n $id-n$n -4 addr show dev eth0 | grep -q '192.0.2.100/'; then echo cp-$n; fi
+		[ "cp-$n" = "${1:-}" ] && continue
+		if ip -n $id-n$n -4 addr show dev eth0 2>/dev/null | grep -q '192.0.2.100/'; then echo cp-$n; fi
 	done
 }
 
-wait_holder() { # wait_holder NOT-THIS -> prints the node holding the VIP
+wait_holder() { # wait_holder EXCEPT -> prints the one other node holding the VIP
 	for _ in $(seq 1 200); do
-		h=$(holder)
+		h=$(holder "$1")
 		if [ -n "$h" ] && [ "$h" != "$1" ] && [ "$(echo "$h" | wc -w)" = 1 ]; then echo "$h"; return 0; fi
 		sleep 0.05
 	done
@@ -96,10 +97,12 @@ for n in 1 2 3; do
 	ip netns exec $id-n$n "$vipd" -config "$work/vipd.toml" >"$work/cp-$n.log" 2>&1 &
 	pids+=($!)
 done
+wait_holder none >/dev/null
+# The nodes start a few milliseconds apart; give the best one the time to
+# preempt (one master down interval) before looking.
+sleep 1
 master=$(wait_holder none)
 echo "  VIP 192.0.2.100 is on $master"
-sleep 1
-echo "  holders after 1 s: $(holder)"
 
 say "capturing VRRP and ARP on the bridge"
 ip netns exec $sw tcpdump -i br0 -U -n -w "$work/wire.pcap" 'vrrp or arp' 2>"$work/tcpdump.log" &
@@ -117,9 +120,9 @@ kill "${pids[-1]}"; wait "${pids[-1]}" 2>/dev/null || true
 
 old_ip=192.0.2.1$n
 new_ip=192.0.2.1${new#cp-}
-last_advert=$(tshark -r "$work/wire.pcap" -Y "vrrp && ip.src==$old_ip" -T fields -e frame.time_epoch | tail -1)
-first_garp=$(tshark -r "$work/wire.pcap" -Y "arp.isgratuitous && arp.src.proto_ipv4==192.0.2.100 && frame.time_epoch > $last_advert" -T fields -e frame.time_epoch | head -1)
-prio=$(tshark -r "$work/wire.pcap" -Y "vrrp && ip.src==$new_ip" -T fields -e vrrp.prio | head -1)
+last_advert=$(tshark 2>/dev/null -r "$work/wire.pcap" -Y "vrrp && ip.src==$old_ip" -T fields -e frame.time_epoch | tail -1)
+first_garp=$(tshark 2>/dev/null -r "$work/wire.pcap" -Y "arp.isgratuitous && arp.src.proto_ipv4==192.0.2.100 && frame.time_epoch > $last_advert" -T fields -e frame.time_epoch | head -1)
+prio=$(tshark 2>/dev/null -r "$work/wire.pcap" -Y "vrrp && ip.src==$new_ip" -T fields -e vrrp.prio | head -1)
 ms() { echo "$1" | awk '{ printf "%.1f", $1 * 1000 }'; }
 ivl_s=$(echo "$INTERVAL" | awk '/ms$/ { sub("ms",""); print $1/1000; next } { sub("s",""); print $1 }')
 bound=$(awk -v i="$ivl_s" -v p="$prio" 'BEGIN { printf "%.1f", (3*i + (256-p)*i/256) * 1000 }')

@@ -210,6 +210,7 @@ func routerConfig(inst config.Instance, fam config.Family, ifi *net.Interface, s
 		Password:    pw,
 		GARPRepeat:  inst.GARPRepeat,
 		GARPRefresh: inst.GARPRefresh,
+		Spin:        time.Millisecond,
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"runtime"
 	"sync"
 	"time"
 
@@ -53,6 +54,12 @@ type Config struct {
 	// master; GARPRefresh, when non-zero, repeats one round while master.
 	GARPRepeat  int
 	GARPRefresh time.Duration
+	// Spin, when non-zero, wakes the router this long before a takeover
+	// deadline to poll until it: Go timers fire up to a millisecond late
+	// (the netpoller sleeps in whole milliseconds), and a takeover is
+	// measured against the protocol bound. Tests in a synctest bubble
+	// leave it zero.
+	Spin time.Duration
 }
 
 // Deps are the parts a Router drives.
@@ -239,6 +246,7 @@ func (r *Router) Run(ctx context.Context) error {
 			// starved) must not win over adverts already waiting: read
 			// them first, so a healthy master is not usurped.
 			r.drain()
+			r.spin()
 			r.apply(r.m.Timeout(time.Now()))
 		case <-refresh:
 			if r.m.State() == vrrp.Master {
@@ -266,14 +274,34 @@ func (r *Router) receive(rx received) {
 	r.apply(r.m.Receive(rx.at, rx.src, rx.priority, rx.interval))
 }
 
-// arm sets the timer to the machine's deadline.
+// arm sets the timer to the machine's deadline, Spin early for a
+// takeover.
 func (r *Router) arm(t *time.Timer) {
 	d := r.m.Deadline()
 	if d.IsZero() {
 		t.Stop()
 		return
 	}
+	if r.m.State() == vrrp.Backup {
+		d = d.Add(-r.cfg.Spin)
+	}
 	t.Reset(time.Until(d))
+}
+
+// spin polls for adverts until a takeover deadline at most Spin away. It
+// returns early when an advert moved the deadline further.
+func (r *Router) spin() {
+	if r.cfg.Spin == 0 || r.m.State() != vrrp.Backup {
+		return
+	}
+	for {
+		left := time.Until(r.m.Deadline())
+		if left <= 0 || left > r.cfg.Spin {
+			return
+		}
+		r.drain()
+		runtime.Gosched()
+	}
 }
 
 func (r *Router) apply(out vrrp.Output) {
@@ -281,12 +309,14 @@ func (r *Router) apply(out vrrp.Output) {
 		r.log.Info("state changed", "from", out.From.String(), "to", out.To.String(),
 			"reason", out.Reason, "priority", r.m.Priority())
 	}
-	if out.Actions.Has(vrrp.AddVIPs) {
-		r.addVIPs()
-	}
+	// The advert goes first: it stops the other backups' timers, and
+	// binding takes a netlink round trip.
 	if out.Actions.Has(vrrp.SendAdvert) {
 		r.send(out.Priority)
-	} else if r.m.State() == vrrp.Master && !r.bound {
+	}
+	if out.Actions.Has(vrrp.AddVIPs) {
+		r.addVIPs()
+	} else if out.Actions.Has(vrrp.SendAdvert) && r.m.State() == vrrp.Master && !r.bound {
 		// Binding failed before (link not ready, say): retry with each
 		// advertisement rather than hold the mastership without the VIPs.
 		r.addVIPs()

@@ -30,16 +30,17 @@ func (s State) String() string {
 }
 
 // Action is a set of things the caller must do after an event, in the
-// order of the constants: bind the addresses before announcing them, and
-// announce only once the advertisement claiming them is out.
+// order of the constants: the advertisement claiming mastership first (it
+// stops the other backups' timers), then bind the addresses, then announce
+// them.
 type Action uint8
 
 // Actions a Machine asks for.
 const (
-	// AddVIPs binds the virtual addresses to the interface.
-	AddVIPs Action = 1 << iota
 	// SendAdvert sends one advertisement with Output.Priority.
-	SendAdvert
+	SendAdvert Action = 1 << iota
+	// AddVIPs binds the virtual addresses to the interface.
+	AddVIPs
 	// Announce sends gratuitous ARP / unsolicited neighbour advertisements
 	// for the virtual addresses.
 	Announce
@@ -170,7 +171,12 @@ func (m *Machine) Timeout(now time.Time) Output {
 		}
 		return m.becomeMaster(now, reason)
 	case Master:
-		m.deadline = now.Add(m.cfg.Interval)
+		// Keep adverts on their grid: a timer served late must not
+		// push every later advert back.
+		m.deadline = m.deadline.Add(m.cfg.Interval)
+		if !m.deadline.After(now) {
+			m.deadline = now.Add(m.cfg.Interval)
+		}
 		out := m.none()
 		out.Actions = SendAdvert
 		out.Priority = m.priority
