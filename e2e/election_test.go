@@ -59,10 +59,13 @@ vips = ["192.0.2.100/24"]`)
 	if took < bound-time.Millisecond || took > bound+100*time.Millisecond {
 		t.Errorf("takeover took %v, want about %v", took, bound)
 	}
-	// cp-3 stayed backup: only cp-2 announced.
-	if rows := tshark(t, pcap, "vrrp && ip.src==192.0.2.13", "vrrp.prio"); len(rows) != 0 {
-		t.Errorf("cp-3 sent %d advertisements, want none", len(rows))
+	// cp-3's timer expires 3.9 ms after cp-2's: on a loaded machine it
+	// may claim mastership for one advert before it hears cp-2, but it
+	// must not take the VIP from it.
+	if rows := tshark(t, pcap, "vrrp && ip.src==192.0.2.13", "vrrp.prio"); len(rows) > 1 {
+		t.Errorf("cp-3 sent %d advertisements, want at most one", len(rows))
 	}
+	stable(t, 300*time.Millisecond, vip4, "cp-2", hosts[1:]...)
 
 	// cp-1 still thinks it is master while cut off, and holds the VIP on
 	// its side: that is VRRP. Reconnected, it hears cp-2 (lower priority)

@@ -305,10 +305,6 @@ func (r *Router) spin() {
 }
 
 func (r *Router) apply(out vrrp.Output) {
-	if out.Changed() {
-		r.log.Info("state changed", "from", out.From.String(), "to", out.To.String(),
-			"reason", out.Reason, "priority", r.m.Priority())
-	}
 	// The advert goes first: it stops the other backups' timers, and
 	// binding takes a netlink round trip.
 	if out.Actions.Has(vrrp.SendAdvert) {
@@ -326,6 +322,11 @@ func (r *Router) apply(out vrrp.Output) {
 	}
 	if out.Actions.Has(vrrp.RemoveVIPs) {
 		r.removeVIPs()
+	}
+	if out.Changed() {
+		// Logged after acting: a takeover must not wait for the log.
+		r.log.Info("state changed", "from", out.From.String(), "to", out.To.String(),
+			"reason", out.Reason, "priority", r.m.Priority())
 	}
 	master, _ := r.m.Master()
 	r.mu.Lock()
