@@ -1,0 +1,30 @@
+// Package health tells vipd whether the node it runs on should hold its
+// virtual IPs: it probes the local services the VIPs lead to (kube-apiserver,
+// a load balancer) and follows the links of the interfaces they depend on.
+//
+// A Spec describes a check: an http or https GET that must answer one of the
+// expected status codes, a tcp connect, or an exec of a program that must
+// exit 0. New builds its Checker, which runs one probe within the deadline of
+// its context. HTTP probes never reuse a connection and ignore proxy
+// settings; exec probes run without a shell, in a process group that is
+// killed as a whole at the timeout, and only programs that CheckOwnership
+// finds safe (root's, in root's directories) are run.
+//
+// A Monitor runs the checks, each in its own goroutine: probes of a check
+// start an interval apart and never overlap, the first after a random offset
+// so that the nodes of a cluster do not probe in step. A check starts
+// Unknown, becomes Healthy after Rise consecutive successes and Unhealthy
+// after Fall consecutive failures. Interfaces given to the Monitor (or to a
+// LinkTracker of their own) are followed through netlink link events and
+// appear among the checks as "link:NAME", Healthy while up with carrier.
+//
+// Consumers read a Status per name (for vipctl status) and are notified of
+// changes of State on a channel with room for one notification, which a
+// single goroutine drains before recomputing the priority of each virtual
+// router with Effective: weight 0 puts the router in fault while a check is
+// not healthy, other weights move its priority as keepalived's do.
+//
+// Everything runs on the real clock; the tests drive the Monitor inside
+// testing/synctest bubbles, the checkers against real servers and programs,
+// and the LinkTracker in a network-namespace lab.
+package health
