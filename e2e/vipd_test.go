@@ -46,7 +46,8 @@ func TestMain(m *testing.M) {
 
 // proc is one vipd process running in a lab host.
 type proc struct {
-	t    *testing.T
+	t    testing.TB
+	cfg  string
 	host *lab.Host
 	cmd  *exec.Cmd
 	log  *syncBuffer
@@ -72,10 +73,10 @@ func (s *syncBuffer) String() string {
 
 // startVipd runs vipd with cfg in host; the process is killed at cleanup if
 // the test did not stop it, and its log is shown when the test fails.
-func startVipd(t *testing.T, h *lab.Host, cfg string, args ...string) *proc {
+func startVipd(t testing.TB, h *lab.Host, cfg string, args ...string) *proc {
 	t.Helper()
 	cmd := h.Exec(context.Background(), vipdBin, append([]string{"-config", cfg}, args...)...)
-	p := &proc{t: t, host: h, cmd: cmd, log: &syncBuffer{}, done: make(chan error, 1)}
+	p := &proc{t: t, cfg: cfg, host: h, cmd: cmd, log: &syncBuffer{}, done: make(chan error, 1)}
 	cmd.Stdout, cmd.Stderr = p.log, p.log
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start vipd on %s: %v", h.Name(), err)
@@ -114,7 +115,7 @@ func (p *proc) kill() {
 
 // cluster writes a vipd.toml for the given nodes (host name -> address)
 // with extra instance keys, and returns its path.
-func cluster(t *testing.T, interval string, nodes []*lab.Host, addrs []string, instance string) string {
+func cluster(t testing.TB, interval string, nodes []*lab.Host, addrs []string, instance string) string {
 	t.Helper()
 	var b strings.Builder
 	fmt.Fprintf(&b, "[cluster]\nname = %q\ninterface = \"eth0\"\nadvert_interval = %q\n", t.Name(), interval)
@@ -126,15 +127,21 @@ func cluster(t *testing.T, interval string, nodes []*lab.Host, addrs []string, i
 	}
 	fmt.Fprintf(&b, "[daemon]\nmetrics_listen = \"\"\ncontrol_socket = %q\n", filepath.Join(t.TempDir(), "vipd.sock"))
 	b.WriteString("[[instance]]\n" + instance + "\n")
+	return writeConfig(t, b.String())
+}
+
+// writeConfig writes a configuration file and returns its path.
+func writeConfig(t testing.TB, text string) string {
+	t.Helper()
 	path := filepath.Join(t.TempDir(), "vipd.toml")
-	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	return path
 }
 
 // holders returns the hosts that have vip bound on eth0.
-func holders(t *testing.T, vip netip.Addr, hosts ...*lab.Host) []string {
+func holders(t testing.TB, vip netip.Addr, hosts ...*lab.Host) []string {
 	t.Helper()
 	var out []string
 	for _, h := range hosts {
@@ -146,7 +153,7 @@ func holders(t *testing.T, vip netip.Addr, hosts ...*lab.Host) []string {
 }
 
 // waitHolder waits until exactly want holds vip, and fails after timeout.
-func waitHolder(t *testing.T, timeout time.Duration, vip netip.Addr, want string, hosts ...*lab.Host) {
+func waitHolder(t testing.TB, timeout time.Duration, vip netip.Addr, want string, hosts ...*lab.Host) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	var got []string
@@ -161,7 +168,7 @@ func waitHolder(t *testing.T, timeout time.Duration, vip netip.Addr, want string
 }
 
 // stable checks that exactly want holds vip during d.
-func stable(t *testing.T, d time.Duration, vip netip.Addr, want string, hosts ...*lab.Host) {
+func stable(t testing.TB, d time.Duration, vip netip.Addr, want string, hosts ...*lab.Host) {
 	t.Helper()
 	for end := time.Now().Add(d); time.Now().Before(end); time.Sleep(10 * time.Millisecond) {
 		if got := holders(t, vip, hosts...); len(got) != 1 || got[0] != want {
@@ -173,7 +180,7 @@ func stable(t *testing.T, d time.Duration, vip netip.Addr, want string, hosts ..
 // tshark returns the selected fields of the frames of pcap matching
 // filter, one line per frame: an independent decoder of what went on the
 // wire.
-func tshark(t *testing.T, pcap, filter string, fields ...string) [][]string {
+func tshark(t testing.TB, pcap, filter string, fields ...string) [][]string {
 	t.Helper()
 	args := []string{"-r", pcap, "-Y", filter, "-T", "fields", "-E", "separator=,"}
 	for _, f := range fields {
@@ -195,7 +202,7 @@ func tshark(t *testing.T, pcap, filter string, fields ...string) [][]string {
 	return rows
 }
 
-func epoch(t *testing.T, s string) time.Time {
+func epoch(t testing.TB, s string) time.Time {
 	t.Helper()
 	f, err := strconv.ParseFloat(s, 64)
 	if err != nil {
@@ -206,7 +213,7 @@ func epoch(t *testing.T, s string) time.Time {
 
 // takeover measures on the capture the time from the old master's last
 // advertisement to the new master's first gratuitous ARP for vip.
-func takeover(t *testing.T, pcap string, oldMaster string, vip netip.Addr) time.Duration {
+func takeover(t testing.TB, pcap string, oldMaster string, vip netip.Addr) time.Duration {
 	t.Helper()
 	adverts := tshark(t, pcap, "vrrp && ip.src=="+oldMaster, "frame.time_epoch")
 	if len(adverts) == 0 {

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/vishvananda/netlink"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/vipd/vipd/pkg/config"
@@ -43,7 +44,6 @@ func New(instances []config.Instance, logger *slog.Logger) *Daemon {
 	return &Daemon{
 		instances: instances,
 		log:       logger,
-		addrs:     netif.NewAddrs(nil),
 		listeners: make(map[sockKey]*router.Listener),
 	}
 }
@@ -72,6 +72,15 @@ func (d *Daemon) Run(ctx context.Context, started func()) error {
 			a.Close()
 		}
 	}()
+
+	// One netlink socket for every address change: a socket per request
+	// costs a few hundred microseconds of each takeover.
+	h, err := netlink.NewHandle()
+	if err != nil {
+		return fmt.Errorf("netlink: %w", err)
+	}
+	defer h.Close()
+	d.addrs = netif.NewAddrs(h)
 
 	d.removeStale()
 	defer d.removeStale()
@@ -210,7 +219,7 @@ func routerConfig(inst config.Instance, fam config.Family, ifi *net.Interface, s
 		Password:    pw,
 		GARPRepeat:  inst.GARPRepeat,
 		GARPRefresh: inst.GARPRefresh,
-		Spin:        time.Millisecond,
+		Spin:        3 * time.Millisecond,
 	}
 }
 
