@@ -256,3 +256,21 @@ vips = ["192.0.2.100/24"]`)
 		t.Errorf("restarted vipd did not log the stale VIP removal:\n%s", p1.log.String())
 	}
 }
+
+// TestNeedsCapabilities: without CAP_NET_ADMIN and CAP_NET_RAW vipd says
+// what it lacks and exits 1.
+func TestNeedsCapabilities(t *testing.T) {
+	t.Parallel()
+	_, hosts, addrs := threeNodes(t, 1)
+	lab.RequireCommand(t, "setpriv")
+	cfg := cluster(t, "1s", hosts, addrs, `name = "api"
+vrid = 58
+vips = ["192.0.2.100/24"]`)
+	out, err := hosts[0].Exec(t.Context(), "setpriv", "--bounding-set", "-net_admin,-net_raw", vipdBin, "-config", cfg).CombinedOutput()
+	if code := exitCode(err); code != 1 {
+		t.Fatalf("exit %d (%v), want 1\n%s", code, err, out)
+	}
+	if want := "vipd needs CAP_NET_ADMIN and CAP_NET_RAW"; !strings.Contains(string(out), want) {
+		t.Errorf("output does not say %q:\n%s", want, out)
+	}
+}

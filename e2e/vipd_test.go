@@ -4,6 +4,7 @@ package e2e
 
 import (
 	"bytes"
+	"errors"
 	"context"
 	"fmt"
 	"net/netip"
@@ -225,4 +226,16 @@ func takeover(t testing.TB, pcap string, oldMaster string, vip netip.Addr) time.
 		t.Fatalf("no gratuitous ARP for %v after %s's last advertisement", vip, oldMaster)
 	}
 	return epoch(t, garps[0][0]).Sub(epoch(t, last))
+}
+
+// exitCode returns the exit status of a finished command, 0 for nil.
+func exitCode(err error) int {
+	if err == nil {
+		return 0
+	}
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return ee.ExitCode()
+	}
+	return -1
 }

@@ -400,3 +400,31 @@ func TestFloodDoesNotDelayValidAdverts(t *testing.T) {
 		}
 	})
 }
+
+func TestGARPRefresh(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := &hub{}
+		a := h.node("192.0.2.11")
+		rt := New(Config{
+			Instance: "api", VRID: 51,
+			Machine:     vrrp.Config{Version: 3, Priority: 255, Interval: time.Second, Preempt: true, Primary: a.addr},
+			VIPs:        []netip.Prefix{vip},
+			GARPRepeat:  3,
+			GARPRefresh: 10 * time.Second,
+		}, Deps{Sender: a, Addrs: a.addrs, Announcer: a.ann})
+		ctx, cancel := context.WithCancel(t.Context())
+		done := make(chan struct{})
+		go func() { rt.Run(ctx); close(done) }()
+		time.Sleep(time.Second)
+		if a.ann.rounds != 3 {
+			t.Fatalf("%d rounds on becoming master, want garp_repeat = 3", a.ann.rounds)
+		}
+		time.Sleep(30 * time.Second)
+		synctest.Wait()
+		if a.ann.rounds != 3+3 {
+			t.Fatalf("%d rounds after 31s, want 3 + one per 10s refresh", a.ann.rounds)
+		}
+		cancel()
+		<-done
+	})
+}

@@ -1,0 +1,70 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestCheckFlag(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, text string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	good := write("good.toml", `
+[cluster]
+interface = "eth0"
+[[cluster.node]]
+name = "cp-1"
+address = "192.0.2.11"
+[[cluster.node]]
+name = "cp-2"
+address = "192.0.2.12"
+[[instance]]
+name = "api"
+vrid = 51
+vips = ["192.0.2.100/24"]
+`)
+	bad := write("bad.toml", `
+[[instance]]
+name = "api"
+vrid = 300
+vips = ["192.0.2.100/24"]
+priority = 100
+interface = "eth0"
+`)
+	tests := []struct {
+		name     string
+		args     []string
+		code     int
+		out, err string
+	}{
+		{"valid", []string{"-t", "-config", good}, 0, "cp-2: instance \"api\" vrid 51 on eth0: priority 240", ""},
+		{"one node", []string{"-t", "-config", good, "-node", "cp-1"}, 0, "cp-1: instance \"api\" vrid 51 on eth0: priority 250", ""},
+		{"unknown node", []string{"-t", "-config", good, "-node", "cp-9"}, 1, "", "cp-9"},
+		{"invalid", []string{"-t", "-config", bad}, 1, "", "bad.toml:4"},
+		{"missing", []string{"-t", "-config", filepath.Join(dir, "none.toml")}, 1, "", "none.toml"},
+		{"stray argument", []string{"-t", "x"}, 2, "", "unexpected argument"},
+		{"version", []string{"-version"}, 0, "vipd dev", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			if code := run(tt.args, &stdout, &stderr); code != tt.code {
+				t.Fatalf("exit %d, want %d\nstdout: %s\nstderr: %s", code, tt.code, stdout.String(), stderr.String())
+			}
+			if !strings.Contains(stdout.String(), tt.out) {
+				t.Errorf("stdout %q does not contain %q", stdout.String(), tt.out)
+			}
+			if !strings.Contains(stderr.String(), tt.err) {
+				t.Errorf("stderr %q does not contain %q", stderr.String(), tt.err)
+			}
+		})
+	}
+}
