@@ -82,12 +82,15 @@ type received struct {
 
 // Status is a snapshot of a router for status output and metrics.
 type Status struct {
-	Instance   string
-	VRID       uint8
-	Interface  string
-	Family     string
-	State      vrrp.State
+	Instance  string
+	VRID      uint8
+	Interface string
+	Family    string
+	State     vrrp.State
+	// Priority is the effective priority: configured, moved by tracked
+	// check weights, vrrp.LastResortPriority while faulted.
 	Priority   uint8
+	Fault      vrrp.FaultKind
 	Master     netip.Addr // the master heard from; invalid when we are master
 	Since      time.Time
 	Reason     string
@@ -105,7 +108,7 @@ type Router struct {
 	log    *slog.Logger
 	filter vrrp.Filter
 	rx     chan received
-	prio   chan uint8
+	health chan Health
 
 	// Owned by the Run goroutine.
 	m       *vrrp.Machine
@@ -160,7 +163,7 @@ func New(cfg Config, deps Deps) *Router {
 		// A backlog means the router is not being scheduled; a few
 		// adverts are enough to decide, so the queue stays short.
 		rx:      make(chan received, 16),
-		prio:    make(chan uint8, 1),
+		health:  make(chan Health, 1),
 		m:       vrrp.NewMachine(cfg.Machine),
 		dsts:    dsts,
 		vipAddr: addrs,
@@ -194,14 +197,22 @@ func (r *Router) Status() Status {
 	return r.status
 }
 
-// SetPriority changes the priority the router elects with.
-func (r *Router) SetPriority(p uint8) {
-	// Only the latest priority matters: replace a pending one.
+// Health is what the router's tracked checks and interfaces make of it.
+type Health struct {
+	// Priority is the effective priority while not faulted.
+	Priority uint8
+	Fault    vrrp.FaultKind
+}
+
+// SetHealth hands the router the result of its tracked checks. Only the
+// latest matters: a pending one is replaced. It must not be called
+// concurrently.
+func (r *Router) SetHealth(h Health) {
 	select {
-	case <-r.prio:
+	case <-r.health:
 	default:
 	}
-	r.prio <- p
+	r.health <- h
 }
 
 // deliver queues an accepted advertisement; it reports false when the
@@ -227,6 +238,12 @@ func (r *Router) Run(ctx context.Context) error {
 		refresh = t.C
 	}
 
+	// Checks decided before the start count from the start.
+	select {
+	case h := <-r.health:
+		r.setHealth(h)
+	default:
+	}
 	r.apply(r.m.Start(time.Now()))
 	for {
 		r.arm(timer)
@@ -236,11 +253,8 @@ func (r *Router) Run(ctx context.Context) error {
 			return nil
 		case rx := <-r.rx:
 			r.receive(rx)
-		case p := <-r.prio:
-			r.apply(r.m.SetPriority(time.Now(), p))
-			r.mu.Lock()
-			r.status.Priority = p
-			r.mu.Unlock()
+		case h := <-r.health:
+			r.setHealth(h)
 		case <-timer.C:
 			// A timer that fired late (the process was stopped or
 			// starved) must not win over adverts already waiting: read
@@ -253,6 +267,19 @@ func (r *Router) Run(ctx context.Context) error {
 				r.announce(1)
 			}
 		}
+	}
+}
+
+func (r *Router) setHealth(h Health) {
+	now := time.Now()
+	// Fault first: a router leaving fault must elect with the new
+	// priority, and one entering it resigns whatever its priority.
+	if h.Fault != vrrp.NoFault {
+		r.apply(r.m.SetFault(now, h.Fault))
+		r.apply(r.m.SetPriority(now, h.Priority))
+	} else {
+		r.apply(r.m.SetPriority(now, h.Priority))
+		r.apply(r.m.SetFault(now, h.Fault))
 	}
 }
 
@@ -330,6 +357,8 @@ func (r *Router) apply(out vrrp.Output) {
 	}
 	master, _ := r.m.Master()
 	r.mu.Lock()
+	r.status.Priority = r.m.Priority()
+	r.status.Fault = r.m.Fault()
 	if out.Changed() {
 		r.status.State = out.To
 		r.status.Since = time.Now()

@@ -134,6 +134,12 @@ type fakeAnnouncer struct {
 	last   time.Time
 }
 
+func (f *fakeAnnouncer) count() (int, time.Time) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.rounds, f.last
+}
+
 func (f *fakeAnnouncer) Announce([]netip.Addr) error {
 	f.mu.Lock()
 	f.rounds++
@@ -196,8 +202,8 @@ func TestElectionAndFailover(t *testing.T) {
 		if !a.addrs.holds(vip) || b.addrs.holds(vip) {
 			t.Fatalf("VIP held by A=%v B=%v, want A only", a.addrs.holds(vip), b.addrs.holds(vip))
 		}
-		if a.ann.rounds != 5 {
-			t.Errorf("A announced %d rounds, want 5", a.ann.rounds)
+		if roundsOf(a) != 5 {
+			t.Errorf("A announced %d rounds, want 5", roundsOf(a))
 		}
 		if got := rb.Status().Master; got != a.addr {
 			t.Errorf("B follows %v, want %v", got, a.addr)
@@ -210,7 +216,7 @@ func TestElectionAndFailover(t *testing.T) {
 		for rb.Status().State != vrrp.Master {
 			time.Sleep(time.Millisecond)
 		}
-		took := b.ann.last.Sub(cutAt)
+		took := lastAnnounce(b).Sub(cutAt)
 		bound := vrrp.MasterDownInterval(3, 240, ivl)
 		if took > bound || took < bound-ivl {
 			t.Errorf("B took over %v after the cut, want within (%v, %v]", took, bound-ivl, bound)
@@ -245,7 +251,7 @@ func TestGracefulStopHandsOverAfterSkew(t *testing.T) {
 			time.Sleep(time.Millisecond)
 		}
 		skew := vrrp.SkewTime(3, 100, ivl)
-		if took := b.ann.last.Sub(stoppedAt); took != skew {
+		if took := lastAnnounce(b).Sub(stoppedAt); took != skew {
 			t.Errorf("B took over %v after the priority-0 advert, want skew time %v", took, skew)
 		}
 	})
@@ -293,7 +299,7 @@ func TestPriorityDropLetsBackupPreempt(t *testing.T) {
 		if ra.Status().State != vrrp.Master {
 			t.Fatal("A is not master")
 		}
-		ra.SetPriority(200)
+		ra.SetHealth(Health{Priority: 200})
 		synctest.Wait()
 		if got := a.lastSent().Priority; got != 200 {
 			t.Fatalf("A advertised %d after the drop, want 200 at once", got)
@@ -416,15 +422,89 @@ func TestGARPRefresh(t *testing.T) {
 		done := make(chan struct{})
 		go func() { rt.Run(ctx); close(done) }()
 		time.Sleep(time.Second)
-		if a.ann.rounds != 3 {
-			t.Fatalf("%d rounds on becoming master, want garp_repeat = 3", a.ann.rounds)
+		if roundsOf(a) != 3 {
+			t.Fatalf("%d rounds on becoming master, want garp_repeat = 3", roundsOf(a))
 		}
 		time.Sleep(30 * time.Second)
 		synctest.Wait()
-		if a.ann.rounds != 3+3 {
-			t.Fatalf("%d rounds after 31s, want 3 + one per 10s refresh", a.ann.rounds)
+		if roundsOf(a) != 3+3 {
+			t.Fatalf("%d rounds after 31s, want 3 + one per 10s refresh", roundsOf(a))
 		}
 		cancel()
 		<-done
 	})
 }
+
+// TestFaultHandsOverAndLastResort: a master whose check fails resigns and
+// the backup takes over after its skew time; when the backup's check fails
+// too, one of them keeps the VIP as a last resort; when a check recovers,
+// that node takes the VIP back at its own priority.
+func TestFaultHandsOverAndLastResort(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const ivl = 100 * time.Millisecond
+		h := &hub{}
+		a, b := h.node("192.0.2.11"), h.node("192.0.2.12")
+		ra, _, _ := start(t, a, 250, ivl, true)
+		rb, _, _ := start(t, b, 240, ivl, true)
+		time.Sleep(time.Second)
+		if ra.Status().State != vrrp.Master {
+			t.Fatal("A is not master")
+		}
+
+		faultAt := time.Now()
+		ra.SetHealth(Health{Priority: 250, Fault: vrrp.SoftFault})
+		synctest.Wait()
+		if got := a.lastSent().Priority; got != 0 {
+			t.Fatalf("faulted master sent priority %d, want 0", got)
+		}
+		if a.addrs.holds(vip) {
+			t.Fatal("faulted master still holds the VIP")
+		}
+		for rb.Status().State != vrrp.Master {
+			time.Sleep(time.Millisecond)
+		}
+		if took, skew := lastAnnounce(b).Sub(faultAt), vrrp.SkewTime(3, 240, ivl); took != skew {
+			t.Errorf("B took over %v after the fault, want its skew time %v", took, skew)
+		}
+		if got := ra.Status().State; got != vrrp.Fault {
+			t.Errorf("A is %v, want FAULT", got)
+		}
+
+		// Both fail: B resigns; nobody holds the VIP for a master down
+		// interval, then exactly one takes it back at priority 1.
+		rb.SetHealth(Health{Priority: 240, Fault: vrrp.SoftFault})
+		time.Sleep(2 * time.Second)
+		synctest.Wait()
+		if a.addrs.holds(vip) == b.addrs.holds(vip) {
+			t.Fatalf("all faulted: VIP held by A=%v B=%v, want exactly one", a.addrs.holds(vip), b.addrs.holds(vip))
+		}
+		for _, st := range []Status{ra.Status(), rb.Status()} {
+			if st.State == vrrp.Master && st.Priority != vrrp.LastResortPriority {
+				t.Errorf("last-resort master advertises %d, want %d", st.Priority, vrrp.LastResortPriority)
+			}
+		}
+		// Stable: no bouncing while everything fails.
+		holderA := a.addrs.holds(vip)
+		for range 20 {
+			time.Sleep(ivl)
+			if a.addrs.holds(vip) != holderA || a.addrs.holds(vip) == b.addrs.holds(vip) {
+				t.Fatal("VIP bounced while every node was faulted")
+			}
+		}
+
+		// A recovers: it takes the VIP at priority 250.
+		ra.SetHealth(Health{Priority: 250})
+		time.Sleep(time.Second)
+		synctest.Wait()
+		if ra.Status().State != vrrp.Master || !a.addrs.holds(vip) || b.addrs.holds(vip) {
+			t.Fatalf("after A recovered: A=%v B=%v, VIP on A=%v B=%v", ra.Status().State, rb.Status().State, a.addrs.holds(vip), b.addrs.holds(vip))
+		}
+		if rb.Status().State != vrrp.Fault {
+			t.Errorf("B is %v, want FAULT", rb.Status().State)
+		}
+	})
+}
+
+func roundsOf(n *fakeNode) int { r, _ := n.ann.count(); return r }
+
+func lastAnnounce(n *fakeNode) time.Time { _, t := n.ann.count(); return t }

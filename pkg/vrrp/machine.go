@@ -15,6 +15,9 @@ const (
 	Initialize State = iota
 	Backup
 	Master
+	// Fault: a tracked check or interface failed. The router stays out of
+	// the election (sends nothing, holds no VIPs) but keeps listening.
+	Fault
 )
 
 func (s State) String() string {
@@ -25,6 +28,8 @@ func (s State) String() string {
 		return "BACKUP"
 	case Master:
 		return "MASTER"
+	case Fault:
+		return "FAULT"
 	}
 	return fmt.Sprintf("State(%d)", uint8(s))
 }
@@ -64,6 +69,28 @@ type Output struct {
 	Reason string
 }
 
+// FaultKind says whether, and how, a router's tracked checks failed.
+type FaultKind uint8
+
+// Kinds of fault.
+const (
+	// NoFault: the router takes part in the election.
+	NoFault FaultKind = iota
+	// SoftFault: a check failed. When no master is heard for a master
+	// down interval, every node may be failing (say, the API servers of the
+	// whole cluster are down): the VIP must still be somewhere, so the
+	// router takes it as a last resort, advertising LastResortPriority so
+	// any healthy router preempts it.
+	SoftFault
+	// HardFault: the interface is down; the router could not serve the VIP
+	// and never takes it.
+	HardFault
+)
+
+// LastResortPriority is the priority a faulted router advertises when it
+// holds the VIPs because no other router does.
+const LastResortPriority = 1
+
 // Changed reports whether the event caused a state transition.
 func (o Output) Changed() bool { return o.From != o.To }
 
@@ -93,7 +120,8 @@ type Config struct {
 // call Timeout when now reaches Deadline.
 type Machine struct {
 	cfg      Config
-	priority uint8
+	priority uint8 // the priority the router elects with when healthy
+	fault    FaultKind
 	state    State
 
 	started        time.Time
@@ -111,8 +139,17 @@ func NewMachine(cfg Config) *Machine {
 // State returns the current state.
 func (m *Machine) State() State { return m.state }
 
-// Priority returns the priority the machine advertises and elects with.
-func (m *Machine) Priority() uint8 { return m.priority }
+// Priority returns the priority the machine advertises and elects with:
+// LastResortPriority while faulted.
+func (m *Machine) Priority() uint8 {
+	if m.fault != NoFault {
+		return LastResortPriority
+	}
+	return m.priority
+}
+
+// Fault returns the current fault.
+func (m *Machine) Fault() FaultKind { return m.fault }
 
 // Deadline returns when Timeout must be called next; the zero time means
 // no timer is running (Initialize).
@@ -128,7 +165,7 @@ func (m *Machine) MasterInterval() time.Duration { return m.masterInterval }
 
 // MasterDownInterval returns the current Master_Down_Interval.
 func (m *Machine) MasterDownInterval() time.Duration {
-	return MasterDownInterval(m.cfg.Version, m.priority, m.masterInterval)
+	return MasterDownInterval(m.cfg.Version, m.Priority(), m.masterInterval)
 }
 
 // Start is the Startup event (RFC 9568 section 6.4.1).
@@ -138,6 +175,9 @@ func (m *Machine) Start(now time.Time) Output {
 	}
 	m.started = now
 	m.masterInterval = m.cfg.Interval
+	if m.fault != NoFault {
+		return m.becomeFault(now, "starting with failed checks")
+	}
 	if m.priority == 255 {
 		return m.becomeMaster(now, "address owner (priority 255) starting")
 	}
@@ -170,6 +210,13 @@ func (m *Machine) Timeout(now time.Time) Output {
 			reason = fmt.Sprintf("master %v resigned (priority 0)", m.masterAddr)
 		}
 		return m.becomeMaster(now, reason)
+	case Fault:
+		if m.fault == HardFault {
+			m.deadline = time.Time{}
+			return m.none()
+		}
+		return m.becomeMaster(now, fmt.Sprintf("no master for %v while checks fail: taking the VIPs as a last resort at priority %d",
+			m.MasterDownInterval(), LastResortPriority))
 	case Master:
 		// Keep adverts on their grid: a timer served late must not
 		// push every later advert back.
@@ -179,7 +226,7 @@ func (m *Machine) Timeout(now time.Time) Output {
 		}
 		out := m.none()
 		out.Actions = SendAdvert
-		out.Priority = m.priority
+		out.Priority = m.Priority()
 		return out
 	}
 	return m.none()
@@ -189,6 +236,13 @@ func (m *Machine) Timeout(now time.Time) Output {
 // Filter): from is its source address, priority and interval its fields.
 func (m *Machine) Receive(now time.Time, from netip.Addr, priority uint8, interval time.Duration) Output {
 	switch m.state {
+	case Fault:
+		// Listen only to know whether some router holds the VIPs.
+		m.masterAddr, m.masterPriority = from, priority
+		if m.fault == SoftFault {
+			m.deadline = now.Add(m.MasterDownInterval())
+		}
+		return m.none()
 	case Backup:
 		if priority == 0 {
 			// The master resigned: take over after Skew_Time only.
@@ -209,11 +263,15 @@ func (m *Machine) Receive(now time.Time, from netip.Addr, priority uint8, interv
 			m.deadline = now.Add(m.cfg.Interval)
 			out := m.none()
 			out.Actions = SendAdvert
-			out.Priority = m.priority
+			out.Priority = m.Priority()
 			return out
 		}
-		if Wins(priority, from, m.priority, m.cfg.Primary) {
-			out := m.to(Backup, fmt.Sprintf("higher-priority master %v (priority %d)", from, priority))
+		if Wins(priority, from, m.Priority(), m.cfg.Primary) {
+			next := Backup
+			if m.fault != NoFault {
+				next = Fault
+			}
+			out := m.to(next, fmt.Sprintf("higher-priority master %v (priority %d)", from, priority))
 			out.Actions = RemoveVIPs
 			m.follow(now, from, priority, interval)
 			return out
@@ -229,13 +287,53 @@ func (m *Machine) Receive(now time.Time, from netip.Addr, priority uint8, interv
 // fails). A master whose priority falls advertises it at once so that a
 // better backup can preempt without waiting for the next interval.
 func (m *Machine) SetPriority(now time.Time, priority uint8) Output {
-	old := m.priority
+	old := m.Priority()
 	m.priority = priority
-	if m.state == Master && priority != old {
+	return m.advertiseChange(now, old)
+}
+
+// SetFault enters or leaves the Fault state. A master that faults resigns
+// with a priority-0 advertisement and removes its VIPs, so the best backup
+// takes over after its skew time. A router whose checks recover returns to
+// Backup; one that holds the VIPs as a last resort stays master and
+// advertises its restored priority at once.
+func (m *Machine) SetFault(now time.Time, f FaultKind) Output {
+	old := m.Priority()
+	was := m.fault
+	m.fault = f
+	switch {
+	case m.state == Initialize || was == f:
+	case f != NoFault && m.state == Backup:
+		return m.becomeFault(now, "tracked check or interface failed")
+	case f != NoFault && m.state == Master && was == NoFault:
+		out := m.becomeFault(now, "tracked check or interface failed")
+		out.Actions = SendAdvert | RemoveVIPs
+		out.Priority = 0
+		return out
+	case f == HardFault && m.state == Master:
+		// A last-resort master whose interface went down.
+		out := m.becomeFault(now, "tracked interface failed")
+		out.Actions = RemoveVIPs
+		return out
+	case f == NoFault && m.state == Fault:
+		return m.becomeBackup(now, "tracked checks and interfaces recovered")
+	case f == SoftFault && m.state == Fault:
+		// Hard to soft: the last-resort timer starts now.
+		m.deadline = now.Add(m.MasterDownInterval())
+	case f == HardFault && m.state == Fault:
+		m.deadline = time.Time{}
+	}
+	return m.advertiseChange(now, old)
+}
+
+// advertiseChange sends an advertisement at once when a master's
+// priority changed from old.
+func (m *Machine) advertiseChange(now time.Time, old uint8) Output {
+	if m.state == Master && m.Priority() != old {
 		m.deadline = now.Add(m.cfg.Interval)
 		out := m.none()
 		out.Actions = SendAdvert
-		out.Priority = priority
+		out.Priority = m.Priority()
 		return out
 	}
 	return m.none()
@@ -244,11 +342,16 @@ func (m *Machine) SetPriority(now time.Time, priority uint8) Output {
 // preempts reports whether an advertisement of the given priority is to be
 // discarded so that this backup takes over: preemption is on, the sender
 // has a lower priority, and the preemption delay since start-up is over.
+// A master at LastResortPriority holds the VIPs only because it heard no
+// one: a healthy backup always takes over from it, preemption or not.
 func (m *Machine) preempts(now time.Time, priority uint8) bool {
-	if !m.cfg.Preempt || priority >= m.priority {
+	if priority >= m.priority {
 		return false
 	}
-	return now.Sub(m.started) >= m.cfg.PreemptDelay
+	if priority == LastResortPriority {
+		return true
+	}
+	return m.cfg.Preempt && now.Sub(m.started) >= m.cfg.PreemptDelay
 }
 
 // follow records the master heard and restarts the Master_Down_Timer. In
@@ -265,7 +368,7 @@ func (m *Machine) follow(now time.Time, from netip.Addr, priority uint8, interva
 func (m *Machine) becomeMaster(now time.Time, reason string) Output {
 	out := m.to(Master, reason)
 	out.Actions = AddVIPs | SendAdvert | Announce
-	out.Priority = m.priority
+	out.Priority = m.Priority()
 	m.masterAddr, m.masterPriority = netip.Addr{}, 0
 	m.masterInterval = m.cfg.Interval
 	m.deadline = now.Add(m.cfg.Interval)
@@ -276,6 +379,16 @@ func (m *Machine) becomeBackup(now time.Time, reason string) Output {
 	out := m.to(Backup, reason)
 	m.masterInterval = m.cfg.Interval
 	m.deadline = now.Add(m.MasterDownInterval())
+	return out
+}
+
+func (m *Machine) becomeFault(now time.Time, reason string) Output {
+	out := m.to(Fault, reason)
+	m.masterInterval = m.cfg.Interval
+	m.deadline = time.Time{}
+	if m.fault == SoftFault {
+		m.deadline = now.Add(m.MasterDownInterval())
+	}
 	return out
 }
 

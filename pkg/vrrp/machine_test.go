@@ -92,6 +92,8 @@ func run(m *Machine, s step) Output {
 		return m.Receive(now, s.from, s.prio, s.ivl)
 	case "prio":
 		return m.SetPriority(now, s.prio)
+	case "fault":
+		return m.SetFault(now, FaultKind(s.prio))
 	}
 	panic("unknown event " + s.event)
 }
@@ -211,6 +213,48 @@ func TestMachineTransitions(t *testing.T) {
 		{"master: unchanged priority sends nothing", cfg(3, 255, s, true),
 			[]step{{event: "start"}, {at: s / 2, event: "prio", prio: 255}},
 			result{Master, Master, 0, 0, s}},
+		// Faults (tracked checks and interfaces).
+		{"fault before start: starts in fault, last-resort timer at priority 1", v3,
+			[]step{{event: "fault", prio: uint8(SoftFault)}, {event: "start"}},
+			result{Initialize, Fault, 0, 0, 3*s + 255*s/256}},
+		{"hard fault before start: no timer", v3,
+			[]step{{event: "fault", prio: uint8(HardFault)}, {event: "start"}},
+			result{Initialize, Fault, 0, 0, -1}},
+		{"master faults: resigns with priority 0, removes VIPs", cfg(3, 200, s, true),
+			[]step{{event: "start"}, {at: 4 * s, event: "timeout"}, {at: 4*s + s/2, event: "fault", prio: uint8(SoftFault)}},
+			result{Master, Fault, SendAdvert | RemoveVIPs, 0, 4*s + s/2 + 3*s + 255*s/256}},
+		{"backup faults", v3,
+			[]step{{event: "start"}, {at: s, event: "fault", prio: uint8(SoftFault)}},
+			result{Backup, Fault, 0, 0, s + 3*s + 255*s/256}},
+		{"fault: adverts from a master hold the last-resort timer back", v3,
+			[]step{{event: "start"}, {at: s, event: "fault", prio: uint8(SoftFault)}, {at: 2 * s, event: "recv", from: lower, prio: 50, ivl: s}},
+			result{Fault, Fault, 0, 0, 2*s + 3*s + 255*s/256}},
+		{"soft fault, no master heard: takes the VIPs at priority 1", v3,
+			[]step{{event: "start"}, {at: s, event: "fault", prio: uint8(SoftFault)}, {at: s + 3*s + 255*s/256, event: "timeout"}},
+			result{Fault, Master, AddVIPs | SendAdvert | Announce, 1, 2*s + 3*s + 255*s/256}},
+		{"hard fault, no master heard: never takes the VIPs", v3,
+			[]step{{event: "start"}, {at: s, event: "fault", prio: uint8(HardFault)}, {at: 10 * s, event: "timeout"}},
+			result{Fault, Fault, 0, 0, -1}},
+		{"last-resort master steps down to fault for a healthy master", v3,
+			[]step{{event: "start"}, {at: s, event: "fault", prio: uint8(SoftFault)}, {at: 5 * s, event: "timeout"},
+				{at: 6 * s, event: "recv", from: lower, prio: 50, ivl: s}},
+			result{Master, Fault, RemoveVIPs, 0, 6*s + 3*s + 255*s/256}},
+		{"last-resort master whose checks recover advertises its priority at once", v3,
+			[]step{{event: "start"}, {at: s, event: "fault", prio: uint8(SoftFault)}, {at: 5 * s, event: "timeout"},
+				{at: 5*s + s/2, event: "fault", prio: uint8(NoFault)}},
+			result{Master, Master, SendAdvert, 100, 5*s + s/2 + s}},
+		{"last-resort master loses its link: removes VIPs", v3,
+			[]step{{event: "start"}, {at: s, event: "fault", prio: uint8(SoftFault)}, {at: 5 * s, event: "timeout"},
+				{at: 5*s + s/2, event: "fault", prio: uint8(HardFault)}},
+			result{Master, Fault, RemoveVIPs, 0, -1}},
+		{"fault recovers: back to backup", v3,
+			[]step{{event: "start"}, {at: s, event: "fault", prio: uint8(SoftFault)}, {at: 2 * s, event: "fault", prio: uint8(NoFault)}},
+			result{Fault, Backup, 0, 0, 2*s + 3609375*time.Microsecond}},
+		{"backup preempts a last-resort master even without preempt", cfg(3, 100, s, false),
+			[]step{{event: "start"}, {at: s, event: "recv", from: higher, prio: LastResortPriority, ivl: s},
+				{at: 3609375 * time.Microsecond, event: "timeout"}},
+			result{Backup, Master, AddVIPs | SendAdvert | Announce, 100, 3609375*time.Microsecond + s}},
+
 		{"backup: priority change recomputes skew on next advert", v3,
 			[]step{{event: "start"}, {at: s / 2, event: "prio", prio: 200},
 				{at: s, event: "recv", from: lower, prio: 250, ivl: s}},
