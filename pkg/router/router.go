@@ -355,6 +355,9 @@ func (r *Router) apply(out vrrp.Output) {
 		r.log.Info("state changed", "from", out.From.String(), "to", out.To.String(),
 			"reason", out.Reason, "priority", r.m.Priority())
 	}
+	if out.Event != "" {
+		r.log.Info(out.Event, "state", out.To.String(), "priority", r.m.Priority())
+	}
 	master, _ := r.m.Master()
 	r.mu.Lock()
 	r.status.Priority = r.m.Priority()

@@ -457,11 +457,16 @@ func TestFaultHandsOverAndLastResort(t *testing.T) {
 		if got := a.lastSent().Priority; got != 0 {
 			t.Fatalf("faulted master sent priority %d, want 0", got)
 		}
-		if a.addrs.holds(vip) {
-			t.Fatal("faulted master still holds the VIP")
-		}
+		// Make before break: A keeps the VIP until B has taken over.
 		for rb.Status().State != vrrp.Master {
+			if !a.addrs.holds(vip) {
+				t.Fatal("faulted master dropped the VIP before the backup took over")
+			}
 			time.Sleep(time.Millisecond)
+		}
+		synctest.Wait()
+		if a.addrs.holds(vip) {
+			t.Fatal("faulted master still holds the VIP after the backup took over")
 		}
 		if took, skew := lastAnnounce(b).Sub(faultAt), vrrp.SkewTime(3, 240, ivl); took != skew {
 			t.Errorf("B took over %v after the fault, want its skew time %v", took, skew)
@@ -470,11 +475,19 @@ func TestFaultHandsOverAndLastResort(t *testing.T) {
 			t.Errorf("A is %v, want FAULT", got)
 		}
 
-		// Both fail: B resigns; nobody holds the VIP for a master down
-		// interval, then exactly one takes it back at priority 1.
+		// Both fail: B resigns, nobody takes over, and B keeps the VIP
+		// as a last resort at priority 1: it never vanishes.
 		rb.SetHealth(Health{Priority: 240, Fault: vrrp.SoftFault})
-		time.Sleep(2 * time.Second)
+		for range 2000 {
+			time.Sleep(time.Millisecond)
+			if !a.addrs.holds(vip) && !b.addrs.holds(vip) {
+				t.Fatal("VIP vanished while every node was faulted")
+			}
+		}
 		synctest.Wait()
+		if !b.addrs.holds(vip) || rb.Status().State != vrrp.Master {
+			t.Fatalf("B is %v, holds VIP %v; want the last-resort master", rb.Status().State, b.addrs.holds(vip))
+		}
 		if a.addrs.holds(vip) == b.addrs.holds(vip) {
 			t.Fatalf("all faulted: VIP held by A=%v B=%v, want exactly one", a.addrs.holds(vip), b.addrs.holds(vip))
 		}

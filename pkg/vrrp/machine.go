@@ -67,6 +67,9 @@ type Output struct {
 	From, To State
 	// Reason says why the state changed, for logs and status.
 	Reason string
+	// Event, when not empty, is worth a log line although the state did
+	// not change (a master resigning, or keeping the VIPs as a last resort).
+	Event string
 }
 
 // FaultKind says whether, and how, a router's tracked checks failed.
@@ -90,6 +93,13 @@ const (
 // LastResortPriority is the priority a faulted router advertises when it
 // holds the VIPs because no other router does.
 const LastResortPriority = 1
+
+// resignWait is how many advertisement intervals a master whose checks
+// failed waits for another router to take over. A healthy backup does so
+// after its skew time, under one interval; faulted backups would take the
+// VIPs as a last resort only after a master down interval at priority 1,
+// nearly four intervals.
+const resignWait = 2
 
 // Changed reports whether the event caused a state transition.
 func (o Output) Changed() bool { return o.From != o.To }
@@ -123,6 +133,10 @@ type Machine struct {
 	priority uint8 // the priority the router elects with when healthy
 	fault    FaultKind
 	state    State
+	// resigning: a master whose checks failed has sent priority 0 and
+	// keeps the VIPs until another router takes over, or keeps them as a
+	// last resort when none does.
+	resigning bool
 
 	started        time.Time
 	deadline       time.Time
@@ -187,6 +201,7 @@ func (m *Machine) Start(now time.Time) Output {
 // Stop is the Shutdown event: a master resigns with a priority-0
 // advertisement so that backups take over after their skew time.
 func (m *Machine) Stop(now time.Time) Output {
+	m.resigning = false
 	out := m.to(Initialize, "shutting down")
 	if out.From == Master {
 		out.Actions = SendAdvert | RemoveVIPs
@@ -218,6 +233,16 @@ func (m *Machine) Timeout(now time.Time) Output {
 		return m.becomeMaster(now, fmt.Sprintf("no master for %v while checks fail: taking the VIPs as a last resort at priority %d",
 			m.MasterDownInterval(), LastResortPriority))
 	case Master:
+		if m.resigning {
+			m.resigning = false
+			m.deadline = now.Add(m.cfg.Interval)
+			out := m.none()
+			out.Actions = SendAdvert
+			out.Priority = m.Priority()
+			out.Event = fmt.Sprintf("no other router took over within %v: keeping the VIPs as a last resort at priority %d",
+				resignWait*m.cfg.Interval, LastResortPriority)
+			return out
+		}
 		// Keep adverts on their grid: a timer served late must not
 		// push every later advert back.
 		m.deadline = m.deadline.Add(m.cfg.Interval)
@@ -271,6 +296,7 @@ func (m *Machine) Receive(now time.Time, from netip.Addr, priority uint8, interv
 			if m.fault != NoFault {
 				next = Fault
 			}
+			m.resigning = false
 			out := m.to(next, fmt.Sprintf("higher-priority master %v (priority %d)", from, priority))
 			out.Actions = RemoveVIPs
 			m.follow(now, from, priority, interval)
@@ -305,18 +331,29 @@ func (m *Machine) SetFault(now time.Time, f FaultKind) Output {
 	case m.state == Initialize || was == f:
 	case f != NoFault && m.state == Backup:
 		return m.becomeFault(now, "tracked check or interface failed")
-	case f != NoFault && m.state == Master && was == NoFault:
-		out := m.becomeFault(now, "tracked check or interface failed")
+	case f == SoftFault && m.state == Master && was == NoFault:
+		// Make before break: the best backup takes over after its skew
+		// time; until its advert arrives the VIPs stay here, so that a
+		// cluster-wide outage of the checked service never leaves the
+		// VIPs nowhere.
+		m.resigning = true
+		m.deadline = now.Add(resignWait * m.cfg.Interval)
+		out := m.none()
+		out.Actions = SendAdvert
+		out.Priority = 0
+		out.Event = "tracked check failed: resigning with priority 0, keeping the VIPs until another router takes over"
+		return out
+	case f == HardFault && m.state == Master:
+		// The interface is gone: the VIPs cannot be served from here.
+		m.resigning = false
+		out := m.becomeFault(now, "tracked interface failed")
 		out.Actions = SendAdvert | RemoveVIPs
 		out.Priority = 0
 		return out
-	case f == HardFault && m.state == Master:
-		// A last-resort master whose interface went down.
-		out := m.becomeFault(now, "tracked interface failed")
-		out.Actions = RemoveVIPs
-		return out
 	case f == NoFault && m.state == Fault:
 		return m.becomeBackup(now, "tracked checks and interfaces recovered")
+	case f == NoFault && m.state == Master:
+		m.resigning = false
 	case f == SoftFault && m.state == Fault:
 		// Hard to soft: the last-resort timer starts now.
 		m.deadline = now.Add(m.MasterDownInterval())
