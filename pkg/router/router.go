@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"runtime"
+	"slices"
 	"sync"
 	"time"
 
@@ -85,19 +86,45 @@ type Status struct {
 	Instance  string
 	VRID      uint8
 	Interface string
-	Family    string
+	Family    string // "ipv4" or "ipv6"
+	Version   uint8
 	State     vrrp.State
-	// Priority is the effective priority: configured, moved by tracked
-	// check weights, vrrp.LastResortPriority while faulted.
-	Priority   uint8
-	Fault      vrrp.FaultKind
-	Master     netip.Addr // the master heard from; invalid when we are master
-	Since      time.Time
-	Reason     string
-	AdvertsOut uint64
-	AdvertsIn  uint64
-	VIPs       []netip.Prefix
+	// BasePriority is the configured priority for this node; Priority the
+	// effective one: moved by tracked check weights, and
+	// vrrp.LastResortPriority while faulted.
+	BasePriority uint8
+	Priority     uint8
+	Fault        vrrp.FaultKind
+	Master       netip.Addr // the master heard from; invalid when we are master
+	Since        time.Time
+	Reason       string
+	VIPs         []netip.Prefix
+	// Transitions are the latest state changes, oldest first.
+	Transitions []Transition
+	Counters    Counters
 }
+
+// Transition is one state change and why it happened.
+type Transition struct {
+	At       time.Time
+	From, To vrrp.State
+	Reason   string
+}
+
+// Counters count what a router did since it started.
+type Counters struct {
+	AdvertsOut  uint64 // advertisements sent (one per destination)
+	AdvertsIn   uint64 // advertisements accepted
+	SendErrors  uint64
+	Transitions uint64
+	// Announcements counts gratuitous ARP / unsolicited NA packets: one
+	// per VIP and round.
+	Announcements uint64
+	BindErrors    uint64
+}
+
+// keptTransitions bounds the transition history a Status carries.
+const keptTransitions = 16
 
 // Router runs the state machine of one virtual router: it feeds it the
 // advertisements the Listener accepted and its timer, and performs the
@@ -182,7 +209,8 @@ func New(cfg Config, deps Deps) *Router {
 	}
 	r.status = Status{
 		Instance: cfg.Instance, VRID: cfg.VRID, Interface: cfg.Interface, Family: fam,
-		State: vrrp.Initialize, Priority: cfg.Machine.Priority, VIPs: cfg.VIPs,
+		Version: cfg.Machine.Version, State: vrrp.Initialize,
+		BasePriority: cfg.Machine.Priority, Priority: cfg.Machine.Priority, VIPs: cfg.VIPs,
 	}
 	return r
 }
@@ -194,7 +222,9 @@ func (r *Router) VRID() uint8 { return r.cfg.VRID }
 func (r *Router) Status() Status {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.status
+	st := r.status
+	st.Transitions = slices.Clone(st.Transitions)
+	return st
 }
 
 // Health is what the router's tracked checks and interfaces make of it.
@@ -296,7 +326,7 @@ func (r *Router) drain() {
 
 func (r *Router) receive(rx received) {
 	r.mu.Lock()
-	r.status.AdvertsIn++
+	r.status.Counters.AdvertsIn++
 	r.mu.Unlock()
 	r.apply(r.m.Receive(rx.at, rx.src, rx.priority, rx.interval))
 }
@@ -363,9 +393,15 @@ func (r *Router) apply(out vrrp.Output) {
 	r.status.Priority = r.m.Priority()
 	r.status.Fault = r.m.Fault()
 	if out.Changed() {
+		now := time.Now()
 		r.status.State = out.To
-		r.status.Since = time.Now()
+		r.status.Since = now
 		r.status.Reason = out.Reason
+		r.status.Counters.Transitions++
+		if len(r.status.Transitions) == keptTransitions {
+			r.status.Transitions = slices.Delete(r.status.Transitions, 0, 1)
+		}
+		r.status.Transitions = append(r.status.Transitions, Transition{At: now, From: out.From, To: out.To, Reason: out.Reason})
 	}
 	r.status.Master = master
 	r.mu.Unlock()
@@ -385,10 +421,13 @@ func (r *Router) send(priority uint8) {
 		r.buf = b[:0]
 		if err := r.deps.Sender.WriteTo(b, src, dst); err != nil {
 			r.log.Warn("cannot send advertisement", "to", dst, "error", err)
+			r.mu.Lock()
+			r.status.Counters.SendErrors++
+			r.mu.Unlock()
 			continue
 		}
 		r.mu.Lock()
-		r.status.AdvertsOut++
+		r.status.Counters.AdvertsOut++
 		r.mu.Unlock()
 	}
 }
@@ -398,6 +437,9 @@ func (r *Router) addVIPs() {
 	for _, p := range r.cfg.VIPs {
 		if err := r.deps.Addrs.Add(r.cfg.IfIndex, p, r.cfg.Label); err != nil {
 			r.bound = false
+			r.mu.Lock()
+			r.status.Counters.BindErrors++
+			r.mu.Unlock()
 			r.log.Error("cannot bind VIP", "vip", p, "interface", r.cfg.Interface, "error", err)
 		}
 	}
@@ -418,6 +460,9 @@ func (r *Router) announce(rounds int) {
 			r.log.Warn("cannot announce VIPs", "error", err)
 			return
 		}
+		r.mu.Lock()
+		r.status.Counters.Announcements += uint64(len(r.vipAddr))
+		r.mu.Unlock()
 	}
 }
 
