@@ -257,7 +257,9 @@ func (r *Router) deliver(rx received) bool {
 }
 
 // Run runs the router until ctx is done, then resigns: a master sends a
-// priority-0 advertisement and removes its VIPs.
+// priority-0 advertisement and removes its VIPs once another router has
+// taken over, or after a master down interval: Run returns then. The
+// listener feeding the router must run until Run returns.
 func (r *Router) Run(ctx context.Context) error {
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
@@ -275,12 +277,18 @@ func (r *Router) Run(ctx context.Context) error {
 	default:
 	}
 	r.apply(r.m.Start(time.Now()))
+	done := ctx.Done()
 	for {
+		if done == nil && r.m.State() == vrrp.Initialize {
+			return nil
+		}
 		r.arm(timer)
 		select {
-		case <-ctx.Done():
+		case <-done:
+			// A master hands over before it stops: the loop goes on
+			// until the machine reaches Initialize.
+			done = nil
 			r.apply(r.m.Stop(time.Now()))
-			return nil
 		case rx := <-r.rx:
 			r.receive(rx)
 		case h := <-r.health:

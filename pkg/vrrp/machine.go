@@ -79,6 +79,10 @@ type FaultKind uint8
 const (
 	// NoFault: the router takes part in the election.
 	NoFault FaultKind = iota
+	// Drained: an operator took the router out of service for
+	// maintenance. It behaves as SoftFault: it hands the VIPs over and
+	// takes them back only when no other router is alive.
+	Drained
 	// SoftFault: a check failed. When no master is heard for a master
 	// down interval, every node may be failing (say, the API servers of the
 	// whole cluster are down): the VIP must still be somewhere, so the
@@ -89,6 +93,22 @@ const (
 	// and never takes it.
 	HardFault
 )
+
+// soft reports whether f lets the router hold the VIPs as a last resort.
+func (f FaultKind) soft() bool { return f == Drained || f == SoftFault }
+
+// why says what a fault is, for reasons.
+func (f FaultKind) why() string {
+	switch f {
+	case Drained:
+		return "drained"
+	case SoftFault:
+		return "tracked check failed"
+	case HardFault:
+		return "tracked interface failed"
+	}
+	return "healthy"
+}
 
 // LastResortPriority is the priority a faulted router advertises when it
 // holds the VIPs because no other router does.
@@ -137,6 +157,10 @@ type Machine struct {
 	// keeps the VIPs until another router takes over, or keeps them as a
 	// last resort when none does.
 	resigning bool
+	// stopping: a master shutting down has sent priority 0 and keeps the
+	// VIPs until another router takes over or a master down interval
+	// passes.
+	stopping bool
 
 	started        time.Time
 	deadline       time.Time
@@ -190,7 +214,7 @@ func (m *Machine) Start(now time.Time) Output {
 	m.started = now
 	m.masterInterval = m.cfg.Interval
 	if m.fault != NoFault {
-		return m.becomeFault(now, "starting with failed checks")
+		return m.becomeFault(now, "starting: "+m.fault.why())
 	}
 	if m.priority == 255 {
 		return m.becomeMaster(now, "address owner (priority 255) starting")
@@ -198,15 +222,35 @@ func (m *Machine) Start(now time.Time) Output {
 	return m.becomeBackup(now, "starting")
 }
 
-// Stop is the Shutdown event: a master resigns with a priority-0
-// advertisement so that backups take over after their skew time.
+// Stop is the Shutdown event. A master resigns with a priority-0
+// advertisement so that the best backup takes over after its skew time,
+// and keeps the VIPs until it hears the new master (make before break: no
+// packet to the VIPs is lost) or a master down interval passes; the machine
+// reaches Initialize then. Other states reach Initialize at once, and so
+// does a master told to Stop a second time.
 func (m *Machine) Stop(now time.Time) Output {
-	m.resigning = false
-	out := m.to(Initialize, "shutting down")
-	if out.From == Master {
-		out.Actions = SendAdvert | RemoveVIPs
+	if m.state == Master && !m.stopping {
+		m.stopping = true
+		m.resigning = false
+		m.deadline = now.Add(m.MasterDownInterval())
+		out := m.none()
+		out.Actions = SendAdvert
 		out.Priority = 0
+		out.Event = "shutting down: resigning with priority 0, keeping the VIPs until another router takes over"
+		return out
 	}
+	return m.stopped("shutting down")
+}
+
+// Stopping reports whether a master is handing over before it stops.
+func (m *Machine) Stopping() bool { return m.stopping }
+
+func (m *Machine) stopped(reason string) Output {
+	out := m.to(Initialize, reason)
+	if out.From == Master {
+		out.Actions = RemoveVIPs
+	}
+	m.stopping, m.resigning = false, false
 	m.deadline = time.Time{}
 	m.masterAddr, m.masterPriority = netip.Addr{}, 0
 	return out
@@ -218,6 +262,9 @@ func (m *Machine) Timeout(now time.Time) Output {
 	if m.deadline.IsZero() || now.Before(m.deadline) {
 		return m.none()
 	}
+	if m.stopping {
+		return m.stopped(fmt.Sprintf("shutting down: no router took over within %v", m.MasterDownInterval()))
+	}
 	switch m.state {
 	case Backup:
 		reason := fmt.Sprintf("no advertisement for %v", m.MasterDownInterval())
@@ -226,12 +273,12 @@ func (m *Machine) Timeout(now time.Time) Output {
 		}
 		return m.becomeMaster(now, reason)
 	case Fault:
-		if m.fault == HardFault {
+		if !m.fault.soft() {
 			m.deadline = time.Time{}
 			return m.none()
 		}
-		return m.becomeMaster(now, fmt.Sprintf("no master for %v while checks fail: taking the VIPs as a last resort at priority %d",
-			m.MasterDownInterval(), LastResortPriority))
+		return m.becomeMaster(now, fmt.Sprintf("no master for %v (%s): taking the VIPs as a last resort at priority %d",
+			m.MasterDownInterval(), m.fault.why(), LastResortPriority))
 	case Master:
 		if m.resigning {
 			m.resigning = false
@@ -260,11 +307,17 @@ func (m *Machine) Timeout(now time.Time) Output {
 // Receive handles an advertisement that passed the receive checks (see
 // Filter): from is its source address, priority and interval its fields.
 func (m *Machine) Receive(now time.Time, from netip.Addr, priority uint8, interval time.Duration) Output {
+	if m.stopping {
+		if priority == 0 {
+			return m.none()
+		}
+		return m.stopped(fmt.Sprintf("shutting down: %v took over (priority %d)", from, priority))
+	}
 	switch m.state {
 	case Fault:
 		// Listen only to know whether some router holds the VIPs.
 		m.masterAddr, m.masterPriority = from, priority
-		if m.fault == SoftFault {
+		if m.fault.soft() {
 			m.deadline = now.Add(m.MasterDownInterval())
 		}
 		return m.none()
@@ -313,52 +366,57 @@ func (m *Machine) Receive(now time.Time, from netip.Addr, priority uint8, interv
 // fails). A master whose priority falls advertises it at once so that a
 // better backup can preempt without waiting for the next interval.
 func (m *Machine) SetPriority(now time.Time, priority uint8) Output {
+	if m.stopping {
+		m.priority = priority
+		return m.none()
+	}
 	old := m.Priority()
 	m.priority = priority
 	return m.advertiseChange(now, old)
 }
 
-// SetFault enters or leaves the Fault state. A master that faults resigns
-// with a priority-0 advertisement and removes its VIPs, so the best backup
-// takes over after its skew time. A router whose checks recover returns to
-// Backup; one that holds the VIPs as a last resort stays master and
-// advertises its restored priority at once.
+// SetFault enters or leaves the Fault state. A master that faults on a
+// check (or is drained) resigns with a priority-0 advertisement but keeps
+// the VIPs until another router takes over (make before break), and keeps
+// them as a last resort when none does. A master whose interface fails
+// removes them at once. A router that recovers returns to Backup; a
+// last-resort master stays master and advertises its restored priority at
+// once.
 func (m *Machine) SetFault(now time.Time, f FaultKind) Output {
+	if m.stopping {
+		m.fault = f
+		return m.none()
+	}
 	old := m.Priority()
 	was := m.fault
 	m.fault = f
 	switch {
 	case m.state == Initialize || was == f:
+	case f == HardFault && m.state == Master:
+		// The interface is gone: the VIPs cannot be served from here.
+		out := m.becomeFault(now, f.why())
+		out.Actions = SendAdvert | RemoveVIPs
+		out.Priority = 0
+		return out
+	case f == HardFault && m.state == Fault:
+		m.deadline = time.Time{}
 	case f != NoFault && m.state == Backup:
-		return m.becomeFault(now, "tracked check or interface failed")
-	case f == SoftFault && m.state == Master && was == NoFault:
-		// Make before break: the best backup takes over after its skew
-		// time; until its advert arrives the VIPs stay here, so that a
-		// cluster-wide outage of the checked service never leaves the
-		// VIPs nowhere.
+		return m.becomeFault(now, f.why())
+	case f.soft() && m.state == Master && was == NoFault:
 		m.resigning = true
 		m.deadline = now.Add(resignWait * m.cfg.Interval)
 		out := m.none()
 		out.Actions = SendAdvert
 		out.Priority = 0
-		out.Event = "tracked check failed: resigning with priority 0, keeping the VIPs until another router takes over"
+		out.Event = f.why() + ": resigning with priority 0, keeping the VIPs until another router takes over"
 		return out
-	case f == HardFault && m.state == Master:
-		// The interface is gone: the VIPs cannot be served from here.
-		m.resigning = false
-		out := m.becomeFault(now, "tracked interface failed")
-		out.Actions = SendAdvert | RemoveVIPs
-		out.Priority = 0
-		return out
+	case f.soft() && m.state == Fault && was == HardFault:
+		// The last-resort timer starts now.
+		m.deadline = now.Add(m.MasterDownInterval())
 	case f == NoFault && m.state == Fault:
-		return m.becomeBackup(now, "tracked checks and interfaces recovered")
+		return m.becomeBackup(now, "recovered: no longer "+was.why())
 	case f == NoFault && m.state == Master:
 		m.resigning = false
-	case f == SoftFault && m.state == Fault:
-		// Hard to soft: the last-resort timer starts now.
-		m.deadline = now.Add(m.MasterDownInterval())
-	case f == HardFault && m.state == Fault:
-		m.deadline = time.Time{}
 	}
 	return m.advertiseChange(now, old)
 }
@@ -423,7 +481,7 @@ func (m *Machine) becomeFault(now time.Time, reason string) Output {
 	out := m.to(Fault, reason)
 	m.masterInterval = m.cfg.Interval
 	m.deadline = time.Time{}
-	if m.fault == SoftFault {
+	if m.fault.soft() {
 		m.deadline = now.Add(m.MasterDownInterval())
 	}
 	return out
