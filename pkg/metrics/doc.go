@@ -46,4 +46,8 @@
 // vrrp.DropReasons, zero counts included, so that rates exist from the
 // first scrape: ttl, too_short, version, type, checksum, malformed,
 // unknown_vrid, auth, interval, address_mismatch, not_peer, own, backlog.
+//
+// The Grafana dashboard configs/grafana-dashboard.json shows these metrics
+// per node (the Prometheus instance label) and virtual router; a test
+// checks that its queries and variables name no other metric.
 package metrics
