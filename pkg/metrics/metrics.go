@@ -67,13 +67,16 @@ type BuildInfo struct {
 	GoVersion string
 }
 
+// instanceState is a state of a virtual router and its label value.
+type instanceState struct {
+	state vrrp.State
+	label string
+}
+
 // Label values of MetricInstanceState, in the order they are exported.
 // The vrrp package's names are upper case for logs; label values are lower
 // case by Prometheus convention.
-var instanceStates = []struct {
-	state vrrp.State
-	label string
-}{
+var instanceStates = []instanceState{
 	{vrrp.Initialize, "init"},
 	{vrrp.Backup, "backup"},
 	{vrrp.Master, "master"},

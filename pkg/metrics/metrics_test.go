@@ -3,6 +3,7 @@ package metrics
 import (
 	"errors"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -331,6 +332,22 @@ func TestRuntimeCollectors(t *testing.T) {
 	for _, n := range []string{"go_goroutines", "process_start_time_seconds"} {
 		if !seen[n] {
 			t.Errorf("%s not gathered", n)
+		}
+	}
+}
+
+// TestEveryStateExported checks that a state added to vrrp or health gets
+// a label value here: a router or check in it would otherwise export 0 for
+// every state.
+func TestEveryStateExported(t *testing.T) {
+	for s := vrrp.State(0); !strings.HasPrefix(s.String(), "State("); s++ {
+		if !slices.ContainsFunc(instanceStates, func(is instanceState) bool { return is.state == s }) {
+			t.Errorf("vrrp state %v has no %s label value", s, MetricInstanceState)
+		}
+	}
+	for s := health.State(0); !strings.HasPrefix(s.String(), "State("); s++ {
+		if !slices.Contains(checkStates, s) {
+			t.Errorf("health state %v has no %s label value", s, MetricCheckState)
 		}
 	}
 }
