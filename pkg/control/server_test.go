@@ -516,3 +516,15 @@ func TestClientTimeout(t *testing.T) {
 		t.Fatalf("Status: %v, want a deadline error", err)
 	}
 }
+
+// BenchmarkStatus measures a status call over the socket, the cost of one
+// vipctl status beyond starting the process.
+func BenchmarkStatus(b *testing.B) {
+	c := control.NewClient(controltest.Serve(b, controltest.NewBackend(controltest.Sample())))
+	ctx := context.Background()
+	for b.Loop() {
+		if _, err := c.Status(ctx); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
