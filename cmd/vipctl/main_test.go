@@ -322,7 +322,9 @@ func runAsNobody(t *testing.T, exe string, args ...string) result {
 	}
 	var out, errb bytes.Buffer
 	cmd := exec.CommandContext(t.Context(), exe)
-	cmd.Env = append(os.Environ(), envArgs+"="+string(a))
+	cmd.Env = append(os.Environ(), envArgs+"="+string(a),
+		// A race build otherwise sleeps a second before exiting.
+		"GORACE=atexit_sleep_ms=0")
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
 	code := 0

@@ -76,10 +76,9 @@ func publicDir(t *testing.T) string {
 	return dir
 }
 
-// runAsNobody runs a copy of the test binary as uid and gid 65534 against
-// the socket at path. The copy is needed because go test builds the
-// binary in a directory only root may enter.
-func runAsNobody(t *testing.T, path string) clientReport {
+// publicTestBinary copies the test binary where uid 65534 may run it: go
+// test builds it in a directory only root may enter.
+func publicTestBinary(t *testing.T) string {
 	t.Helper()
 	self, err := os.Executable()
 	if err != nil {
@@ -87,8 +86,17 @@ func runAsNobody(t *testing.T, path string) clientReport {
 	}
 	exe := filepath.Join(publicDir(t), "control.test")
 	copyFile(t, self, exe)
-	cmd := exec.Command(exe, "-test.run=^$")
-	cmd.Env = append(os.Environ(), envClient+"="+path)
+	return exe
+}
+
+// runAsNobody runs the test binary exe as uid and gid 65534, a client of
+// the socket at path.
+func runAsNobody(t *testing.T, exe, path string) clientReport {
+	t.Helper()
+	cmd := exec.CommandContext(t.Context(), exe, "-test.run=^$")
+	cmd.Env = append(os.Environ(), envClient+"="+path,
+		// A race build otherwise sleeps a second before exiting.
+		"GORACE=atexit_sleep_ms=0")
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: nobody, Gid: nobody}}
 	out, err := cmd.Output()
 	if err != nil {
@@ -135,8 +143,9 @@ func TestNonRootRefused(t *testing.T) {
 	b := controltest.NewBackend(controltest.Sample())
 	path := filepath.Join(publicDir(t), "vipd.sock")
 	serve(t, path, b)
+	exe := publicTestBinary(t)
 
-	got := runAsNobody(t, path)
+	got := runAsNobody(t, exe, path)
 	denied := "cannot connect to vipd: permission denied on " + path
 	want := clientReport{UID: nobody, StatusErr: denied, StatusPermission: true, DrainErr: denied}
 	if diff := cmp.Diff(want, got); diff != "" {
@@ -146,7 +155,7 @@ func TestNonRootRefused(t *testing.T) {
 	if err := os.Chmod(path, 0o666); err != nil {
 		t.Fatal(err)
 	}
-	got = runAsNobody(t, path)
+	got = runAsNobody(t, exe, path)
 	want = clientReport{
 		UID:            nobody,
 		Instances:      len(controltest.Sample().Instances),
