@@ -138,7 +138,7 @@ func (l *Listener) check(now time.Time, b []byte, p Packet, a *vrrp.Advert) vrrp
 	if rt == nil {
 		return vrrp.DropUnknownVRID
 	}
-	reason := rt.filter.Check(p.TTL, p.Src, a)
+	reason := rt.filter.Load().Check(p.TTL, p.Src, a)
 	switch reason {
 	case vrrp.DropNone:
 	case vrrp.DropAddrMismatch:
@@ -161,5 +161,5 @@ func (l *Listener) reportMismatch(rt *Router, src netip.Addr, a *vrrp.Advert) {
 	l.reported[k] = true
 	l.log.Warn("advertisement with another address list: likely a VRID collision",
 		"instance", rt.cfg.Instance, "vrid", a.VRID, "from", src,
-		"theirs", fmt.Sprint(a.Addrs), "ours", fmt.Sprint(rt.filter.Addrs))
+		"theirs", fmt.Sprint(a.Addrs), "ours", fmt.Sprint(rt.filter.Load().Addrs))
 }

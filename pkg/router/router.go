@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"reflect"
 	"runtime"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/vipd/vipd/pkg/vrrp"
@@ -70,6 +72,9 @@ type Deps struct {
 	Announcer Announcer
 	// Logger receives transitions and errors; nil discards.
 	Logger *slog.Logger
+	// OnTransition, if set, is called by the router's goroutine after
+	// each state change has been acted on; it must not block.
+	OnTransition func(Transition)
 }
 
 // received is an accepted advertisement handed from the Listener to the
@@ -130,12 +135,16 @@ const keptTransitions = 16
 // advertisements the Listener accepted and its timer, and performs the
 // actions it returns.
 type Router struct {
-	cfg    Config
-	deps   Deps
-	log    *slog.Logger
-	filter vrrp.Filter
+	cfg  Config
+	deps Deps
+	log  *slog.Logger
+	// filter is read by the Listener's goroutine and replaced by
+	// Reconfigure.
+	filter atomic.Pointer[vrrp.Filter]
 	rx     chan received
 	health chan Health
+	ping   chan chan struct{}
+	reconf chan Config
 
 	// Owned by the Run goroutine.
 	m       *vrrp.Machine
@@ -179,18 +188,12 @@ func New(cfg Config, deps Deps) *Router {
 		cfg:  cfg,
 		deps: deps,
 		log:  log,
-		filter: vrrp.Filter{
-			Version:  cfg.Machine.Version,
-			Password: cfg.Password,
-			Interval: cfg.Machine.Interval,
-			Addrs:    addrs,
-			Peers:    cfg.Peers,
-			Local:    []netip.Addr{cfg.Machine.Primary},
-		},
 		// A backlog means the router is not being scheduled; a few
 		// adverts are enough to decide, so the queue stays short.
 		rx:      make(chan received, 16),
 		health:  make(chan Health, 1),
+		ping:    make(chan chan struct{}),
+		reconf:  make(chan Config, 1),
 		m:       vrrp.NewMachine(cfg.Machine),
 		dsts:    dsts,
 		vipAddr: addrs,
@@ -202,6 +205,14 @@ func New(cfg Config, deps Deps) *Router {
 		},
 		buf: make([]byte, 0, 1500),
 	}
+	r.filter.Store(&vrrp.Filter{
+		Version:  cfg.Machine.Version,
+		Password: cfg.Password,
+		Interval: cfg.Machine.Interval,
+		Addrs:    addrs,
+		Peers:    cfg.Peers,
+		Local:    []netip.Addr{cfg.Machine.Primary},
+	})
 	var none [8]byte
 	if cfg.Machine.Version == 2 && cfg.Password != none {
 		r.advert.AuthType = vrrp.AuthPassword
@@ -293,6 +304,10 @@ func (r *Router) Run(ctx context.Context) error {
 			r.receive(rx)
 		case h := <-r.health:
 			r.setHealth(h)
+		case c := <-r.reconf:
+			r.reconfigure(c)
+		case p := <-r.ping:
+			close(p)
 		case <-timer.C:
 			// A timer that fired late (the process was stopped or
 			// starved) must not win over adverts already waiting: read
@@ -306,6 +321,110 @@ func (r *Router) Run(ctx context.Context) error {
 			}
 		}
 	}
+}
+
+// Ping returns once the router's goroutine has gone round its loop: a
+// watchdog's proof that the router is not stuck.
+func (r *Router) Ping(ctx context.Context) error {
+	p := make(chan struct{})
+	select {
+	case r.ping <- p:
+	case <-ctx.Done():
+		return fmt.Errorf("router %v does not answer: %w", r, ctx.Err())
+	}
+	select {
+	case <-p:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("router %v does not answer: %w", r, ctx.Err())
+	}
+}
+
+// Reconfigurable reports whether a router running with cfg can switch to
+// next in place, keeping its state and VIPs: only the VIP list, the
+// preemption settings and the announcement count may differ. Anything
+// else (VRID, interface, version, interval, peers, password, source)
+// needs a new router.
+func Reconfigurable(cfg, next Config) bool {
+	cfg.VIPs, next.VIPs = nil, nil
+	cfg.Machine.Preempt, next.Machine.Preempt = false, false
+	cfg.Machine.PreemptDelay, next.Machine.PreemptDelay = 0, 0
+	cfg.Machine.Priority, next.Machine.Priority = 0, 0
+	cfg.GARPRepeat, next.GARPRepeat = 0, 0
+	return reflect.DeepEqual(cfg, next)
+}
+
+// Config returns the router's configuration.
+func (r *Router) Config() Config {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.cfg
+}
+
+// Reconfigure switches the router to next, which must be Reconfigurable
+// from its configuration. A master binds the added VIPs, announces them,
+// unbinds the removed ones and advertises the new list at once. The
+// priority is not taken from next: it comes with SetHealth.
+func (r *Router) Reconfigure(next Config) {
+	select {
+	case <-r.reconf:
+	default:
+	}
+	r.reconf <- next
+}
+
+func (r *Router) reconfigure(next Config) {
+	if next.GARPRepeat < 1 {
+		next.GARPRepeat = 1
+	}
+	old := r.cfg.VIPs
+	addrs := make([]netip.Addr, len(next.VIPs))
+	for i, p := range next.VIPs {
+		addrs[i] = p.Addr()
+	}
+	f := *r.filter.Load()
+	f.Addrs = addrs
+	r.filter.Store(&f)
+	r.m.SetPreempt(next.Machine.Preempt, next.Machine.PreemptDelay)
+	r.mu.Lock()
+	next.Machine.Priority = r.cfg.Machine.Priority
+	r.cfg = next
+	r.status.VIPs = next.VIPs
+	r.mu.Unlock()
+	r.vipAddr = addrs
+	r.advert.Addrs = addrs
+	if r.m.State() != vrrp.Master {
+		return
+	}
+	var added []netip.Addr
+	for _, p := range next.VIPs {
+		if !slices.Contains(old, p) {
+			if err := r.deps.Addrs.Add(r.cfg.IfIndex, p, r.cfg.Label); err != nil {
+				r.log.Error("cannot bind VIP", "vip", p, "interface", r.cfg.Interface, "error", err)
+				r.bound = false
+			}
+			added = append(added, p.Addr())
+		}
+	}
+	for _, p := range old {
+		if !slices.Contains(next.VIPs, p) {
+			if err := r.deps.Addrs.Remove(r.cfg.IfIndex, p); err != nil {
+				r.log.Error("cannot remove VIP", "vip", p, "interface", r.cfg.Interface, "error", err)
+			}
+		}
+	}
+	if !r.m.Stopping() {
+		r.send(r.m.Priority())
+	}
+	if len(added) > 0 {
+		for range r.cfg.GARPRepeat {
+			if err := r.deps.Announcer.Announce(added); err != nil {
+				r.log.Warn("cannot announce VIPs", "error", err)
+				break
+			}
+		}
+	}
+	r.log.Info("reconfigured", "vips", fmt.Sprint(next.VIPs))
 }
 
 func (r *Router) setHealth(h Health) {
@@ -370,17 +489,17 @@ func (r *Router) spin() {
 }
 
 func (r *Router) apply(out vrrp.Output) {
-	// The advert goes first: it stops the other backups' timers, and
-	// binding takes a netlink round trip.
-	if out.Actions.Has(vrrp.SendAdvert) {
-		r.send(out.Priority)
-	}
+	// Bind first: the advert makes a resigning master release the VIPs,
+	// and they must not be nowhere in between.
 	if out.Actions.Has(vrrp.AddVIPs) {
 		r.addVIPs()
 	} else if out.Actions.Has(vrrp.SendAdvert) && r.m.State() == vrrp.Master && !r.bound {
 		// Binding failed before (link not ready, say): retry with each
 		// advertisement rather than hold the mastership without the VIPs.
 		r.addVIPs()
+	}
+	if out.Actions.Has(vrrp.SendAdvert) {
+		r.send(out.Priority)
 	}
 	if out.Actions.Has(vrrp.Announce) {
 		r.announce(r.cfg.GARPRepeat)
@@ -395,6 +514,9 @@ func (r *Router) apply(out vrrp.Output) {
 	}
 	if out.Event != "" {
 		r.log.Info(out.Event, "state", out.To.String(), "priority", r.m.Priority())
+	}
+	if out.Changed() && r.deps.OnTransition != nil {
+		r.deps.OnTransition(Transition{At: time.Now(), From: out.From, To: out.To, Reason: out.Reason})
 	}
 	master, _ := r.m.Master()
 	r.mu.Lock()

@@ -521,3 +521,45 @@ func TestFaultHandsOverAndLastResort(t *testing.T) {
 func roundsOf(n *fakeNode) int { r, _ := n.ann.count(); return r }
 
 func lastAnnounce(n *fakeNode) time.Time { _, t := n.ann.count(); return t }
+
+func TestReconfigureVIPs(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := &hub{}
+		a := h.node("192.0.2.11")
+		ra, _, _ := start(t, a, 250, 100*time.Millisecond, true)
+		time.Sleep(time.Second)
+		if ra.Status().State != vrrp.Master {
+			t.Fatal("A is not master")
+		}
+		vip2 := netip.MustParsePrefix("192.0.2.101/24")
+		next := ra.Config()
+		if !Reconfigurable(ra.Config(), next) {
+			t.Fatal("same config not reconfigurable")
+		}
+		next.VIPs = []netip.Prefix{vip2}
+		next.Machine.Preempt = false
+		if !Reconfigurable(ra.Config(), next) {
+			t.Fatal("VIP and preempt change not reconfigurable")
+		}
+		before := roundsOf(a)
+		ra.Reconfigure(next)
+		synctest.Wait()
+		if a.addrs.holds(vip) || !a.addrs.holds(vip2) {
+			t.Fatalf("after reconfigure holds old=%v new=%v, want new only", a.addrs.holds(vip), a.addrs.holds(vip2))
+		}
+		if got := a.lastSent().Addrs; len(got) != 1 || got[0] != vip2.Addr() {
+			t.Errorf("advertised %v, want [%v] at once", got, vip2.Addr())
+		}
+		if roundsOf(a) == before {
+			t.Error("added VIP not announced")
+		}
+		if ra.Status().State != vrrp.Master {
+			t.Error("master lost its state across a reconfigure")
+		}
+		other := ra.Config()
+		other.VRID = 52
+		if Reconfigurable(ra.Config(), other) {
+			t.Error("VRID change reconfigurable in place")
+		}
+	})
+}

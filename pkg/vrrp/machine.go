@@ -35,17 +35,17 @@ func (s State) String() string {
 }
 
 // Action is a set of things the caller must do after an event, in the
-// order of the constants: the advertisement claiming mastership first (it
-// stops the other backups' timers), then bind the addresses, then announce
-// them.
+// order of the constants: bind the addresses before the advertisement that
+// makes a resigning master release them (make before break), and announce
+// them once bound.
 type Action uint8
 
 // Actions a Machine asks for.
 const (
-	// SendAdvert sends one advertisement with Output.Priority.
-	SendAdvert Action = 1 << iota
 	// AddVIPs binds the virtual addresses to the interface.
-	AddVIPs
+	AddVIPs Action = 1 << iota
+	// SendAdvert sends one advertisement with Output.Priority.
+	SendAdvert
 	// Announce sends gratuitous ARP / unsolicited neighbour advertisements
 	// for the virtual addresses.
 	Announce
@@ -89,6 +89,9 @@ const (
 	// router takes it as a last resort, advertising LastResortPriority so
 	// any healthy router preempts it.
 	SoftFault
+	// Pending: the first results of the tracked checks are not in yet.
+	// The router claims nothing (no last resort either) until they are.
+	Pending
 	// HardFault: the interface is down; the router could not serve the VIP
 	// and never takes it.
 	HardFault
@@ -104,6 +107,8 @@ func (f FaultKind) why() string {
 		return "drained"
 	case SoftFault:
 		return "tracked check failed"
+	case Pending:
+		return "waiting for the first check results"
 	case HardFault:
 		return "tracked interface failed"
 	}
@@ -240,6 +245,11 @@ func (m *Machine) Stop(now time.Time) Output {
 		return out
 	}
 	return m.stopped("shutting down")
+}
+
+// SetPreempt changes the preemption settings (a configuration reload).
+func (m *Machine) SetPreempt(preempt bool, delay time.Duration) {
+	m.cfg.Preempt, m.cfg.PreemptDelay = preempt, delay
 }
 
 // Stopping reports whether a master is handing over before it stops.
@@ -398,7 +408,11 @@ func (m *Machine) SetFault(now time.Time, f FaultKind) Output {
 		out.Actions = SendAdvert | RemoveVIPs
 		out.Priority = 0
 		return out
-	case f == HardFault && m.state == Fault:
+	case f == Pending && m.state == Master:
+		// Checks restarted (a reload): keep serving until they report.
+		m.fault = was
+		return m.none()
+	case (f == HardFault || f == Pending) && m.state == Fault:
 		m.deadline = time.Time{}
 	case f != NoFault && m.state == Backup:
 		return m.becomeFault(now, f.why())
@@ -410,7 +424,7 @@ func (m *Machine) SetFault(now time.Time, f FaultKind) Output {
 		out.Priority = 0
 		out.Event = f.why() + ": resigning with priority 0, keeping the VIPs until another router takes over"
 		return out
-	case f.soft() && m.state == Fault && was == HardFault:
+	case f.soft() && m.state == Fault && !was.soft():
 		// The last-resort timer starts now.
 		m.deadline = now.Add(m.MasterDownInterval())
 	case f == NoFault && m.state == Fault:
