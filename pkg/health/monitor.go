@@ -31,6 +31,11 @@ type MonitorConfig struct {
 	// NewChecker builds the checker of a spec (given with its defaults
 	// filled in); nil means New. Tests substitute fakes.
 	NewChecker func(Spec) (Checker, error)
+	// Seed gives checks and interfaces their starting Status instead of
+	// Unknown, by name: a configuration reload hands over the states of
+	// the checks it did not change, so that routers do not fall back to
+	// waiting for results they already have.
+	Seed map[string]Status
 }
 
 // A Monitor runs checks, each on its own schedule, and tracks interfaces.
@@ -105,6 +110,9 @@ func NewMonitor(specs []Spec, cfg MonitorConfig) (*Monitor, error) {
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
+	}
+	for name, st := range cfg.Seed {
+		m.board.seed(name, st)
 	}
 	return m, nil
 }

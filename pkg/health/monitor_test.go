@@ -508,3 +508,25 @@ func TestNewMonitorGivesDefaults(t *testing.T) {
 		t.Fatalf("(-want +got)\n%s", diff)
 	}
 }
+
+func TestMonitorSeed(t *testing.T) {
+	seed := map[string]Status{
+		"a":     {State: Healthy, Successes: 5},
+		"other": {State: Healthy},
+	}
+	m, err := NewMonitor([]Spec{{Name: "a", Type: TypeTCP, Address: "127.0.0.1:1"}, {Name: "b", Type: TypeTCP, Address: "127.0.0.1:1"}},
+		MonitorConfig{Seed: seed})
+	if err != nil {
+		t.Fatal(err)
+	}
+	states := m.States()
+	if states["a"] != Healthy || states["b"] != Unknown {
+		t.Errorf("states %v, want a seeded healthy and b unknown", states)
+	}
+	if _, ok := states["other"]; ok {
+		t.Error("a seed for an unknown name was added")
+	}
+	if st, _ := m.Status("a"); st.Name != "a" || st.Successes != 5 {
+		t.Errorf("seeded status %+v", st)
+	}
+}

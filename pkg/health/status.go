@@ -75,6 +75,16 @@ func (b *board) add(name string) {
 	b.status[name] = Status{Name: name}
 }
 
+// seed sets the starting status of a registered name.
+func (b *board) seed(name string, st Status) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if _, ok := b.status[name]; ok {
+		st.Name = name
+		b.status[name] = st
+	}
+}
+
 // begin records when monitoring of name began, as the Since of its
 // Unknown state.
 func (b *board) begin(name string, now time.Time) {
