@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/vipd/vipd/pkg/health"
 )
 
 // DefaultPath is where vipd reads its configuration unless told otherwise.
@@ -40,9 +42,12 @@ const (
 
 // Config is a validated configuration file.
 type Config struct {
-	Path      string
-	Cluster   *Cluster // nil without [cluster]
-	Daemon    Daemon
+	Path    string
+	Cluster *Cluster // nil without [cluster]
+	Daemon  Daemon
+	// Checks are the [[check]] tables, in the order written, with their
+	// defaults filled in (health.Spec.WithDefaults) and valid.
+	Checks    []health.Spec
 	Instances []Instance // as written, not yet resolved for a node
 }
 
@@ -101,6 +106,32 @@ type Instance struct {
 	AuthPassword   string // VRRPv2 only; "" for none
 	GARPRepeat     int    // gratuitous ARP / unsolicited NA sent on becoming master
 	GARPRefresh    time.Duration
+	// Track lists the [[check]]s the instance's priority depends on, by
+	// name, each at most once. See health.Track for what weights do.
+	Track []health.Track
+	// TrackInterfaces are interfaces besides Interface whose link the
+	// instance depends on: it is in fault while one is down or has no
+	// carrier. Interface is tracked too, without being listed; see
+	// TrackedInterfaces.
+	TrackInterfaces []string
+}
+
+// TrackedInterfaces returns the interfaces whose link the instance
+// depends on: its own, which it always tracks (as keepalived does: a
+// router whose link is down cannot serve its VIPs), then TrackInterfaces.
+func (i Instance) TrackedInterfaces() []string {
+	return append([]string{i.Interface}, i.TrackInterfaces...)
+}
+
+// Tracks returns everything the instance's priority depends on, ready for
+// health.Effective: Track, then a weight-0 track of the link of each of
+// TrackedInterfaces (named health.LinkCheckName).
+func (i Instance) Tracks() []health.Track {
+	out := slices.Clone(i.Track)
+	for _, ifname := range i.TrackedInterfaces() {
+		out = append(out, health.Track{Check: health.LinkCheckName(ifname)})
+	}
+	return out
 }
 
 // Family is the part of an instance that one VRRP exchange runs: its VIPs,
@@ -144,6 +175,8 @@ func (i Instance) clone() Instance {
 	i.VIPs = slices.Clone(i.VIPs)
 	i.Order = slices.Clone(i.Order)
 	i.UnicastPeers = slices.Clone(i.UnicastPeers)
+	i.Track = slices.Clone(i.Track)
+	i.TrackInterfaces = slices.Clone(i.TrackInterfaces)
 	return i
 }
 

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/vipd/vipd/pkg/health"
 )
 
 // head is a [cluster] of three nodes, 13 lines long: an [[instance]] that
@@ -39,6 +41,22 @@ func api(extra ...string) string {
 	}
 	return s
 }
+
+// chk is a [[check]] named name, lines 14 and 15 after head, with extra
+// lines from line 16.
+func chk(name string, extra ...string) string {
+	s := "[[check]]\nname = \"" + name + "\"\n"
+	for _, e := range extra {
+		s += e + "\n"
+	}
+	return s
+}
+
+// Lines that make a valid check for chk.
+const (
+	tcpCheck   = "type = \"tcp\"\naddress = \"127.0.0.1:8443\""
+	httpsCheck = "type = \"https\"\nurl = \"https://127.0.0.1:6443/readyz\""
+)
 
 // nodes returns n [[cluster.node]] tables.
 func nodes(n int) string {
@@ -133,8 +151,8 @@ func TestParseErrors(t *testing.T) {
 		},
 		{
 			name: "unknown key",
-			src:  head + api(`track = "apiserver"`),
-			want: `vipd.toml:18: instance "api" (vrid 51): unknown key "track"; known keys: name, vrid, interface, version, advert_interval, vips, priority, order, preempt, preempt_delay, unicast, unicast_peers, unicast_source, auth_password, garp_repeat, garp_refresh`,
+			src:  head + api(`notify = "/usr/local/bin/notify"`),
+			want: `vipd.toml:18: instance "api" (vrid 51): unknown key "notify"; known keys: name, vrid, interface, version, advert_interval, vips, priority, order, preempt, preempt_delay, unicast, unicast_peers, unicast_source, auth_password, garp_repeat, garp_refresh, track, track_interfaces`,
 		},
 		{
 			name: "unknown key in second instance",
@@ -159,7 +177,7 @@ func TestParseErrors(t *testing.T) {
 		{
 			name: "unknown table",
 			src:  head + api() + "[global]\nrouter_id = \"x\"\n",
-			want: `vipd.toml:18: unknown table [global]; known tables: [cluster], [daemon], [[instance]]`,
+			want: `vipd.toml:18: unknown table [global]; known tables: [cluster], [daemon], [[check]], [[instance]]`,
 		},
 		{
 			name: "unknown array of tables",
@@ -169,7 +187,7 @@ func TestParseErrors(t *testing.T) {
 		{
 			name: "unknown top-level key",
 			src:  "log_level = \"debug\"\n" + head + api(),
-			want: `vipd.toml:1: unknown key "log_level"; known tables: [cluster], [daemon], [[instance]]`,
+			want: `vipd.toml:1: unknown key "log_level"; known tables: [cluster], [daemon], [[check]], [[instance]]`,
 		},
 
 		// [cluster] and its nodes.
@@ -586,6 +604,240 @@ func TestParseErrors(t *testing.T) {
 			want: `vipd.toml:7: instance "api" (vrid 51): unicast_source has no effect without unicast; set unicast_peers`,
 		},
 
+		// [[check]].
+		{
+			name: "check without type",
+			src:  head + chk("api") + api(),
+			want: `vipd.toml:14: check "api": type is missing; one of http, https, tcp, exec`,
+		},
+		{
+			name: "check without name",
+			src:  head + "[[check]]\ntype = \"tcp\"\naddress = \"127.0.0.1:8443\"\n" + api(),
+			want: `vipd.toml:14: check #1: name is missing`,
+		},
+		{
+			name: "check name reserved for links",
+			src:  head + chk("link:eth0", tcpCheck) + api(),
+			want: `vipd.toml:15: check "link:eth0": name "link:eth0": the prefix "link:" is reserved for tracked interfaces`,
+		},
+		{
+			name: "check name with a space",
+			src:  head + chk("api server", tcpCheck) + api(),
+			want: `vipd.toml:15: check "api server": name "api server": use 1 to 63 letters, digits, '.', '_' or '-', starting with a letter or digit`,
+		},
+		{
+			name: "duplicate check name",
+			src:  head + chk("api", tcpCheck) + chk("api", tcpCheck) + api(),
+			want: `vipd.toml:19: check "api": name "api" is already used by the check on line 14`,
+		},
+		{
+			name: "check of unknown type",
+			src:  head + chk("api", `type = "icmp"`) + api(),
+			want: `vipd.toml:16: check "api": unknown type "icmp"; one of http, https, tcp, exec`,
+		},
+		{
+			name: "https check with an http url",
+			src:  head + chk("api", `type = "https"`, `url = "http://127.0.0.1:6443/readyz"`) + api(),
+			want: `vipd.toml:17: check "api": url "http://127.0.0.1:6443/readyz": an https check needs an https:// URL`,
+		},
+		{
+			name: "http check without url",
+			src:  head + chk("api", `type = "http"`) + api(),
+			want: `vipd.toml:14: check "api": url is missing; an http check GETs a URL such as http://127.0.0.1:6443/readyz`,
+		},
+		{
+			name: "ca_file on a tcp check",
+			src:  head + chk("api", tcpCheck, `ca_file = "/etc/kubernetes/pki/ca.crt"`) + api(),
+			want: `vipd.toml:18: check "api": ca_file applies only to https checks`,
+		},
+		{
+			name: "ca_file and insecure_skip_verify",
+			src:  head + chk("api", httpsCheck, `ca_file = "/etc/kubernetes/pki/ca.crt"`, "insecure_skip_verify = true") + api(),
+			want: `vipd.toml:19: check "api": insecure_skip_verify and ca_file exclude each other`,
+		},
+		{
+			name: "cert_file without key_file",
+			src:  head + chk("api", httpsCheck, `cert_file = "/etc/vipd/client.crt"`) + api(),
+			want: `vipd.toml:18: check "api": cert_file and key_file go together`,
+		},
+		{
+			name: "expect_status empty",
+			src:  head + chk("api", httpsCheck, "expect_status = []") + api(),
+			want: `vipd.toml:18: check "api": expect_status is empty`,
+		},
+		{
+			name: "expect_status not a status",
+			src:  head + chk("api", httpsCheck, "expect_status = [200, 2000]") + api(),
+			want: `vipd.toml:18: check "api": expect_status 2000 is not an HTTP status (100 to 599)`,
+		},
+		{
+			name: "tcp check with a bad port",
+			src:  head + chk("api", `type = "tcp"`, `address = "127.0.0.1:http"`) + api(),
+			want: `vipd.toml:17: check "api": address "127.0.0.1:http": port "http" is not a number from 1 to 65535`,
+		},
+		{
+			name: "exec check with a relative program",
+			src:  head + chk("api", `type = "exec"`, `command = ["check-api"]`) + api(),
+			want: `vipd.toml:17: check "api": program "check-api" must be an absolute path (no shell and no PATH lookup are used)`,
+		},
+		{
+			name: "exec check interval too short",
+			src:  head + chk("api", `type = "exec"`, `command = ["/usr/local/lib/vipd/check"]`, `interval = "500ms"`, `timeout = "400ms"`) + api(),
+			want: `vipd.toml:18: check "api": interval 500ms is below the minimum of 1s for exec checks`,
+		},
+		{
+			// The default timeout, 3/4 of the default interval, would be
+			// reported too if it were not derived.
+			name: "interval 0s",
+			src:  head + chk("api", tcpCheck, `interval = "0s"`) + api(),
+			want: `vipd.toml:18: check "api": interval 0s is below the minimum of 50ms for tcp checks`,
+		},
+		{
+			name: "timeout as long as the interval",
+			src:  head + chk("api", tcpCheck, `interval = "200ms"`, `timeout = "200ms"`) + api(),
+			want: `vipd.toml:19: check "api": timeout 200ms must be shorter than interval 200ms`,
+		},
+		{
+			name: "timeout 0s",
+			src:  head + chk("api", tcpCheck, `timeout = "0s"`) + api(),
+			want: `vipd.toml:18: check "api": timeout 0s must be positive`,
+		},
+		{
+			name: "rise 0",
+			src:  head + chk("api", tcpCheck, "rise = 0") + api(),
+			want: `vipd.toml:18: check "api": rise 0 is out of range 1 to 100`,
+		},
+		{
+			name: "fall too large",
+			src:  head + chk("api", tcpCheck, "fall = 10000000000") + api(),
+			want: `vipd.toml:18: check "api": fall 2147483647 is out of range 1 to 100`,
+		},
+		{
+			name: "check duration without unit",
+			src:  head + chk("api", tcpCheck, "interval = 1") + api(),
+			want: `vipd.toml:18: check "api": interval: "1" is not a duration; write a string with a unit, such as "1s" or "100ms"`,
+		},
+		{
+			name: "check value of the wrong type",
+			src:  head + chk("api", tcpCheck, `rise = "2"`) + api(),
+			want: `vipd.toml:18: check "api": rise: expected an integer, found a string`,
+		},
+		{
+			name: "check command of the wrong type",
+			src:  head + chk("api", `type = "exec"`, `command = "/usr/local/lib/vipd/check --quick"`) + api(),
+			want: `vipd.toml:17: check "api": command: expected an array, found a string`,
+		},
+		{
+			name: "unknown key in check",
+			src:  head + chk("api", tcpCheck, `intervall = "1s"`) + api(),
+			want: `vipd.toml:18: check "api": unknown key "intervall"; did you mean "interval"?`,
+		},
+		{
+			name: "unknown array of tables like check",
+			src:  head + "[[checks]]\nname = \"api\"\n" + api(),
+			want: `vipd.toml:14: unknown table [[checks]]; did you mean "check"?`,
+		},
+		{
+			name: "check written as a table",
+			src:  head + "[check]\nname = \"api\"\n" + api(),
+			want: `vipd.toml:14: write [[check]], not [check]`,
+		},
+		{
+			name: "several problems in a check",
+			src:  head + chk("api", `type = "https"`, `url = "https://127.0.0.1:6443/readyz"`, "expect_status = [99]", "rise = 0") + api(),
+			want: `vipd.toml:18: check "api": expect_status 99 is not an HTTP status (100 to 599)` + "\n" +
+				`vipd.toml:19: check "api": rise 0 is out of range 1 to 100`,
+		},
+
+		// Tracking.
+		{
+			name: "track names an unknown check",
+			src:  head + chk("apiserver", tcpCheck) + chk("haproxy", tcpCheck) + api(`track = [{ check = "apiserver" }, { check = "api-server" }]`),
+			want: `vipd.toml:26: instance "api" (vrid 51): track names check "api-server", which is not a [[check]] (checks: apiserver, haproxy)`,
+		},
+		{
+			name: "track without checks",
+			src:  head + api(`track = [{ check = "apiserver" }]`),
+			want: `vipd.toml:18: instance "api" (vrid 51): track names check "apiserver", which is not a [[check]] (the file has no [[check]])`,
+		},
+		{
+			name: "track names a link",
+			src:  head + api(`track = [{ check = "link:eth1" }]`),
+			want: `vipd.toml:18: instance "api" (vrid 51): track names check "link:eth1"; track interfaces with track_interfaces = ["eth1"]`,
+		},
+		{
+			name: "track without check",
+			src:  head + chk("apiserver", tcpCheck) + api(`track = [{ check = "apiserver" }, { weight = -10 }]`),
+			want: `vipd.toml:22: instance "api" (vrid 51): track #2 names no check; write { check = "NAME" }`,
+		},
+		{
+			name: "track names a check twice",
+			src:  head + chk("apiserver", tcpCheck) + api(`track = [{ check = "apiserver" }, { check = "apiserver", weight = -10 }]`),
+			want: `vipd.toml:22: instance "api" (vrid 51): track names check "apiserver" twice`,
+		},
+		{
+			name: "track weight too low",
+			src:  head + chk("apiserver", tcpCheck) + api(`track = [{ check = "apiserver", weight = -255 }]`),
+			want: `vipd.toml:22: instance "api" (vrid 51): track weight -255 of check "apiserver" is out of range -254..254`,
+		},
+		{
+			name: "track weight too high, as an array of tables",
+			src:  head + chk("apiserver", tcpCheck) + api("[[instance.track]]", `check = "apiserver"`, "weight = 255"),
+			want: `vipd.toml:24: instance "api" (vrid 51): track weight 255 of check "apiserver" is out of range -254..254`,
+		},
+		{
+			name: "track of a check with problems of its own",
+			src:  head + chk("apiserver", `type = "tcp"`) + api(`track = [{ check = "apiserver" }]`),
+			want: `vipd.toml:14: check "apiserver": address is missing; a tcp check connects to host:port`,
+		},
+		{
+			name: "track of the wrong type",
+			src:  head + api(`track = "apiserver"`),
+			want: `vipd.toml:18: instance "api" (vrid 51): track: expected an array, found a string`,
+		},
+		{
+			name: "track weight of the wrong type",
+			src:  head + api(`track = [{ check = "apiserver", weight = "-30" }]`),
+			want: `vipd.toml:18: instance "api" (vrid 51): track.weight: expected an integer, found a string`,
+		},
+		{
+			name: "unknown key in track",
+			src:  head + chk("apiserver", tcpCheck) + api("vrid_unused = 1", `track = [{ check = "apiserver" },`, `  { check = "apiserver", wieght = -30 }]`),
+			want: `vipd.toml:22: instance "api" (vrid 51): unknown key "vrid_unused"; known keys: name, vrid, interface, version, advert_interval, vips, priority, order, preempt, preempt_delay, unicast, unicast_peers, unicast_source, auth_password, garp_repeat, garp_refresh, track, track_interfaces` + "\n" +
+				`vipd.toml:23: instance "api" (vrid 51): track: unknown key "wieght"; did you mean "weight"?`,
+		},
+		{
+			name: "unknown key in track of the second instance",
+			src: head + chk("apiserver", tcpCheck) + api(`track = [{ check = "apiserver" }]`) +
+				"[[instance]]\nname = \"web\"\nvrid = 52\nvips = [\"192.0.2.101/24\"]\ntrack = [{ chek = \"apiserver\" }]\n",
+			want: `vipd.toml:27: instance "web" (vrid 52): track: unknown key "chek"; did you mean "check"?`,
+		},
+		{
+			name: "track_interfaces invalid",
+			src:  head + api(`track_interfaces = ["eth 1"]`),
+			want: `vipd.toml:18: instance "api" (vrid 51): track_interfaces entry "eth 1" is not a valid interface name`,
+		},
+		{
+			name: "track_interfaces with a vertical tab",
+			src:  head + api(`track_interfaces = ["eth\u000b1"]`),
+			want: `vipd.toml:18: instance "api" (vrid 51): track_interfaces entry "eth\v1" is not a valid interface name`,
+		},
+		{
+			name: "track_interfaces too long",
+			src:  head + api(`track_interfaces = ["enp0s31f6-vlan100"]`),
+			want: `vipd.toml:18: instance "api" (vrid 51): track_interfaces entry "enp0s31f6-vlan100" is longer than 15 bytes`,
+		},
+		{
+			name: "track_interfaces twice",
+			src:  head + api(`track_interfaces = ["eth1", "eth2", "eth1"]`),
+			want: `vipd.toml:18: instance "api" (vrid 51): track_interfaces names "eth1" twice`,
+		},
+		{
+			name: "track_interfaces lists the own interface",
+			src:  head + api(`track_interfaces = ["eth1", "eth0"]`),
+			want: `vipd.toml:18: instance "api" (vrid 51): track_interfaces names "eth0", the instance's own interface, which is always tracked; remove it`,
+		},
+
 		// Several problems: all reported, in the order of the file.
 		{
 			name: "several",
@@ -700,6 +952,130 @@ unicast_peers = ["2001:db8::11", "2001:db8::12", "2001:db8::99"]
 	}
 	if diff := cmp.Diff(want, got, cmpAddrs); diff != "" {
 		t.Fatalf("Parse (-want +got)\n%s", diff)
+	}
+}
+
+func TestParseChecks(t *testing.T) {
+	src := head + `
+[[check]]
+name = "apiserver"
+type = "https"
+url = "https://127.0.0.1:6443/readyz"
+ca_file = "/etc/kubernetes/pki/ca.crt"
+cert_file = "/etc/vipd/client.crt"
+key_file = "/etc/vipd/client.key"
+expect_status = [200, 204]
+interval = "200ms"
+timeout = "150ms"
+rise = 3
+fall = 1
+
+[[check]]
+name = "haproxy"
+type = "tcp"
+address = "127.0.0.1:8443"
+
+[[check]]
+name = "ingress"
+type = "exec"
+command = ["/usr/local/lib/vipd/check-ingress", "--quick"]
+
+[[check]]
+name = "web"
+type = "http"
+url = "http://127.0.0.1:8080/healthz"
+interval = "20s"
+
+[[check]]
+name = "self-signed"
+type = "https"
+url = "https://[::1]:8443/"
+insecure_skip_verify = true
+
+[[instance]]
+name = "api"
+vrid = 51
+vips = ["192.0.2.100/24"]
+track = [{ check = "apiserver" }, { check = "haproxy", weight = -30 }, { check = "web", weight = 5 }]
+track_interfaces = ["eth1", "bond0.100"]
+
+[[instance]]
+name = "ingress"
+vrid = 52
+interface = "eth2"
+vips = ["192.0.2.101/24"]
+
+[[instance.track]]
+check = "ingress"
+weight = -254
+`
+	c, err := Parse("vipd.toml", []byte(src))
+	if err != nil {
+		t.Fatalf("Parse: %v", err)
+	}
+	wantChecks := []health.Spec{
+		{
+			Name: "apiserver", Type: "https", URL: "https://127.0.0.1:6443/readyz",
+			CAFile: "/etc/kubernetes/pki/ca.crt", CertFile: "/etc/vipd/client.crt", KeyFile: "/etc/vipd/client.key",
+			ExpectStatus: []int{200, 204},
+			Interval:     200 * time.Millisecond, Timeout: 150 * time.Millisecond, Rise: 3, Fall: 1,
+		},
+		{
+			Name: "haproxy", Type: "tcp", Address: "127.0.0.1:8443",
+			Interval: time.Second, Timeout: 750 * time.Millisecond, Rise: 2, Fall: 2,
+		},
+		{
+			Name: "ingress", Type: "exec", Command: []string{"/usr/local/lib/vipd/check-ingress", "--quick"},
+			Interval: 2 * time.Second, Timeout: 1500 * time.Millisecond, Rise: 2, Fall: 2,
+		},
+		{
+			Name: "web", Type: "http", URL: "http://127.0.0.1:8080/healthz", ExpectStatus: []int{200},
+			Interval: 20 * time.Second, Timeout: 10 * time.Second, Rise: 2, Fall: 2,
+		},
+		{
+			Name: "self-signed", Type: "https", URL: "https://[::1]:8443/", InsecureSkipVerify: true,
+			ExpectStatus: []int{200},
+			Interval:     time.Second, Timeout: 750 * time.Millisecond, Rise: 2, Fall: 2,
+		},
+	}
+	if diff := cmp.Diff(wantChecks, c.Checks); diff != "" {
+		t.Fatalf("Checks (-want +got)\n%s", diff)
+	}
+
+	api, ingress := c.Instances[0], c.Instances[1]
+	wantTrack := []health.Track{{Check: "apiserver"}, {Check: "haproxy", Weight: -30}, {Check: "web", Weight: 5}}
+	if diff := cmp.Diff(wantTrack, api.Track); diff != "" {
+		t.Errorf("Track (-want +got)\n%s", diff)
+	}
+	if diff := cmp.Diff([]string{"eth1", "bond0.100"}, api.TrackInterfaces); diff != "" {
+		t.Errorf("TrackInterfaces (-want +got)\n%s", diff)
+	}
+	if diff := cmp.Diff([]string{"eth0", "eth1", "bond0.100"}, api.TrackedInterfaces()); diff != "" {
+		t.Errorf("TrackedInterfaces (-want +got)\n%s", diff)
+	}
+	wantTracks := append(wantTrack, health.Track{Check: "link:eth0"}, health.Track{Check: "link:eth1"}, health.Track{Check: "link:bond0.100"})
+	if diff := cmp.Diff(wantTracks, api.Tracks()); diff != "" {
+		t.Errorf("Tracks (-want +got)\n%s", diff)
+	}
+	if &api.Tracks()[0] == &api.Track[0] {
+		t.Error("Tracks shares its array with Track")
+	}
+	wantTracks = []health.Track{{Check: "ingress", Weight: -254}, {Check: "link:eth2"}}
+	if diff := cmp.Diff(wantTracks, ingress.Tracks()); diff != "" {
+		t.Errorf("Tracks of an instance tracking no interface (-want +got)\n%s", diff)
+	}
+
+	insts, err := c.ForNode("cp-2")
+	if err != nil {
+		t.Fatalf("ForNode: %v", err)
+	}
+	if diff := cmp.Diff(api.Track, insts[0].Track); diff != "" {
+		t.Errorf("ForNode: Track (-want +got)\n%s", diff)
+	}
+	insts[0].Track[0].Weight = -1
+	insts[0].TrackInterfaces[0] = "eth9"
+	if c.Instances[0].Track[0].Weight != 0 || c.Instances[0].TrackInterfaces[0] != "eth1" {
+		t.Error("ForNode returned instances sharing tracks with the Config")
 	}
 }
 

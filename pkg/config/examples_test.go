@@ -1,21 +1,27 @@
 package config
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/vipd/vipd/pkg/health"
 )
 
 // examples is where the example configuration files are, relative to this
 // package.
 const examples = "../../configs"
 
-// TestExamples parses every example and resolves it for every node.
+// TestExamples parses every example, resolves it for every node and
+// reports its timing, which must raise no warning: the examples are meant
+// to be copied.
 func TestExamples(t *testing.T) {
 	files, err := filepath.Glob(filepath.Join(examples, "*.toml"))
 	if err != nil {
@@ -48,17 +54,22 @@ func TestExamples(t *testing.T) {
 					}
 				}
 			}
+
+			var b strings.Builder
+			if err := c.Report(&b); err != nil {
+				t.Fatalf("Report: %v", err)
+			}
+			report := b.String()
+			for _, inst := range c.Instances {
+				if !strings.Contains(report, fmt.Sprintf("\ninstance %q vrid %d ", inst.Name, inst.VRID)) {
+					t.Errorf("the report has no instance %q:\n%s", inst.Name, report)
+				}
+			}
+			if strings.Contains(report, "warning: ") {
+				t.Errorf("the report warns:\n%s", report)
+			}
 		})
 	}
-}
-
-// nodeNames returns the nodes a file can be resolved for: its
-// [[cluster.node]] names, or "" without [cluster].
-func nodeNames(c *Config) []string {
-	if c.Cluster == nil {
-		return []string{""}
-	}
-	return c.Cluster.names()
 }
 
 // masters returns, for each node, the instances it has the top priority of.
@@ -81,8 +92,34 @@ func masters(t *testing.T, c *Config) map[string][]string {
 
 func TestExampleControlPlane(t *testing.T) {
 	c := load(t, "control-plane.toml")
-	if got := c.Instances[0].AdvertInterval; got != 100*time.Millisecond {
-		t.Errorf("advert interval %s, want 100ms", got)
+	if got := c.Instances[0].AdvertInterval; got != time.Second {
+		t.Errorf("advert interval %s, want 1s", got)
+	}
+	wantChecks := []health.Spec{{
+		Name:         "apiserver",
+		Type:         health.TypeHTTPS,
+		URL:          "https://127.0.0.1:6443/readyz",
+		CAFile:       "/etc/kubernetes/pki/ca.crt",
+		ExpectStatus: []int{200},
+		Interval:     200 * time.Millisecond,
+		Timeout:      150 * time.Millisecond,
+		Rise:         2,
+		Fall:         2,
+	}}
+	if diff := cmp.Diff(wantChecks, c.Checks); diff != "" {
+		t.Errorf("checks (-want +got)\n%s", diff)
+	}
+	if diff := cmp.Diff([]health.Track{{Check: "apiserver"}}, c.Instances[0].Track); diff != "" {
+		t.Errorf("track (-want +got)\n%s", diff)
+	}
+	var b strings.Builder
+	if err := c.Report(&b); err != nil {
+		t.Fatalf("Report: %v", err)
+	}
+	// 2 × 200ms + 150ms + (256-240)/256 × 1s
+	line := "  check apiserver fails on cp-1: VIP moves to cp-2 within 613ms (fall 2 × 200ms + timeout 150ms + skew 63ms of cp-2)\n"
+	if !strings.Contains(b.String(), line) {
+		t.Errorf("the report lacks %q:\n%s", line, b.String())
 	}
 	want := map[string][]string{"cp-1": {"kube-apiserver"}}
 	if diff := cmp.Diff(want, masters(t, c)); diff != "" {
@@ -143,7 +180,7 @@ func TestReferenceDocumentsEveryKey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, table := range []string{"cluster", "cluster.node", "daemon", "instance"} {
+	for _, table := range []string{"cluster", "cluster.node", "daemon", "check", "instance"} {
 		keys, _ := tableKeys(table)
 		for _, key := range keys {
 			if key == "node" {
@@ -152,6 +189,13 @@ func TestReferenceDocumentsEveryKey(t *testing.T) {
 			if !regexp.MustCompile(`(?m)^#? *` + key + ` = `).Match(data) {
 				t.Errorf("configs/vipd.toml does not show %s key %q", tableName(table), key)
 			}
+		}
+	}
+	// The elements of track are inline tables.
+	keys, _ := tableKeys("instance.track")
+	for _, key := range keys {
+		if !regexp.MustCompile(`(?m)^track = \[.*[{,] *` + key + ` = `).Match(data) {
+			t.Errorf("configs/vipd.toml does not show track key %q", key)
 		}
 	}
 }

@@ -57,6 +57,23 @@ func (x *lineIndex) occurrence(plain string, n int) (lineEntry, bool) {
 	return lineEntry{}, false
 }
 
+// enclosing returns the entry of the nearest key or table enclosing the key
+// k (as MetaData.Keys spells it) that has one: its last occurrence so far,
+// given seen, the occurrences so far of each plain path. It finds the line
+// of keys inside inline tables, which are not indexed.
+func (x *lineIndex) enclosing(k []string, seen map[string]int) (lineEntry, bool) {
+	for n := len(k) - 1; n > 0; n-- {
+		plain := strings.Join(k[:n], ".")
+		if seen[plain] == 0 {
+			continue
+		}
+		if e, ok := x.occurrence(plain, seen[plain]-1); ok {
+			return e, true
+		}
+	}
+	return lineEntry{}, false
+}
+
 // indexLines scans src, which must be a valid TOML document.
 func indexLines(src string) *lineIndex {
 	x := &lineIndex{lines: make(map[string]int)}

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"io"
 	"testing"
 
 	"github.com/BurntSushi/toml"
@@ -80,10 +81,14 @@ log_level = "info"
 	}
 }
 
-// FuzzParse checks that no input makes Parse panic, and that the line
-// scanner, which Parse runs only on valid TOML, survives any input too.
+// FuzzParse checks that no input makes Parse panic, that the line
+// scanner, which Parse runs only on valid TOML, survives any input too, and
+// that a valid file resolves for every node and reports without error.
 func FuzzParse(f *testing.F) {
 	f.Add([]byte(head + api("unicast = true")))
+	f.Add([]byte(head + chk("a", tcpCheck) + chk("b", httpsCheck, "rise = 1") +
+		api(`track = [{ check = "a", weight = -10 }, { check = "b", weight = 5 }]`, `track_interfaces = ["eth1"]`)))
+	f.Add([]byte(chk("a", tcpCheck) + api(`interface = "eth0"`, "priority = 255", "version = 2", `track = [{ check = "a", weight = 254 }]`)))
 	f.Add([]byte("a = \"\"\"x\"\"\"\"\"\n[[b]]\n'c' = '''\n'''\n"))
 	f.Add([]byte("\"unterminated"))
 	f.Add([]byte("x = [ { a = 1 }, # ]\n]\n"))
@@ -93,16 +98,13 @@ func FuzzParse(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if c.Cluster == nil {
-			if _, err := c.ForNode(""); err != nil {
-				t.Fatalf("ForNode(\"\") of a valid file: %v", err)
+		for _, n := range nodeNames(c) {
+			if _, err := c.ForNode(n); err != nil {
+				t.Fatalf("ForNode(%q) of a valid file: %v", n, err)
 			}
-			return
 		}
-		for _, n := range c.Cluster.Nodes {
-			if _, err := c.ForNode(n.Name); err != nil {
-				t.Fatalf("ForNode(%q) of a valid file: %v", n.Name, err)
-			}
+		if err := c.Report(io.Discard); err != nil {
+			t.Fatalf("Report of a valid file: %v", err)
 		}
 	})
 }

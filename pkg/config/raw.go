@@ -23,6 +23,7 @@ import (
 type rawFile struct {
 	Cluster  toml.Primitive   `toml:"cluster"`
 	Daemon   toml.Primitive   `toml:"daemon"`
+	Check    []toml.Primitive `toml:"check"`
 	Instance []toml.Primitive `toml:"instance"`
 }
 
@@ -50,22 +51,52 @@ type rawDaemon struct {
 
 // rawInstance is one [[instance]].
 type rawInstance struct {
-	Name           string    `toml:"name"`
-	VRID           *int64    `toml:"vrid"`
-	Interface      *string   `toml:"interface"`
-	Version        *int64    `toml:"version"`
-	AdvertInterval *duration `toml:"advert_interval"`
-	VIPs           []string  `toml:"vips"`
-	Priority       *int64    `toml:"priority"`
-	Order          []string  `toml:"order"`
-	Preempt        *bool     `toml:"preempt"`
-	PreemptDelay   *duration `toml:"preempt_delay"`
-	Unicast        *bool     `toml:"unicast"`
-	UnicastPeers   []string  `toml:"unicast_peers"`
-	UnicastSource  *string   `toml:"unicast_source"`
-	AuthPassword   *string   `toml:"auth_password"`
-	GARPRepeat     *int64    `toml:"garp_repeat"`
-	GARPRefresh    *duration `toml:"garp_refresh"`
+	Name            string     `toml:"name"`
+	VRID            *int64     `toml:"vrid"`
+	Interface       *string    `toml:"interface"`
+	Version         *int64     `toml:"version"`
+	AdvertInterval  *duration  `toml:"advert_interval"`
+	VIPs            []string   `toml:"vips"`
+	Priority        *int64     `toml:"priority"`
+	Order           []string   `toml:"order"`
+	Preempt         *bool      `toml:"preempt"`
+	PreemptDelay    *duration  `toml:"preempt_delay"`
+	Unicast         *bool      `toml:"unicast"`
+	UnicastPeers    []string   `toml:"unicast_peers"`
+	UnicastSource   *string    `toml:"unicast_source"`
+	AuthPassword    *string    `toml:"auth_password"`
+	GARPRepeat      *int64     `toml:"garp_repeat"`
+	GARPRefresh     *duration  `toml:"garp_refresh"`
+	Track           []rawTrack `toml:"track"`
+	TrackInterfaces []string   `toml:"track_interfaces"`
+}
+
+// rawTrack is one element of an instance's track list, usually an inline
+// table such as { check = "haproxy", weight = -30 }.
+type rawTrack struct {
+	Check  string `toml:"check"`
+	Weight int64  `toml:"weight"`
+}
+
+// rawCheck is one [[check]]. Strings and booleans need no pointers: their
+// zero value means "not set" to health.Spec as well. The other optional
+// values are pointers so that an explicit zero (rise = 0) is reported
+// rather than replaced by the default.
+type rawCheck struct {
+	Name               string    `toml:"name"`
+	Type               string    `toml:"type"`
+	URL                string    `toml:"url"`
+	CAFile             string    `toml:"ca_file"`
+	CertFile           string    `toml:"cert_file"`
+	KeyFile            string    `toml:"key_file"`
+	InsecureSkipVerify bool      `toml:"insecure_skip_verify"`
+	ExpectStatus       *[]int64  `toml:"expect_status"`
+	Address            string    `toml:"address"`
+	Command            []string  `toml:"command"`
+	Interval           *duration `toml:"interval"`
+	Timeout            *duration `toml:"timeout"`
+	Rise               *int64    `toml:"rise"`
+	Fall               *int64    `toml:"fall"`
 }
 
 // duration is a time.Duration written as a string such as "1s" or "100ms".
@@ -94,8 +125,12 @@ func tableKeys(table string) ([]string, bool) {
 		v = rawNode{}
 	case "daemon":
 		v = rawDaemon{}
+	case "check":
+		v = rawCheck{}
 	case "instance":
 		v = rawInstance{}
+	case "instance.track":
+		v = rawTrack{}
 	default:
 		return nil, false
 	}
@@ -110,7 +145,7 @@ func tableKeys(table string) ([]string, bool) {
 // tableName spells a table the way it is written in the file.
 func tableName(table string) string {
 	switch table {
-	case "cluster.node", "instance":
+	case "cluster.node", "check", "instance", "instance.track":
 		return "[[" + table + "]]"
 	}
 	return "[" + table + "]"
@@ -122,6 +157,7 @@ type decoded struct {
 	cluster   *rawCluster // nil without [cluster]
 	nodes     []rawNode
 	daemon    rawDaemon
+	checks    []rawCheck
 	instances []rawInstance
 }
 
@@ -165,6 +201,13 @@ func (p *parser) decode(data []byte) (*decoded, bool) {
 	}
 	if err := md.PrimitiveDecode(rf.Daemon, &d.daemon); err != nil {
 		p.decodeError(err, "daemon", "daemon", "[daemon]")
+	}
+	d.checks = make([]rawCheck, len(rf.Check))
+	for i, prim := range rf.Check {
+		if err := md.PrimitiveDecode(prim, &d.checks[i]); err != nil {
+			path := fmt.Sprintf("check[%d]", i)
+			p.decodeError(err, "check", path, checkLabel(primitiveName(md, prim), i))
+		}
 	}
 	d.instances = make([]rawInstance, len(rf.Instance))
 	for i, prim := range rf.Instance {
@@ -288,6 +331,9 @@ func (p *parser) unknownKeys(d *decoded) {
 		path, line := plain, 0
 		if e, ok := p.lines.occurrence(plain, n); ok {
 			path, line = e.path, e.line
+		} else if e, ok := p.lines.enclosing(k, seen); ok {
+			// Inside an inline table, such as an element of track.
+			path, line = join(e.path, strings.Join(k[len(strings.Split(e.plain, ".")):], ".")), e.line
 		}
 		what := fmt.Sprintf("unknown key %q", name)
 		switch md.Type(k...) {
@@ -303,7 +349,7 @@ func (p *parser) unknownKeys(d *decoded) {
 		case s != "":
 			msg = fmt.Sprintf("%s; did you mean %q?", what, s)
 		case parent == "":
-			msg = fmt.Sprintf("%s; known tables: [cluster], [daemon], [[instance]]", what)
+			msg = fmt.Sprintf("%s; known tables: [cluster], [daemon], [[check]], [[instance]]", what)
 		default:
 			msg = fmt.Sprintf("%s; known keys: %s", what, strings.Join(known, ", "))
 		}
@@ -314,17 +360,34 @@ func (p *parser) unknownKeys(d *decoded) {
 	}
 }
 
-// labelAt names the table element that holds the key at path.
+// labelAt names the table element that holds the key at path: a node,
+// check or instance, followed by the table inside it, if any ("instance
+// "api" (vrid 51): track").
 func (d *decoded) labelAt(table, path string) string {
-	var i int
-	if _, err := fmt.Sscanf(strings.TrimPrefix(path, table), "[%d]", &i); err != nil {
-		return tableName(table)
-	}
-	switch {
-	case table == "cluster.node" && i < len(d.nodes):
-		return nodeLabel(d.nodes[i].Name, i)
-	case table == "instance" && i < len(d.instances):
-		return d.instances[i].label(i)
+	for _, array := range []string{"cluster.node", "check", "instance"} {
+		sub, inside := strings.CutPrefix(table, array+".")
+		if table != array && !inside {
+			continue
+		}
+		var i int
+		if _, err := fmt.Sscanf(strings.TrimPrefix(path, array), "[%d]", &i); err != nil {
+			break
+		}
+		var label string
+		switch {
+		case array == "cluster.node" && i < len(d.nodes):
+			label = nodeLabel(d.nodes[i].Name, i)
+		case array == "check" && i < len(d.checks):
+			label = checkLabel(d.checks[i].Name, i)
+		case array == "instance" && i < len(d.instances):
+			label = d.instances[i].label(i)
+		default:
+			return tableName(table)
+		}
+		if inside {
+			label += ": " + sub
+		}
+		return label
 	}
 	return tableName(table)
 }

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -8,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/vipd/vipd/pkg/health"
 )
 
 // Limits of the values an instance accepts.
@@ -33,12 +36,21 @@ func (p *parser) validate(d *decoded) *Config {
 		c.Cluster = p.cluster(d.cluster, d.nodes)
 		clusterOK = len(p.errs) == before
 	}
+	c.Checks = p.checks(d.checks)
+	// Every check with a name can be tracked, also one with problems of
+	// its own: an instance tracking it is not wrong for that.
+	var checkNames []string
+	for _, rc := range d.checks {
+		if rc.Name != "" && !slices.Contains(checkNames, rc.Name) {
+			checkNames = append(checkNames, rc.Name)
+		}
+	}
 	if len(d.instances) == 0 {
 		p.errorf("", "no [[instance]]: the file must define at least one virtual router")
 	}
 	valid := true
 	for i, ri := range d.instances {
-		inst, ok := p.instance(ri, i, c.Cluster, clusterOK)
+		inst, ok := p.instance(ri, i, c.Cluster, clusterOK, checkNames)
 		c.Instances = append(c.Instances, inst)
 		valid = valid && ok
 	}
@@ -168,10 +180,108 @@ func checkListen(s string) error {
 	return nil
 }
 
+// checks validates the [[check]] tables and fills in their defaults.
+func (p *parser) checks(rcs []rawCheck) []health.Spec {
+	var specs []health.Spec
+	names := make(map[string]int) // check name → index of its first check
+	for i, rc := range rcs {
+		specs = append(specs, p.check(rc, i))
+		if rc.Name == "" {
+			continue
+		}
+		if first, dup := names[rc.Name]; dup {
+			p.errorf(fmt.Sprintf("check[%d].name", i), "%s: name %q is already used by the check on line %d",
+				checkLabel(rc.Name, i), rc.Name, p.lines.line(fmt.Sprintf("check[%d]", first)))
+		} else {
+			names[rc.Name] = i
+		}
+	}
+	return specs
+}
+
+// check validates one [[check]] and fills in its defaults. health.Spec
+// does the validating; each of its *health.SpecError names the key at
+// fault, which gives the line.
+func (p *parser) check(rc rawCheck, i int) health.Spec {
+	path := fmt.Sprintf("check[%d]", i)
+	label := checkLabel(rc.Name, i)
+	s := health.Spec{
+		Name:               rc.Name,
+		Type:               rc.Type,
+		URL:                rc.URL,
+		CAFile:             rc.CAFile,
+		CertFile:           rc.CertFile,
+		KeyFile:            rc.KeyFile,
+		InsecureSkipVerify: rc.InsecureSkipVerify,
+		Address:            rc.Address,
+		Command:            slices.Clone(rc.Command),
+	}
+	// Zero means "default" to WithDefaults; a zero written in the file is
+	// a mistake to report, so it is put back after the defaults.
+	if rc.Interval != nil {
+		s.Interval = time.Duration(*rc.Interval)
+	}
+	if rc.Timeout != nil {
+		s.Timeout = time.Duration(*rc.Timeout)
+	}
+	s = s.WithDefaults()
+	if rc.Interval != nil {
+		s.Interval = time.Duration(*rc.Interval)
+	}
+	if rc.Timeout != nil {
+		s.Timeout = time.Duration(*rc.Timeout)
+	}
+	if rc.Rise != nil {
+		s.Rise = clampInt(*rc.Rise)
+	}
+	if rc.Fall != nil {
+		s.Fall = clampInt(*rc.Fall)
+	}
+	if rc.ExpectStatus != nil {
+		s.ExpectStatus = make([]int, len(*rc.ExpectStatus))
+		for j, code := range *rc.ExpectStatus {
+			s.ExpectStatus[j] = clampInt(code)
+		}
+	}
+
+	err := s.Validate()
+	if err == nil {
+		return s
+	}
+	errs := []error{err}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		errs = j.Unwrap()
+	}
+	badInterval := slices.ContainsFunc(errs, func(err error) bool {
+		var se *health.SpecError
+		return errors.As(err, &se) && se.Key == "interval"
+	})
+	for _, err := range errs {
+		var se *health.SpecError
+		switch {
+		case !errors.As(err, &se):
+			p.errorf(path, "%s: %v", label, err)
+		case se.Key == "timeout" && rc.Timeout == nil && badInterval:
+			// The default timeout follows the interval: reporting
+			// it would only repeat the interval's problem.
+		default:
+			p.errorf(path+"."+se.Key, "%s: %s", label, se.Msg)
+		}
+	}
+	return s
+}
+
+// clampInt converts a value of the file to an int, saturating where int
+// is 32 bits: the limits of what takes an int are far smaller.
+func clampInt(v int64) int {
+	return int(max(min(v, 1<<31-1), -1<<31))
+}
+
 // instance validates one [[instance]] and fills in its defaults. cl is nil
 // without [cluster]; clusterOK is false when [cluster] had problems, to
-// skip the checks that would only repeat them.
-func (p *parser) instance(ri rawInstance, i int, cl *Cluster, clusterOK bool) (Instance, bool) {
+// skip the checks that would only repeat them. checks are the names of
+// the [[check]]s the instance may track.
+func (p *parser) instance(ri rawInstance, i int, cl *Cluster, clusterOK bool, checks []string) (Instance, bool) {
 	before := len(p.errs)
 	path := fmt.Sprintf("instance[%d]", i)
 	at := func(key string) string { return path + "." + key }
@@ -327,7 +437,56 @@ func (p *parser) instance(ri rawInstance, i int, cl *Cluster, clusterOK bool) (I
 			inst.GARPRefresh = d
 		}
 	}
+
+	p.track(ri, path, label, checks, &inst)
 	return inst, len(p.errs) == before
+}
+
+// track checks what the instance tracks: checks by name, and interfaces.
+func (p *parser) track(ri rawInstance, path, label string, checks []string, inst *Instance) {
+	bad := func(key, format string, args ...any) {
+		p.errorf(path+"."+key, "%s: %s", label, fmt.Sprintf(format, args...))
+	}
+	for j, rt := range ri.Track {
+		key := fmt.Sprintf("track[%d]", j) // the line of track when inline
+		switch {
+		case rt.Check == "":
+			bad(key, "track #%d names no check; write { check = \"NAME\" }", j+1)
+			continue
+		case strings.HasPrefix(rt.Check, health.LinkPrefix):
+			bad(key, "track names check %q; track interfaces with track_interfaces = [%q]",
+				rt.Check, strings.TrimPrefix(rt.Check, health.LinkPrefix))
+			continue
+		case !slices.Contains(checks, rt.Check):
+			known := "the file has no [[check]]"
+			if len(checks) > 0 {
+				known = "checks: " + strings.Join(checks, ", ")
+			}
+			bad(key, "track names check %q, which is not a [[check]] (%s)", rt.Check, known)
+			continue
+		case slices.ContainsFunc(inst.Track, func(t health.Track) bool { return t.Check == rt.Check }):
+			bad(key, "track names check %q twice", rt.Check)
+			continue
+		case rt.Weight < health.MinWeight || rt.Weight > health.MaxWeight:
+			bad(key+".weight", "track weight %d of check %q is out of range %d..%d",
+				rt.Weight, rt.Check, health.MinWeight, health.MaxWeight)
+			continue
+		}
+		inst.Track = append(inst.Track, health.Track{Check: rt.Check, Weight: int(rt.Weight)})
+	}
+
+	for _, name := range ri.TrackInterfaces {
+		switch err := checkIfName(name); {
+		case err != nil:
+			bad("track_interfaces", "track_interfaces entry %q %v", name, err)
+		case slices.Contains(inst.TrackInterfaces, name):
+			bad("track_interfaces", "track_interfaces names %q twice", name)
+		case name == inst.Interface:
+			bad("track_interfaces", "track_interfaces names %q, the instance's own interface, which is always tracked; remove it", name)
+		default:
+			inst.TrackInterfaces = append(inst.TrackInterfaces, name)
+		}
+	}
 }
 
 // advertInterval checks the instance's advert interval (its own, or the
@@ -532,6 +691,14 @@ func instanceLabel(name string, vrid int64, i int) string {
 	return s
 }
 
+// checkLabel names a check in error messages.
+func checkLabel(name string, i int) string {
+	if name == "" {
+		return fmt.Sprintf("check #%d", i+1)
+	}
+	return fmt.Sprintf("check %q", name)
+}
+
 // nodeLabel names a node in error messages.
 func nodeLabel(name string, i int) string {
 	if name == "" {
@@ -565,7 +732,8 @@ func checkIfName(s string) error {
 		return fmt.Errorf("is empty")
 	case len(s) > maxIfNameLen:
 		return fmt.Errorf("is longer than %d bytes", maxIfNameLen)
-	case s == "." || s == "..", strings.ContainsAny(s, "/: \t\n"):
+	case s == "." || s == "..", strings.ContainsAny(s, "/: \t\n\v\f\r"):
+		// What the kernel's dev_valid_name rejects.
 		return fmt.Errorf("is not a valid interface name")
 	}
 	return nil
