@@ -19,6 +19,7 @@ const DefaultPath = "/etc/vipd/vipd.toml"
 // Defaults of the [daemon] table.
 const (
 	DefaultControlSocket = "/run/vipd/vipd.sock"
+	DefaultStateDir      = "/var/lib/vipd"
 	DefaultMetricsListen = "127.0.0.1:9654"
 	DefaultLogLevel      = "info"
 )
@@ -72,6 +73,8 @@ type Daemon struct {
 	ControlSocket string
 	MetricsListen string // "" disables the metrics listener
 	LogLevel      string // debug, info, warn or error
+	// StateDir keeps state across restarts: the drained instances.
+	StateDir string
 }
 
 // Instance is one [[instance]]: a virtual router, with defaults filled in.
@@ -106,6 +109,9 @@ type Instance struct {
 	AuthPassword   string // VRRPv2 only; "" for none
 	GARPRepeat     int    // gratuitous ARP / unsolicited NA sent on becoming master
 	GARPRefresh    time.Duration
+	// Notify is a program and its arguments run on every state change of
+	// the instance; nil for none.
+	Notify []string
 	// Track lists the [[check]]s the instance's priority depends on, by
 	// name, each at most once. See health.Track for what weights do.
 	Track []health.Track

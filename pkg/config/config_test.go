@@ -151,8 +151,23 @@ func TestParseErrors(t *testing.T) {
 		},
 		{
 			name: "unknown key",
-			src:  head + api(`notify = "/usr/local/bin/notify"`),
-			want: `vipd.toml:18: instance "api" (vrid 51): unknown key "notify"; known keys: name, vrid, interface, version, advert_interval, vips, priority, order, preempt, preempt_delay, unicast, unicast_peers, unicast_source, auth_password, garp_repeat, garp_refresh, track, track_interfaces`,
+			src:  head + api(`notifyy = ["/usr/local/bin/notify"]`),
+			want: `vipd.toml:18: instance "api" (vrid 51): unknown key "notifyy"; did you mean "notify"?`,
+		},
+		{
+			name: "notify not absolute",
+			src:  head + api(`notify = ["notify.sh"]`),
+			want: `vipd.toml:18: instance "api" (vrid 51): notify program "notify.sh" must be an absolute path (it runs without a shell)`,
+		},
+		{
+			name: "notify empty",
+			src:  head + api(`notify = []`),
+			want: `vipd.toml:18: instance "api" (vrid 51): notify must name a program and its arguments, such as ["/usr/local/lib/vipd/on-change"]`,
+		},
+		{
+			name: "state_dir relative",
+			src:  "[daemon]\nstate_dir = \"var/lib\"\n" + head + api(""),
+			want: `vipd.toml:2: [daemon]: state_dir "var/lib" must be an absolute path`,
 		},
 		{
 			name: "unknown key in second instance",
@@ -803,7 +818,7 @@ func TestParseErrors(t *testing.T) {
 		{
 			name: "unknown key in track",
 			src:  head + chk("apiserver", tcpCheck) + api("vrid_unused = 1", `track = [{ check = "apiserver" },`, `  { check = "apiserver", wieght = -30 }]`),
-			want: `vipd.toml:22: instance "api" (vrid 51): unknown key "vrid_unused"; known keys: name, vrid, interface, version, advert_interval, vips, priority, order, preempt, preempt_delay, unicast, unicast_peers, unicast_source, auth_password, garp_repeat, garp_refresh, track, track_interfaces` + "\n" +
+			want: `vipd.toml:22: instance "api" (vrid 51): unknown key "vrid_unused"; known keys: name, vrid, interface, version, advert_interval, vips, priority, order, preempt, preempt_delay, unicast, unicast_peers, unicast_source, auth_password, garp_repeat, garp_refresh, track, track_interfaces, notify` + "\n" +
 				`vipd.toml:23: instance "api" (vrid 51): track: unknown key "wieght"; did you mean "weight"?`,
 		},
 		{
@@ -921,7 +936,7 @@ unicast_peers = ["2001:db8::11", "2001:db8::12", "2001:db8::99"]
 				{Name: "cp-2", Address6: addr("2001:db8::12")},
 			},
 		},
-		Daemon: Daemon{ControlSocket: "/run/vipd/vipd.sock", MetricsListen: "", LogLevel: "info"},
+		Daemon: Daemon{ControlSocket: "/run/vipd/vipd.sock", MetricsListen: "", LogLevel: "info", StateDir: "/var/lib/vipd"},
 		Instances: []Instance{
 			{
 				Name: "api", VRID: 51, Interface: "eth0", Version: 3,
@@ -1086,7 +1101,7 @@ func TestDefaults(t *testing.T) {
 	}
 	want := &Config{
 		Path:   "vipd.toml",
-		Daemon: Daemon{ControlSocket: DefaultControlSocket, MetricsListen: DefaultMetricsListen, LogLevel: DefaultLogLevel},
+		Daemon: Daemon{ControlSocket: DefaultControlSocket, MetricsListen: DefaultMetricsListen, LogLevel: DefaultLogLevel, StateDir: DefaultStateDir},
 		Instances: []Instance{{
 			Name: "api", VRID: 51, Interface: "eth0", Version: 3, AdvertInterval: time.Second,
 			VIPs: []netip.Prefix{prefix("192.0.2.100/24")}, Priority: 100, Preempt: true, GARPRepeat: 5,

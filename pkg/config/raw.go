@@ -47,6 +47,7 @@ type rawDaemon struct {
 	ControlSocket *string `toml:"control_socket"`
 	MetricsListen *string `toml:"metrics_listen"`
 	LogLevel      *string `toml:"log_level"`
+	StateDir      *string `toml:"state_dir"`
 }
 
 // rawInstance is one [[instance]].
@@ -69,6 +70,7 @@ type rawInstance struct {
 	GARPRefresh     *duration  `toml:"garp_refresh"`
 	Track           []rawTrack `toml:"track"`
 	TrackInterfaces []string   `toml:"track_interfaces"`
+	Notify          []string   `toml:"notify"`
 }
 
 // rawTrack is one element of an instance's track list, usually an inline

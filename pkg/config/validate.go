@@ -140,7 +140,7 @@ func (p *parser) cluster(rc *rawCluster, rns []rawNode) *Cluster {
 
 // daemon validates [daemon] and fills in its defaults.
 func (p *parser) daemon(rd rawDaemon) Daemon {
-	d := Daemon{ControlSocket: DefaultControlSocket, MetricsListen: DefaultMetricsListen, LogLevel: DefaultLogLevel}
+	d := Daemon{ControlSocket: DefaultControlSocket, MetricsListen: DefaultMetricsListen, LogLevel: DefaultLogLevel, StateDir: DefaultStateDir}
 	if rd.ControlSocket != nil {
 		d.ControlSocket = *rd.ControlSocket
 		switch s := d.ControlSocket; {
@@ -154,6 +154,12 @@ func (p *parser) daemon(rd rawDaemon) Daemon {
 		d.MetricsListen = *rd.MetricsListen
 		if err := checkListen(d.MetricsListen); err != nil {
 			p.errorf("daemon.metrics_listen", "[daemon]: metrics_listen %q %v", d.MetricsListen, err)
+		}
+	}
+	if rd.StateDir != nil {
+		d.StateDir = *rd.StateDir
+		if !strings.HasPrefix(d.StateDir, "/") {
+			p.errorf("daemon.state_dir", "[daemon]: state_dir %q must be an absolute path", d.StateDir)
 		}
 	}
 	if rd.LogLevel != nil {
@@ -435,6 +441,17 @@ func (p *parser) instance(ri rawInstance, i int, cl *Cluster, clusterOK bool, ch
 			bad("garp_refresh", "garp_refresh %s must be 0s (off) or at least 1s", d)
 		} else {
 			inst.GARPRefresh = d
+		}
+	}
+
+	if ri.Notify != nil {
+		switch {
+		case len(ri.Notify) == 0 || ri.Notify[0] == "":
+			bad("notify", "notify must name a program and its arguments, such as [\"/usr/local/lib/vipd/on-change\"]")
+		case !strings.HasPrefix(ri.Notify[0], "/"):
+			bad("notify", "notify program %q must be an absolute path (it runs without a shell)", ri.Notify[0])
+		default:
+			inst.Notify = ri.Notify
 		}
 	}
 
