@@ -18,7 +18,8 @@ build:
 # without root the lab tests skip, unless VIPD_REQUIRE_NETNS=1).
 test: build
 	$(GO) vet ./...
-	$(GO) test -race -count=1 ./...
+	$(GO) test -race -count=1 $$($(GO) list ./... | grep -v /e2e)
+	$(GO) test -count=1 ./e2e/
 
 unit:
 	$(GO) test -count=1 -short ./pkg/...

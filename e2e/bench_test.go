@@ -108,9 +108,7 @@ address = "192.0.2.11"
 [[cluster.node]]
 name = "cp-2"
 address = "192.0.2.12"
-[daemon]
-metrics_listen = ""
-[[instance]]
+`+daemonTable+`[[instance]]
 name = "api"
 vrid = 51
 vips = ["192.0.2.100/24"]

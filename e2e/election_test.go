@@ -31,7 +31,7 @@ func threeNodes(t *testing.T, n int) (*lab.Lab, []*lab.Host, []string) {
 // and the second takes over within the protocol bound, measured on the
 // wire; the link comes back and the first preempts.
 func TestFailoverAndPreemption(t *testing.T) {
-	t.Parallel()
+	// Not parallel: it measures timing, so it runs alone.
 	l, hosts, addrs := threeNodes(t, 3)
 	lab.RequireCommand(t, "tshark")
 	const ivl = 100 * time.Millisecond
@@ -78,7 +78,7 @@ vips = ["192.0.2.100/24"]`)
 // TestGracefulStop: the master stops; its priority-0 advertisement makes
 // the best backup take over after its skew time.
 func TestGracefulStop(t *testing.T) {
-	t.Parallel()
+	// Not parallel: it measures timing, so it runs alone.
 	l, hosts, addrs := threeNodes(t, 2)
 	lab.RequireCommand(t, "tshark")
 	cfg := cluster(t, "1s", hosts, addrs, `name = "api"
@@ -266,7 +266,8 @@ func TestNeedsCapabilities(t *testing.T) {
 	cfg := cluster(t, "1s", hosts, addrs, `name = "api"
 vrid = 58
 vips = ["192.0.2.100/24"]`)
-	out, err := hosts[0].Exec(t.Context(), "setpriv", "--bounding-set", "-net_admin,-net_raw", vipdBin, "-config", cfg).CombinedOutput()
+	own, _ := ownConfig(t, hosts[0], cfg)
+	out, err := hosts[0].Exec(t.Context(), "setpriv", "--bounding-set", "-net_admin,-net_raw", vipdBin, "-config", own).CombinedOutput()
 	if code := exitCode(err); code != 1 {
 		t.Fatalf("exit %d (%v), want 1\n%s", code, err, out)
 	}

@@ -47,12 +47,13 @@ func TestMain(m *testing.M) {
 
 // proc is one vipd process running in a lab host.
 type proc struct {
-	t    testing.TB
-	cfg  string
-	host *lab.Host
-	cmd  *exec.Cmd
-	log  *syncBuffer
-	done chan error
+	t      testing.TB
+	cfg    string
+	socket string // its control socket
+	host   *lab.Host
+	cmd    *exec.Cmd
+	log    *syncBuffer
+	done   chan error
 }
 
 type syncBuffer struct {
@@ -72,12 +73,18 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
+// daemonTable is the [daemon] table of the lab's configuration files; the
+// nodes share a file system, so startVipd gives each its own control
+// socket and state directory.
+const daemonTable = "[daemon]\nmetrics_listen = \"\"\ncontrol_socket = \"@SOCKET@\"\nstate_dir = \"@STATE@\"\n"
+
 // startVipd runs vipd with cfg in host; the process is killed at cleanup if
 // the test did not stop it, and its log is shown when the test fails.
 func startVipd(t testing.TB, h *lab.Host, cfg string, args ...string) *proc {
 	t.Helper()
-	cmd := h.Exec(context.Background(), vipdBin, append([]string{"-config", cfg}, args...)...)
-	p := &proc{t: t, cfg: cfg, host: h, cmd: cmd, log: &syncBuffer{}, done: make(chan error, 1)}
+	own, socket := ownConfig(t, h, cfg)
+	cmd := h.Exec(context.Background(), vipdBin, append([]string{"-config", own}, args...)...)
+	p := &proc{t: t, cfg: cfg, socket: socket, host: h, cmd: cmd, log: &syncBuffer{}, done: make(chan error, 1)}
 	cmd.Stdout, cmd.Stderr = p.log, p.log
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start vipd on %s: %v", h.Name(), err)
@@ -90,6 +97,28 @@ func startVipd(t testing.TB, h *lab.Host, cfg string, args ...string) *proc {
 		}
 	})
 	return p
+}
+
+// ownConfig writes host h's copy of cfg, with its own control socket and
+// state directory, and returns its path and the socket's.
+func ownConfig(t testing.TB, h *lab.Host, cfg string) (path, socket string) {
+	t.Helper()
+	text, err := os.ReadFile(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(filepath.Dir(cfg), h.Name())
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	socket = filepath.Join(dir, "vipd.sock")
+	text = bytes.ReplaceAll(text, []byte("@SOCKET@"), []byte(socket))
+	text = bytes.ReplaceAll(text, []byte("@STATE@"), []byte(filepath.Join(dir, "state")))
+	path = filepath.Join(dir, "vipd.toml")
+	if err := os.WriteFile(path, text, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path, socket
 }
 
 // stop sends SIGTERM and returns the exit error.
@@ -126,7 +155,7 @@ func cluster(t testing.TB, interval string, nodes []*lab.Host, addrs []string, i
 			fmt.Fprintf(&b, "address6 = \"2001:db8::1%d\"\n", i+1)
 		}
 	}
-	fmt.Fprintf(&b, "[daemon]\nmetrics_listen = \"\"\ncontrol_socket = %q\n", filepath.Join(t.TempDir(), "vipd.sock"))
+	b.WriteString(daemonTable)
 	b.WriteString("[[instance]]\n" + instance + "\n")
 	return writeConfig(t, b.String())
 }

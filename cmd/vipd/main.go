@@ -14,10 +14,19 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime"
 	"syscall"
+	"time"
+
+	sd "github.com/coreos/go-systemd/v22/daemon"
+	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/vipd/vipd/pkg/config"
+	"github.com/vipd/vipd/pkg/control"
 	"github.com/vipd/vipd/pkg/daemon"
+	"github.com/vipd/vipd/pkg/health"
+	"github.com/vipd/vipd/pkg/metrics"
 	"github.com/vipd/vipd/pkg/netif"
 )
 
@@ -31,9 +40,9 @@ func main() {
 func run(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("vipd", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	path := fs.String("config", "/etc/vipd/vipd.toml", "configuration file")
+	path := fs.String("config", config.DefaultPath, "configuration file")
 	node := fs.String("node", "", "this node's name in [[cluster.node]] (default: found by its addresses)")
-	test := fs.Bool("t", false, "check the configuration file and exit: 0 if valid, 1 if not")
+	test := fs.Bool("t", false, "check the configuration file, print each node's priorities and failover times, and exit: 0 if valid, 1 if not")
 	showVersion := fs.Bool("version", false, "print the version and exit")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -61,27 +70,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 		log.Error("cannot start", "error", err)
 		return 1
 	}
-	local, err := netif.LocalAddrs()
-	if err != nil {
-		log.Error("cannot list local addresses", "error", err)
-		return 1
-	}
-	self, err := cfg.Self(*node, local)
+	self, dcfg, err := resolve(cfg, *node)
 	if err != nil {
 		log.Error("cannot start", "error", err)
 		return 1
 	}
-	instances, err := cfg.ForNode(self)
-	if err != nil {
-		log.Error("cannot start", "error", err)
-		return 1
-	}
-
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
-	log.Info("starting", "version", version, "config", cfg.Path, "node", self, "instances", len(instances))
-	d := daemon.New(instances, log)
-	if err := d.Run(ctx, func() { log.Info("all instances started") }); err != nil && !errors.Is(err, context.Canceled) {
+	if err := serve(cfg, self, dcfg, log); err != nil {
 		log.Error("stopped", "error", err)
 		return 1
 	}
@@ -89,30 +83,168 @@ func run(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-// check is vipd -t: the file parsed; now resolve it for every node (or
-// the one named) so that node-specific mistakes are found too.
-func check(cfg *config.Config, node string, stdout, stderr io.Writer) int {
-	nodes := []string{node}
-	if node == "" && cfg.Cluster != nil {
-		nodes = nodes[:0]
-		for _, n := range cfg.Cluster.Nodes {
-			nodes = append(nodes, n.Name)
+// resolve finds this node and what it runs.
+func resolve(cfg *config.Config, node string) (string, daemon.Config, error) {
+	local, err := netif.LocalAddrs()
+	if err != nil {
+		return "", daemon.Config{}, fmt.Errorf("list local addresses: %w", err)
+	}
+	self, err := cfg.Self(node, local)
+	if err != nil {
+		return "", daemon.Config{}, err
+	}
+	instances, err := cfg.ForNode(self)
+	if err != nil {
+		return "", daemon.Config{}, err
+	}
+	return self, daemon.Config{Checks: cfg.Checks, Instances: instances}, nil
+}
+
+// serve runs the daemon, its control socket, metrics, systemd
+// notifications and reloads until SIGTERM or SIGINT.
+func serve(cfg *config.Config, self string, dcfg daemon.Config, log *slog.Logger) error {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+
+	d := daemon.New(dcfg, daemon.Options{
+		Node:       self,
+		ConfigPath: cfg.Path,
+		Version:    version,
+		StateDir:   cfg.Daemon.StateDir,
+		Logger:     log,
+		OnChange: func(summary string) {
+			sd.SdNotify(false, "STATUS="+summary)
+		},
+	})
+
+	ctl, err := control.Listen(cfg.Daemon.ControlSocket, d, log)
+	if err != nil {
+		return err
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	// The servers outlive the daemon's resignation, so vipctl answers
+	// while masters hand over.
+	sctx, stopServers := context.WithCancel(context.Background())
+	defer stopServers()
+	g.Go(func() error { return ctl.Serve(sctx) })
+	if cfg.Daemon.MetricsListen != "" {
+		reg := prometheus.NewRegistry()
+		if err := metrics.New(d, reg, metrics.BuildInfo{Version: version, GoVersion: runtime.Version()}); err != nil {
+			return err
+		}
+		g.Go(func() error { return metrics.Serve(sctx, cfg.Daemon.MetricsListen, reg, log) })
+	}
+
+	log.Info("starting", "version", version, "config", cfg.Path, "node", self, "instances", len(dcfg.Instances))
+	ready := make(chan struct{})
+	g.Go(func() error {
+		defer stopServers()
+		err := d.Run(gctx, func() {
+			log.Info("all instances started")
+			close(ready)
+		})
+		sd.SdNotify(false, sd.SdNotifyStopping)
+		return err
+	})
+	g.Go(func() error {
+		select {
+		case <-ready:
+		case <-gctx.Done():
+			return nil
+		}
+		sd.SdNotify(false, sd.SdNotifyReady)
+		watchdog(gctx, d, log)
+		return nil
+	})
+	g.Go(func() error {
+		for {
+			select {
+			case <-gctx.Done():
+				return nil
+			case <-hup:
+				reload(gctx, d, cfg.Path, self, log)
+			}
+		}
+	})
+	err = g.Wait()
+	if errors.Is(err, context.Canceled) {
+		err = nil
+	}
+	return err
+}
+
+// watchdog keeps systemd's watchdog fed while every router's loop answers;
+// a stuck router stops the pings and systemd restarts vipd.
+func watchdog(ctx context.Context, d *daemon.Daemon, log *slog.Logger) {
+	interval, err := sd.SdWatchdogEnabled(false)
+	if err != nil || interval == 0 {
+		return
+	}
+	t := time.NewTicker(interval / 3)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		pctx, cancel := context.WithTimeout(ctx, interval/3)
+		err := d.Ping(pctx)
+		cancel()
+		if err != nil {
+			log.Error("watchdog: not feeding systemd", "error", err)
+			continue
+		}
+		sd.SdNotify(false, sd.SdNotifyWatchdog)
+	}
+}
+
+// reload re-reads the configuration on SIGHUP. An invalid file is refused
+// and the running configuration kept.
+func reload(ctx context.Context, d *daemon.Daemon, path, self string, log *slog.Logger) {
+	sd.SdNotify(false, sd.SdNotifyReloading)
+	defer sd.SdNotify(false, sd.SdNotifyReady)
+	cfg, err := config.Load(path)
+	if err == nil {
+		var dcfg daemon.Config
+		_, dcfg, err = resolve(cfg, self)
+		if err == nil {
+			err = d.Reload(ctx, dcfg)
 		}
 	}
-	for _, n := range nodes {
-		instances, err := cfg.ForNode(n)
-		if err != nil {
+	if err != nil {
+		log.Error("reload refused; the running configuration stays", "config", path, "error", err)
+		return
+	}
+	log.Info("reload done", "config", path)
+}
+
+// check is vipd -t: the file parsed; now resolve it for every node (or
+// the one named), check that each check can be built (exec programs safe
+// to run, CA files readable), and print the priorities and failover times.
+func check(cfg *config.Config, node string, stdout, stderr io.Writer) int {
+	if node != "" {
+		if _, err := cfg.ForNode(node); err != nil {
 			fmt.Fprintln(stderr, err)
 			return 1
 		}
-		for _, inst := range instances {
-			who := n
-			if who == "" {
-				who = "this node"
-			}
-			fmt.Fprintf(stdout, "%s: instance %q vrid %d on %s: priority %d, %v\n",
-				who, inst.Name, inst.VRID, inst.Interface, inst.Priority, inst.VIPs)
+	}
+	failed := false
+	for _, s := range cfg.Checks {
+		if _, err := health.New(s); err != nil {
+			fmt.Fprintf(stderr, "%s: check %q: %v\n", cfg.Path, s.Name, err)
+			failed = true
 		}
+	}
+	if err := cfg.Report(stdout); err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	if failed {
+		return 1
 	}
 	fmt.Fprintf(stdout, "%s: configuration OK\n", cfg.Path)
 	return 0

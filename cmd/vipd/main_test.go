@@ -31,6 +31,23 @@ name = "api"
 vrid = 51
 vips = ["192.0.2.100/24"]
 `)
+	script := write("check.sh", "#!/bin/sh\nexit 0\n")
+	if err := os.Chmod(script, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	unsafe := write("unsafe.toml", `
+[[check]]
+name = "custom"
+type = "exec"
+command = ["`+script+`"]
+[[instance]]
+name = "api"
+vrid = 51
+priority = 100
+interface = "eth0"
+vips = ["192.0.2.100/24"]
+track = [{ check = "custom" }]
+`)
 	bad := write("bad.toml", `
 [[instance]]
 name = "api"
@@ -45,8 +62,9 @@ interface = "eth0"
 		code     int
 		out, err string
 	}{
-		{"valid", []string{"-t", "-config", good}, 0, "cp-2: instance \"api\" vrid 51 on eth0: priority 240", ""},
-		{"one node", []string{"-t", "-config", good, "-node", "cp-1"}, 0, "cp-1: instance \"api\" vrid 51 on eth0: priority 250", ""},
+		{"valid", []string{"-t", "-config", good}, 0, "  cp-2  240\n", ""},
+		{"one node", []string{"-t", "-config", good, "-node", "cp-1"}, 0, "configuration OK", ""},
+		{"unsafe exec check", []string{"-t", "-config", unsafe}, 1, "", `check "custom": `},
 		{"unknown node", []string{"-t", "-config", good, "-node", "cp-9"}, 1, "", "cp-9"},
 		{"invalid", []string{"-t", "-config", bad}, 1, "", "bad.toml:4"},
 		{"missing", []string{"-t", "-config", filepath.Join(dir, "none.toml")}, 1, "", "none.toml"},

@@ -5,28 +5,72 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/netip"
+	"reflect"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/vishvananda/netlink"
-	"golang.org/x/sync/errgroup"
 
 	"github.com/vipd/vipd/pkg/config"
+	"github.com/vipd/vipd/pkg/health"
+	"github.com/vipd/vipd/pkg/hooks"
 	"github.com/vipd/vipd/pkg/netif"
 	"github.com/vipd/vipd/pkg/router"
 	"github.com/vipd/vipd/pkg/vrrp"
 )
 
+// Options configure a Daemon.
+type Options struct {
+	// Node is this node's name in the cluster, for status.
+	Node string
+	// ConfigPath is the configuration file, for status.
+	ConfigPath string
+	// Version is vipd's version, for status.
+	Version string
+	// StateDir keeps state across restarts (the drained instances); ""
+	// keeps it in memory only.
+	StateDir string
+	// HookTimeout bounds each notify hook run; 0 means the default.
+	HookTimeout time.Duration
+	// OnChange, if set, is called after every state transition with a one
+	// line summary of all routers (for systemd's STATUS=). It must not
+	// block.
+	OnChange func(summary string)
+	// Logger receives the daemon's logs; nil discards.
+	Logger *slog.Logger
+}
+
+// Config is what a Daemon runs: the checks and the instances resolved for
+// this node (see config.Config.ForNode).
+type Config struct {
+	Checks    []health.Spec
+	Instances []config.Instance
+}
+
 // Daemon runs every instance of one node.
 type Daemon struct {
-	instances []config.Instance
-	log       *slog.Logger
-	addrs     *netif.Addrs
+	opts    Options
+	log     *slog.Logger
+	addrs   *netif.Addrs
+	reloads chan reloadReq
 
-	routers   []*router.Router
-	listeners map[sockKey]*router.Listener
+	mu          sync.Mutex // guards the fields below
+	cfg         Config
+	started     time.Time
+	routers     []*running
+	socks       map[sockKey]*sock
+	anns        map[string]*netif.Announcer
+	monitor     *health.Monitor
+	stopMon     func()
+	hooks       *hooks.Runner
+	hooksCancel context.CancelFunc
+	hooksDone   chan struct{}
+	drained     map[string]bool
+	errs        chan error // listener failures
 }
 
 // sockKey names one shared VRRP socket: an interface and a family.
@@ -35,44 +79,52 @@ type sockKey struct {
 	ipv6   bool
 }
 
-// New returns a daemon for the instances resolved for this node (see
-// config.Config.ForNode). It does no I/O; Run opens the sockets.
-func New(instances []config.Instance, logger *slog.Logger) *Daemon {
-	if logger == nil {
-		logger = slog.New(slog.DiscardHandler)
+type sock struct {
+	conn     *netif.Conn
+	listener *router.Listener
+	stop     context.CancelFunc
+	done     chan struct{}
+}
+
+// running is one router and what it was built from.
+type running struct {
+	key    string // instance name and family
+	inst   config.Instance
+	sock   sockKey
+	rt     *router.Router
+	track  tracking
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+type reloadReq struct {
+	cfg  Config
+	done chan error
+}
+
+// New returns a daemon for cfg. It does no I/O; Run opens the sockets.
+func New(cfg Config, opts Options) *Daemon {
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
 	}
 	return &Daemon{
-		instances: instances,
-		log:       logger,
-		listeners: make(map[sockKey]*router.Listener),
+		opts:    opts,
+		log:     log,
+		cfg:     cfg,
+		reloads: make(chan reloadReq),
+		socks:   make(map[sockKey]*sock),
+		anns:    make(map[string]*netif.Announcer),
+		drained: make(map[string]bool),
+		errs:    make(chan error, 1),
 	}
 }
 
-// Routers returns the virtual routers, for status. Valid once Run has
-// started them.
-func (d *Daemon) Routers() []*router.Router { return d.routers }
-
 // Run opens the sockets, removes VIPs left by a previous run, and runs
 // every virtual router until ctx is done. Then each master resigns with a
-// priority-0 advertisement and removes its VIPs before Run returns.
+// priority-0 advertisement and hands its VIPs over before Run returns.
 // started, if not nil, is called once every router runs.
 func (d *Daemon) Run(ctx context.Context, started func()) error {
-	type sock struct {
-		conn *netif.Conn
-		ann  *netif.Announcer
-		ifi  *net.Interface
-	}
-	socks := make(map[sockKey]*sock)
-	anns := make(map[string]*netif.Announcer)
-	defer func() {
-		for _, s := range socks {
-			s.conn.Close()
-		}
-		for _, a := range anns {
-			a.Close()
-		}
-	}()
-
 	// One netlink socket for every address change: a socket per request
 	// costs a few hundred microseconds of each takeover.
 	h, err := netlink.NewHandle()
@@ -81,94 +133,514 @@ func (d *Daemon) Run(ctx context.Context, started func()) error {
 	}
 	defer h.Close()
 	d.addrs = netif.NewAddrs(h)
+	d.loadDrained()
 
-	d.removeStale()
-	defer d.removeStale()
+	d.mu.Lock()
+	d.started = time.Now()
+	instances := d.cfg.Instances
+	d.mu.Unlock()
+	removeStale(d.addrs, instances, d.log)
+	defer func() {
+		d.mu.Lock()
+		instances := d.cfg.Instances
+		d.mu.Unlock()
+		removeStale(d.addrs, instances, d.log)
+	}()
+	defer d.shutdown()
 
-	for _, inst := range d.instances {
-		ifi, err := net.InterfaceByName(inst.Interface)
-		if err != nil {
-			return fmt.Errorf("instance %q: interface %s: %w", inst.Name, inst.Interface, err)
-		}
-		ann, ok := anns[ifi.Name]
-		if !ok {
-			if ann, err = netif.DialAnnouncer(ifi); err != nil {
-				return fmt.Errorf("instance %q: %w", inst.Name, err)
-			}
-			anns[ifi.Name] = ann
-		}
-		for _, fam := range inst.Families() {
-			k := sockKey{ifi.Name, fam.IPv6}
-			s, ok := socks[k]
-			if !ok {
-				f := netif.IPv4
-				if fam.IPv6 {
-					f = netif.IPv6
-				}
-				conn, err := netif.Dial(ifi, f)
-				if err != nil {
-					return fmt.Errorf("instance %q: %w", inst.Name, err)
-				}
-				s = &sock{conn: conn, ann: ann, ifi: ifi}
-				socks[k] = s
-				d.listeners[k] = router.NewListener(readerOf{conn}, d.log.With("interface", ifi.Name))
-			}
-			src, err := d.source(inst, fam, ifi)
-			if err != nil {
-				return err
-			}
-			rt := router.New(routerConfig(inst, fam, ifi, src), router.Deps{
-				Sender:    s.conn,
-				Addrs:     d.addrs,
-				Announcer: ann,
-				Logger:    d.log,
-			})
-			if err := d.listeners[k].Add(rt); err != nil {
-				return fmt.Errorf("instance %q: %w", inst.Name, err)
-			}
-			d.routers = append(d.routers, rt)
-		}
-	}
-
-	// Routers resign on ctx; the listeners and sockets must outlive them
-	// so the priority-0 advertisements still go out.
-	lctx, stopListeners := context.WithCancel(context.WithoutCancel(ctx))
-	defer stopListeners()
-	lg, lctx := errgroup.WithContext(lctx)
-	for _, l := range d.listeners {
-		lg.Go(func() error { return l.Run(lctx) })
-	}
-	rctx, stopRouters := context.WithCancel(ctx)
-	defer stopRouters()
-	rg := new(errgroup.Group)
-	for _, rt := range d.routers {
-		rg.Go(func() error { return rt.Run(rctx) })
+	if err := d.apply(d.cfg); err != nil {
+		return err
 	}
 	if started != nil {
 		started()
 	}
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case err := <-d.errs:
+			// A socket that fails leaves its routers deaf: they would
+			// take the VIPs from a healthy master. Stop everything.
+			return err
+		case r := <-d.reloads:
+			r.done <- d.apply(r.cfg)
+		}
+	}
+}
 
-	// A listener that fails (socket gone) stops everything: a router
-	// that cannot hear its peers would take the VIPs from a healthy master.
-	var lerr error
+// Reload switches the running daemon to cfg, keeping the state and VIPs
+// of the routers whose settings did not change. It returns when done.
+func (d *Daemon) Reload(ctx context.Context, cfg Config) error {
+	r := reloadReq{cfg: cfg, done: make(chan error, 1)}
 	select {
+	case d.reloads <- r:
 	case <-ctx.Done():
-	case <-lctx.Done():
-		lerr = lg.Wait()
+		return ctx.Err()
 	}
-	stopRouters()
-	rerr := rg.Wait()
-	stopListeners()
-	if err := lg.Wait(); lerr == nil {
-		lerr = err
+	select {
+	case err := <-r.done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
 	}
-	return errors.Join(lerr, rerr)
+}
+
+// apply brings the running routers, checks and hooks in line with cfg. On
+// the first call nothing runs yet; later calls are reloads.
+func (d *Daemon) apply(cfg Config) error {
+	d.mu.Lock()
+	old := d.routers
+	oldCfg := d.cfg
+	first := d.monitor == nil
+	d.mu.Unlock()
+
+	// Build the new routers' configurations first: a reload that cannot
+	// open a socket or find an interface changes nothing.
+	type planned struct {
+		inst config.Instance
+		fam  config.Family
+		key  string
+		sk   sockKey
+		rc   router.Config
+	}
+	var plan []planned
+	for _, inst := range cfg.Instances {
+		ifi, err := net.InterfaceByName(inst.Interface)
+		if err != nil {
+			return fmt.Errorf("instance %q: interface %s: %w", inst.Name, inst.Interface, err)
+		}
+		for _, fam := range inst.Families() {
+			sk := sockKey{ifi.Name, fam.IPv6}
+			src, err := source(inst, fam, ifi)
+			if err != nil {
+				return err
+			}
+			plan = append(plan, planned{inst, fam, routerKey(inst.Name, fam.IPv6), sk, routerConfig(inst, fam, ifi, src)})
+		}
+	}
+	for _, p := range plan {
+		if err := d.openSocket(p.sk); err != nil {
+			return fmt.Errorf("instance %q: %w", p.inst.Name, err)
+		}
+	}
+
+	// Checks: a new monitor only when checks or tracked links changed,
+	// seeded with the states of what stayed the same.
+	links := linkNames(cfg.Instances)
+	if first || !reflect.DeepEqual(oldCfg.Checks, cfg.Checks) || !slices.Equal(linkNames(oldCfg.Instances), links) {
+		seed := map[string]health.Status{}
+		if !first {
+			snap := d.monitor.Snapshot()
+			for _, s := range cfg.Checks {
+				if i := slices.IndexFunc(oldCfg.Checks, func(o health.Spec) bool { return o.Name == s.Name }); i >= 0 && reflect.DeepEqual(oldCfg.Checks[i], s) {
+					seed[s.Name] = snap[s.Name]
+				}
+			}
+			for _, l := range links {
+				if st, ok := snap[health.LinkCheckName(l)]; ok {
+					seed[health.LinkCheckName(l)] = st
+				}
+			}
+		}
+		mon, err := health.NewMonitor(cfg.Checks, health.MonitorConfig{Links: links, Logger: d.log, Seed: seed})
+		if err != nil {
+			return err
+		}
+		if !first {
+			d.stopMon()
+		}
+		d.startMonitor(mon)
+	}
+
+	// Hooks: a new runner when any notify command changed; it starts
+	// once the old one has run what it had queued, so hooks stay in order.
+	if first || !sameHooks(oldCfg.Instances, cfg.Instances) {
+		runner := hooks.NewRunner(hooks.Options{Timeout: d.opts.HookTimeout, Logger: d.log})
+		for _, inst := range cfg.Instances {
+			if len(inst.Notify) == 0 {
+				continue
+			}
+			if err := runner.Register(inst.Name, hooks.Hook{Command: inst.Notify}); err != nil {
+				return fmt.Errorf("instance %q: notify: %w", inst.Name, err)
+			}
+		}
+		d.startHooks(runner)
+	}
+
+	// Routers: keep, reconfigure in place, or replace.
+	var next []*running
+	var stopping []*running
+	byKey := make(map[string]*running, len(old))
+	for _, r := range old {
+		byKey[r.key] = r
+	}
+	for _, p := range plan {
+		r, ok := byKey[p.key]
+		if ok && r.sock == p.sk && router.Reconfigurable(r.rt.Config(), p.rc) {
+			delete(byKey, p.key)
+			if !reflect.DeepEqual(r.rt.Config(), p.rc) {
+				r.rt.Reconfigure(p.rc)
+			}
+			r.inst = p.inst
+			r.track = newTracking(p.inst)
+			next = append(next, r)
+			continue
+		}
+		if ok {
+			// Same instance, settings the protocol cannot change in
+			// place: the old router resigns first (same VRID).
+			delete(byKey, p.key)
+			d.stopRouters([]*running{r})
+		}
+		next = append(next, d.newRouter(p.inst, p.sk, p.rc))
+	}
+	for _, r := range byKey {
+		stopping = append(stopping, r)
+	}
+
+	d.mu.Lock()
+	d.cfg = cfg
+	d.routers = next
+	d.mu.Unlock()
+
+	for _, r := range next {
+		if r.cancel == nil {
+			d.startRouter(r)
+		}
+	}
+	d.updateHealth()
+	if !first {
+		// Removed instances resign in the background: the others go on.
+		go d.stopRouters(stopping)
+		d.log.Info("configuration reloaded", "routers", len(next), "removed", len(stopping))
+	}
+	return nil
+}
+
+func routerKey(name string, ipv6 bool) string {
+	if ipv6 {
+		return name + "/ipv6"
+	}
+	return name + "/ipv4"
+}
+
+// openSocket opens the VRRP socket of sk and starts its listener, unless
+// it is open.
+func (d *Daemon) openSocket(sk sockKey) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if _, ok := d.socks[sk]; ok {
+		return nil
+	}
+	ifi, err := net.InterfaceByName(sk.ifname)
+	if err != nil {
+		return err
+	}
+	if _, ok := d.anns[ifi.Name]; !ok {
+		ann, err := netif.DialAnnouncer(ifi)
+		if err != nil {
+			return err
+		}
+		d.anns[ifi.Name] = ann
+	}
+	f := netif.IPv4
+	if sk.ipv6 {
+		f = netif.IPv6
+	}
+	conn, err := netif.Dial(ifi, f)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &sock{
+		conn:     conn,
+		listener: router.NewListener(readerOf{conn}, d.log.With("interface", ifi.Name)),
+		stop:     cancel,
+		done:     make(chan struct{}),
+	}
+	d.socks[sk] = s
+	go func() {
+		defer close(s.done)
+		if err := s.listener.Run(ctx); err != nil {
+			select {
+			case d.errs <- fmt.Errorf("%s %v: %w", sk.ifname, f, err):
+			default:
+			}
+		}
+	}()
+	return nil
+}
+
+func (d *Daemon) newRouter(inst config.Instance, sk sockKey, rc router.Config) *running {
+	d.mu.Lock()
+	s := d.socks[sk]
+	ann := d.anns[sk.ifname]
+	d.mu.Unlock()
+	r := &running{key: routerKey(inst.Name, sk.ipv6), inst: inst, sock: sk, track: newTracking(inst)}
+	r.rt = router.New(rc, router.Deps{
+		Sender:    s.conn,
+		Addrs:     d.addrs,
+		Announcer: ann,
+		Logger:    d.log,
+		OnTransition: func(t router.Transition) {
+			d.transition(r, t)
+		},
+	})
+	return r
+}
+
+// startRouter registers r with its listener and runs it.
+func (d *Daemon) startRouter(r *running) {
+	d.mu.Lock()
+	s := d.socks[r.sock]
+	d.mu.Unlock()
+	if err := s.listener.Add(r.rt); err != nil {
+		// Config validation rules out two instances on one VRID and
+		// socket; a router being replaced was stopped first.
+		panic(fmt.Sprintf("daemon: %v", err))
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	r.cancel, r.done = cancel, make(chan struct{})
+	go func() {
+		defer close(r.done)
+		r.rt.Run(ctx)
+	}()
+}
+
+// stopRouters makes the routers resign and waits until they have handed
+// their VIPs over.
+func (d *Daemon) stopRouters(rs []*running) {
+	for _, r := range rs {
+		r.cancel()
+	}
+	for _, r := range rs {
+		<-r.done
+		d.mu.Lock()
+		s := d.socks[r.sock]
+		d.mu.Unlock()
+		s.listener.Remove(r.rt.VRID())
+	}
+}
+
+func (d *Daemon) startMonitor(mon *health.Monitor) {
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		if err := mon.Run(ctx); err != nil {
+			d.log.Error("health monitor stopped", "error", err)
+		}
+	})
+	wg.Go(func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-mon.Changes():
+				d.updateHealth()
+			}
+		}
+	})
+	d.mu.Lock()
+	d.monitor = mon
+	d.stopMon = func() { cancel(); wg.Wait() }
+	d.mu.Unlock()
+}
+
+// startHooks makes runner the one notified of transitions. The previous
+// runner is told to stop: it runs what it has queued, and only then does
+// the new one start, so that hooks never run out of order.
+func (d *Daemon) startHooks(runner *hooks.Runner) {
+	ctx, cancel := context.WithCancel(context.Background())
+	d.mu.Lock()
+	prev, prevCancel := d.hooksDone, d.hooksCancel
+	d.hooks, d.hooksCancel = runner, cancel
+	done := make(chan struct{})
+	d.hooksDone = done
+	d.mu.Unlock()
+	if prevCancel != nil {
+		prevCancel()
+	}
+	go func() {
+		defer close(done)
+		if prev != nil {
+			<-prev
+		}
+		runner.Run(ctx)
+	}()
+}
+
+// shutdown stops the routers (masters hand over), then the hooks, the
+// checks and the sockets.
+func (d *Daemon) shutdown() {
+	d.mu.Lock()
+	rs := d.routers
+	d.mu.Unlock()
+	var started []*running
+	for _, r := range rs {
+		if r.cancel != nil {
+			started = append(started, r)
+		}
+	}
+	d.stopRouters(started)
+	d.mu.Lock()
+	d.hooks = nil
+	if d.hooksCancel != nil {
+		d.hooksCancel()
+	}
+	hooksDone := d.hooksDone
+	stopMon := d.stopMon
+	socks := d.socks
+	anns := d.anns
+	d.mu.Unlock()
+	if hooksDone != nil {
+		<-hooksDone
+	}
+	if stopMon != nil {
+		stopMon()
+	}
+	for _, s := range socks {
+		s.stop()
+		s.conn.SetReadDeadline(time.Unix(1, 0))
+		<-s.done
+		s.conn.Close()
+	}
+	for _, a := range anns {
+		a.Close()
+	}
+}
+
+// transition runs on a router's goroutine after each state change.
+func (d *Daemon) transition(r *running, t router.Transition) {
+	d.mu.Lock()
+	runner := d.hooks
+	d.mu.Unlock()
+	st := r.rt.Status()
+	if runner != nil {
+		runner.Notify(r.inst.Name, hooks.Event{
+			Instance: r.inst.Name, Family: st.Family, VRID: st.VRID,
+			From: t.From.String(), To: t.To.String(), Reason: t.Reason,
+			VIPs: st.VIPs, Priority: st.Priority, At: t.At,
+		})
+	}
+	if d.opts.OnChange != nil {
+		d.opts.OnChange(d.summary())
+	}
+}
+
+// summary is one line of every router's state, e.g.
+// "api/ipv4 MASTER, ingress/ipv4 BACKUP".
+func (d *Daemon) summary() string {
+	d.mu.Lock()
+	rs := d.routers
+	d.mu.Unlock()
+	var b []byte
+	for i, r := range rs {
+		if i > 0 {
+			b = append(b, ", "...)
+		}
+		b = fmt.Appendf(b, "%s %v", r.key, r.rt.Status().State)
+	}
+	return string(b)
+}
+
+// updateHealth hands every router the result of its tracked checks and
+// interfaces, and of drains.
+func (d *Daemon) updateHealth() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.monitor == nil {
+		return
+	}
+	states := d.monitor.States()
+	for _, r := range d.routers {
+		h := r.track.health(states)
+		if d.drained[r.inst.Name] && h.Fault < vrrp.Drained {
+			h.Fault = vrrp.Drained
+		}
+		r.rt.SetHealth(h)
+	}
+}
+
+// Ping checks that every router's goroutine answers: the watchdog.
+func (d *Daemon) Ping(ctx context.Context) error {
+	d.mu.Lock()
+	rs := d.routers
+	d.mu.Unlock()
+	var errs []error
+	for _, r := range rs {
+		if r.cancel == nil {
+			continue
+		}
+		errs = append(errs, r.rt.Ping(ctx))
+	}
+	return errors.Join(errs...)
+}
+
+// Routers returns the status of every router, for metrics.
+func (d *Daemon) Routers() []router.Status {
+	d.mu.Lock()
+	rs := d.routers
+	d.mu.Unlock()
+	out := make([]router.Status, len(rs))
+	for i, r := range rs {
+		out[i] = r.rt.Status()
+	}
+	return out
+}
+
+// Checks returns the state of every check and tracked interface.
+func (d *Daemon) Checks() map[string]health.Status {
+	d.mu.Lock()
+	mon := d.monitor
+	d.mu.Unlock()
+	if mon == nil {
+		return nil
+	}
+	return mon.Snapshot()
+}
+
+// SocketDrops returns the drop counters of one socket.
+func (d *Daemon) socketDrops(sk sockKey) map[vrrp.DropReason]uint64 {
+	d.mu.Lock()
+	s := d.socks[sk]
+	d.mu.Unlock()
+	out := make(map[vrrp.DropReason]uint64)
+	if s == nil {
+		return out
+	}
+	for _, r := range vrrp.DropReasons() {
+		out[r] = s.listener.Dropped(r)
+	}
+	return out
+}
+
+// sockets returns the open sockets' keys in a stable order.
+func (d *Daemon) sockets() []sockKey {
+	d.mu.Lock()
+	keys := slices.Collect(maps.Keys(d.socks))
+	d.mu.Unlock()
+	slices.SortFunc(keys, func(a, b sockKey) int {
+		if a.ifname != b.ifname {
+			if a.ifname < b.ifname {
+				return -1
+			}
+			return 1
+		}
+		if a.ipv6 == b.ipv6 {
+			return 0
+		}
+		if b.ipv6 {
+			return -1
+		}
+		return 1
+	})
+	return keys
 }
 
 // source picks the address adverts of one family are sent from: RFC 9568
 // requires the link-local address for IPv6 multicast; otherwise the node's
 // configured address, or the interface's primary address.
-func (d *Daemon) source(inst config.Instance, fam config.Family, ifi *net.Interface) (netip.Addr, error) {
+func source(inst config.Instance, fam config.Family, ifi *net.Interface) (netip.Addr, error) {
 	unicast := inst.Unicast || len(fam.UnicastPeers) > 0
 	if fam.IPv6 && !unicast {
 		a, err := netif.LinkLocal(ifi)
@@ -223,13 +695,25 @@ func routerConfig(inst config.Instance, fam config.Family, ifi *net.Interface, s
 	}
 }
 
-// removeStale removes the VIPs of configured instances from their
-// interfaces: at start-up they were left by a daemon that crashed (this
-// node is not master yet), at exit they must not outlive the daemon. An
-// address owner (priority 255) holds its VIPs as real addresses and keeps
-// them.
-func (d *Daemon) removeStale() {
-	for _, inst := range d.instances {
+func sameHooks(a, b []config.Instance) bool {
+	hooksOf := func(is []config.Instance) map[string][]string {
+		m := make(map[string][]string)
+		for _, i := range is {
+			if len(i.Notify) > 0 {
+				m[i.Name] = i.Notify
+			}
+		}
+		return m
+	}
+	return reflect.DeepEqual(hooksOf(a), hooksOf(b))
+}
+
+// removeStale removes the VIPs of the instances from their interfaces: at
+// start-up they were left by a daemon that crashed (this node is not
+// master yet), at exit they must not outlive the daemon. An address owner
+// (priority 255) holds its VIPs as real addresses and keeps them.
+func removeStale(addrs *netif.Addrs, instances []config.Instance, log *slog.Logger) {
+	for _, inst := range instances {
 		if inst.Priority == 255 {
 			continue
 		}
@@ -237,20 +721,20 @@ func (d *Daemon) removeStale() {
 		if err != nil {
 			continue
 		}
-		have, err := d.addrs.List(ifi.Index)
+		have, err := addrs.List(ifi.Index)
 		if err != nil {
-			d.log.Warn("cannot list addresses", "interface", ifi.Name, "error", err)
+			log.Warn("cannot list addresses", "interface", ifi.Name, "error", err)
 			continue
 		}
 		for _, p := range inst.VIPs {
 			if !slices.Contains(have, p) {
 				continue
 			}
-			if err := d.addrs.Remove(ifi.Index, p); err != nil {
-				d.log.Error("cannot remove stale VIP", "instance", inst.Name, "vip", p, "error", err)
+			if err := addrs.Remove(ifi.Index, p); err != nil {
+				log.Error("cannot remove stale VIP", "instance", inst.Name, "vip", p, "error", err)
 				continue
 			}
-			d.log.Info("removed VIP not held by a running master", "instance", inst.Name, "vip", p, "interface", ifi.Name)
+			log.Info("removed VIP not held by a running master", "instance", inst.Name, "vip", p, "interface", ifi.Name)
 		}
 	}
 }
