@@ -21,8 +21,9 @@ import (
 	"github.com/vipd/vipd/internal/lab"
 )
 
-// vipdBin is the vipd binary under test, built once by TestMain.
-var vipdBin string
+// vipdBin and vipctlBin are the binaries under test, built once by
+// TestMain.
+var vipdBin, vipctlBin string
 
 func TestMain(m *testing.M) {
 	code := func() int {
@@ -33,12 +34,15 @@ func TestMain(m *testing.M) {
 		}
 		defer os.RemoveAll(dir)
 		vipdBin = filepath.Join(dir, "vipd")
+		vipctlBin = filepath.Join(dir, "vipctl")
 		// Built without -race: the lab measures timing, and the unit
 		// tests already run the same code under the race detector.
-		out, err := exec.Command("go", "build", "-o", vipdBin, "../cmd/vipd").CombinedOutput()
-		if err != nil {
-			fmt.Fprintf(os.Stderr, "build vipd: %v\n%s", err, out)
-			return 1
+		for bin, pkg := range map[string]string{vipdBin: "../cmd/vipd", vipctlBin: "../cmd/vipctl"} {
+			out, err := exec.Command("go", "build", "-o", bin, pkg).CombinedOutput()
+			if err != nil {
+				fmt.Fprintf(os.Stderr, "build %s: %v\n%s", pkg, err, out)
+				return 1
+			}
 		}
 		return m.Run()
 	}()
@@ -268,3 +272,50 @@ func exitCode(err error) int {
 	}
 	return -1
 }
+
+// vipctl runs vipctl against p's control socket and returns its output.
+func (p *proc) vipctl(args ...string) (string, error) {
+	p.t.Helper()
+	out, err := exec.Command(vipctlBin, append([]string{"-socket", p.socket}, args...)...).CombinedOutput()
+	return string(out), err
+}
+
+// pinger pings an address every 10 ms from a client host, like a client of
+// the VIP, and counts the replies lost.
+type pinger struct {
+	cmd *exec.Cmd
+	out *syncBuffer
+}
+
+func startPing(t testing.TB, client *lab.Host, addr netip.Addr, d time.Duration) *pinger {
+	t.Helper()
+	lab.RequireCommand(t, "ping")
+	n := int(d / (10 * time.Millisecond))
+	cmd := client.Exec(context.Background(), "ping", "-n", "-q", "-i", "0.01", "-W", "1", "-c", strconv.Itoa(n), addr.String())
+	p := &pinger{cmd: cmd, out: &syncBuffer{}}
+	cmd.Stdout, cmd.Stderr = p.out, p.out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	return p
+}
+
+// lost waits for ping to finish and returns how many replies were lost.
+func (p *pinger) lost(t testing.TB) int {
+	t.Helper()
+	p.cmd.Wait()
+	var sent, got int
+	for _, line := range strings.Split(p.out.String(), "\n") {
+		if strings.Contains(line, "packets transmitted") {
+			fmt.Sscanf(line, "%d packets transmitted, %d received", &sent, &got)
+		}
+	}
+	if sent == 0 {
+		t.Fatalf("ping printed no summary:\n%s", p.out.String())
+	}
+	return sent - got
+}
+
+// syscallHUP is SIGHUP, the reload signal.
+var syscallHUP = syscall.SIGHUP

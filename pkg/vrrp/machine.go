@@ -119,12 +119,20 @@ func (f FaultKind) why() string {
 // holds the VIPs because no other router does.
 const LastResortPriority = 1
 
-// resignWait is how many advertisement intervals a master whose checks
-// failed waits for another router to take over. A healthy backup does so
-// after its skew time, under one interval; faulted backups would take the
-// VIPs as a last resort only after a master down interval at priority 1,
-// nearly four intervals.
-const resignWait = 2
+// resignWait is how long a master whose checks failed (or that was
+// drained) waits, after its priority-0 advertisement, for another router
+// to take over before it keeps the VIPs as a last resort: a healthy backup
+// takes over after its skew time, under one interval.
+func (m *Machine) resignWait() time.Duration { return m.cfg.Interval * 3 / 2 }
+
+// lastResortWait is how long a faulted router waits after a master's
+// priority-0 advertisement before it takes the VIPs as a last resort:
+// longer than a resigning master's resignWait (so the two do not both
+// claim them) and shorter than a stopping master's master down interval
+// (so the VIPs are never nowhere).
+func (m *Machine) lastResortWait() time.Duration {
+	return 2*m.masterInterval + SkewTime(m.cfg.Version, LastResortPriority, m.masterInterval)
+}
 
 // Changed reports whether the event caused a state transition.
 func (o Output) Changed() bool { return o.From != o.To }
@@ -297,7 +305,7 @@ func (m *Machine) Timeout(now time.Time) Output {
 			out.Actions = SendAdvert
 			out.Priority = m.Priority()
 			out.Event = fmt.Sprintf("no other router took over within %v: keeping the VIPs as a last resort at priority %d",
-				resignWait*m.cfg.Interval, LastResortPriority)
+				m.resignWait(), LastResortPriority)
 			return out
 		}
 		// Keep adverts on their grid: a timer served late must not
@@ -327,7 +335,11 @@ func (m *Machine) Receive(now time.Time, from netip.Addr, priority uint8, interv
 	case Fault:
 		// Listen only to know whether some router holds the VIPs.
 		m.masterAddr, m.masterPriority = from, priority
-		if m.fault.soft() {
+		switch {
+		case !m.fault.soft():
+		case priority == 0:
+			m.deadline = now.Add(m.lastResortWait())
+		default:
 			m.deadline = now.Add(m.MasterDownInterval())
 		}
 		return m.none()
@@ -418,7 +430,7 @@ func (m *Machine) SetFault(now time.Time, f FaultKind) Output {
 		return m.becomeFault(now, f.why())
 	case f.soft() && m.state == Master && was == NoFault:
 		m.resigning = true
-		m.deadline = now.Add(resignWait * m.cfg.Interval)
+		m.deadline = now.Add(m.resignWait())
 		out := m.none()
 		out.Actions = SendAdvert
 		out.Priority = 0
