@@ -74,7 +74,7 @@ vips = ["192.0.2.100/24"]`)
 		t.Errorf("graceful stop of the only healthy node: %d ping replies lost while the drained node took over, want 0", lost)
 	}
 
-	p2 = startVipd(t, hosts[1], cfg)
+	startVipd(t, hosts[1], cfg)
 	waitHolder(t, 3*time.Second, vip4, "cp-2", hosts...)
 	if out, err := p1.vipctl("resume"); err != nil {
 		t.Fatalf("vipctl resume: %v\n%s", err, out)
