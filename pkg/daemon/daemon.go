@@ -151,6 +151,15 @@ func (d *Daemon) Run(ctx context.Context, started func()) error {
 	if err := d.apply(d.cfg); err != nil {
 		return err
 	}
+	gctx, stopGuard := context.WithCancel(context.Background())
+	guardDone := make(chan struct{})
+	go func() {
+		defer close(guardDone)
+		d.guardVIPs(gctx)
+	}()
+	// The guard stops before the routers resign: their own removals are
+	// not its business.
+	defer func() { stopGuard(); <-guardDone }()
 	if started != nil {
 		started()
 	}

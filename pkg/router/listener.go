@@ -154,6 +154,7 @@ func (l *Listener) check(now time.Time, b []byte, p Packet, a *vrrp.Advert) vrrp
 }
 
 func (l *Listener) reportMismatch(rt *Router, src netip.Addr, a *vrrp.Advert) {
+	rt.collision()
 	k := mismatchKey{a.VRID, src}
 	if l.reported[k] || len(l.reported) >= maxReported {
 		return

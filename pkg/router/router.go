@@ -24,6 +24,7 @@ type Sender interface {
 type AddrManager interface {
 	Add(ifindex int, p netip.Prefix, label string) error
 	Remove(ifindex int, p netip.Prefix) error
+	List(ifindex int) ([]netip.Prefix, error)
 }
 
 // Announcer tells the segment where the virtual addresses now live
@@ -126,7 +127,29 @@ type Counters struct {
 	// per VIP and round.
 	Announcements uint64
 	BindErrors    uint64
+	// Conflicts counts adverts from another master of lower priority,
+	// each answered at once.
+	Conflicts uint64
+	// Collisions counts adverts on this VRID with another address list:
+	// another virtual router uses the same VRID.
+	Collisions uint64
+	// GuardRestored and GuardRemoved count VIPs put back on a master
+	// after someone else removed them, and VIPs removed from a router
+	// that is not master.
+	GuardRestored uint64
+	GuardRemoved  uint64
+	// LateTimers counts timers served more than lateTimer after their
+	// deadline: the process was stopped or starved.
+	LateTimers uint64
 }
+
+// lateTimer is how late a timer must fire to be counted and logged.
+const lateTimer = 20 * time.Millisecond
+
+// quiet is the least time between two log lines about the same kind of
+// incident (conflicts, late timers), which can otherwise repeat at the
+// advert rate.
+const quiet = 10 * time.Second
 
 // keptTransitions bounds the transition history a Status carries.
 const keptTransitions = 16
@@ -145,6 +168,11 @@ type Router struct {
 	health chan Health
 	ping   chan chan struct{}
 	reconf chan Config
+	guard  chan struct{}
+
+	// Owned by the Run goroutine: when each kind of incident was last
+	// logged.
+	loggedConflict, loggedLate time.Time
 
 	// Owned by the Run goroutine.
 	m       *vrrp.Machine
@@ -194,6 +222,7 @@ func New(cfg Config, deps Deps) *Router {
 		health:  make(chan Health, 1),
 		ping:    make(chan chan struct{}),
 		reconf:  make(chan Config, 1),
+		guard:   make(chan struct{}, 1),
 		m:       vrrp.NewMachine(cfg.Machine),
 		dsts:    dsts,
 		vipAddr: addrs,
@@ -312,9 +341,12 @@ func (r *Router) Run(ctx context.Context) error {
 			// A timer that fired late (the process was stopped or
 			// starved) must not win over adverts already waiting: read
 			// them first, so a healthy master is not usurped.
+			r.late()
 			r.drain()
 			r.spin()
 			r.apply(r.m.Timeout(time.Now()))
+		case <-r.guard:
+			r.checkVIPs()
 		case <-refresh:
 			if r.m.State() == vrrp.Master {
 				r.announce(1)
@@ -452,10 +484,105 @@ func (r *Router) drain() {
 }
 
 func (r *Router) receive(rx received) {
+	out := r.m.Receive(rx.at, rx.src, rx.priority, rx.interval)
 	r.mu.Lock()
 	r.status.Counters.AdvertsIn++
+	if out.Conflict {
+		r.status.Counters.Conflicts++
+	}
 	r.mu.Unlock()
-	r.apply(r.m.Receive(rx.at, rx.src, rx.priority, rx.interval))
+	if out.Conflict && time.Since(r.loggedConflict) > quiet {
+		r.loggedConflict = time.Now()
+		r.log.Warn("another master with lower priority: answering at once and announcing the VIPs again",
+			"other", rx.src, "their_priority", rx.priority, "our_priority", r.m.Priority())
+	}
+	r.apply(out)
+}
+
+// late counts and logs a timer served well after its deadline.
+func (r *Router) late() {
+	d := r.m.Deadline()
+	if d.IsZero() {
+		return
+	}
+	lateness := time.Since(d)
+	if lateness < lateTimer {
+		return
+	}
+	r.mu.Lock()
+	r.status.Counters.LateTimers++
+	r.mu.Unlock()
+	if time.Since(r.loggedLate) > quiet {
+		r.loggedLate = time.Now()
+		r.log.Warn("timer fired late: the process was stopped or starved; reading waiting adverts before acting",
+			"late", lateness.Round(time.Millisecond), "state", r.m.State().String())
+	}
+}
+
+// collision counts an advert on our VRID with another address list; the
+// Listener logs it once per source.
+func (r *Router) collision() {
+	r.mu.Lock()
+	r.status.Counters.Collisions++
+	r.mu.Unlock()
+}
+
+// CheckVIPs makes the router compare the VIPs bound on its interface with
+// its state, soon: the daemon calls it when the kernel reports an address
+// change of one of its VIPs.
+func (r *Router) CheckVIPs() {
+	select {
+	case r.guard <- struct{}{}:
+	default:
+	}
+}
+
+// checkVIPs puts back the VIPs someone removed from a master (and
+// announces them again), and removes VIPs found on a router that is not
+// master.
+func (r *Router) checkVIPs() {
+	if r.cfg.Machine.Priority == 255 {
+		// The address owner holds its VIPs as real addresses.
+		return
+	}
+	have, err := r.deps.Addrs.List(r.cfg.IfIndex)
+	if err != nil {
+		r.log.Warn("VIP guard: cannot list addresses", "interface", r.cfg.Interface, "error", err)
+		return
+	}
+	master := r.m.State() == vrrp.Master
+	var restored, removed []netip.Prefix
+	for _, p := range r.cfg.VIPs {
+		bound := slices.Contains(have, p)
+		switch {
+		case master && !bound:
+			if err := r.deps.Addrs.Add(r.cfg.IfIndex, p, r.cfg.Label); err != nil {
+				r.log.Error("VIP guard: cannot put the VIP back", "vip", p, "error", err)
+				continue
+			}
+			restored = append(restored, p)
+		case !master && bound:
+			if err := r.deps.Addrs.Remove(r.cfg.IfIndex, p); err != nil {
+				r.log.Error("VIP guard: cannot remove the VIP", "vip", p, "error", err)
+				continue
+			}
+			removed = append(removed, p)
+		}
+	}
+	if len(restored) == 0 && len(removed) == 0 {
+		return
+	}
+	r.mu.Lock()
+	r.status.Counters.GuardRestored += uint64(len(restored))
+	r.status.Counters.GuardRemoved += uint64(len(removed))
+	r.mu.Unlock()
+	if len(restored) > 0 {
+		r.log.Warn("VIP guard: VIPs removed by someone else put back and announced", "vips", fmt.Sprint(restored))
+		r.announce(r.cfg.GARPRepeat)
+	}
+	if len(removed) > 0 {
+		r.log.Warn("VIP guard: VIPs bound while not master removed", "vips", fmt.Sprint(removed), "state", r.m.State().String())
+	}
 }
 
 // arm sets the timer to the machine's deadline, Spin early for a

@@ -122,6 +122,16 @@ func (f *fakeAddrs) Remove(_ int, p netip.Prefix) error {
 	return nil
 }
 
+func (f *fakeAddrs) List(int) ([]netip.Prefix, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []netip.Prefix
+	for p := range f.bound {
+		out = append(out, p)
+	}
+	return out, nil
+}
+
 func (f *fakeAddrs) holds(p netip.Prefix) bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -560,6 +570,66 @@ func TestReconfigureVIPs(t *testing.T) {
 		other.VRID = 52
 		if Reconfigurable(ra.Config(), other) {
 			t.Error("VRID change reconfigurable in place")
+		}
+	})
+}
+
+func TestVIPGuard(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := &hub{}
+		a, b := h.node("192.0.2.11"), h.node("192.0.2.12")
+		ra, _, _ := start(t, a, 250, 100*time.Millisecond, true)
+		rb, _, _ := start(t, b, 240, 100*time.Millisecond, true)
+		time.Sleep(time.Second)
+		// Someone removes the VIP from the master: it comes back.
+		a.addrs.Remove(0, vip)
+		before := roundsOf(a)
+		ra.CheckVIPs()
+		synctest.Wait()
+		if !a.addrs.holds(vip) {
+			t.Fatal("VIP not put back on the master")
+		}
+		if roundsOf(a) == before {
+			t.Error("restored VIP not announced")
+		}
+		// Someone binds the VIP on the backup: it goes.
+		b.addrs.Add(0, vip, "")
+		rb.CheckVIPs()
+		synctest.Wait()
+		if b.addrs.holds(vip) {
+			t.Fatal("VIP left on the backup")
+		}
+		if c := ra.Status().Counters; c.GuardRestored != 1 {
+			t.Errorf("master restored %d, want 1", c.GuardRestored)
+		}
+		if c := rb.Status().Counters; c.GuardRemoved != 1 {
+			t.Errorf("backup removed %d, want 1", c.GuardRemoved)
+		}
+	})
+}
+
+func TestConflictAnsweredAtOnce(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := &hub{}
+		a, b := h.node("192.0.2.11"), h.node("192.0.2.12")
+		ra, _, _ := start(t, a, 250, time.Second, true)
+		time.Sleep(5 * time.Second)
+		// b claims mastership with a lower priority (a healed partition).
+		a.mu.Lock()
+		sent := len(a.sent)
+		a.mu.Unlock()
+		adv := vrrp.Advert{Version: 3, VRID: 51, Priority: 100, Interval: time.Second, Addrs: []netip.Addr{vip.Addr()}}
+		pkt, _ := adv.Append(nil, b.addr, vrrp.GroupIPv4)
+		a.in <- frame{b: pkt, p: Packet{Src: b.addr, Dst: vrrp.GroupIPv4, TTL: 255}}
+		synctest.Wait()
+		a.mu.Lock()
+		answered := len(a.sent) > sent
+		a.mu.Unlock()
+		if !answered {
+			t.Fatal("master did not answer a lower-priority master at once")
+		}
+		if c := ra.Status().Counters; c.Conflicts != 1 {
+			t.Errorf("conflicts %d, want 1", c.Conflicts)
 		}
 	})
 }

@@ -70,6 +70,9 @@ type Output struct {
 	// Event, when not empty, is worth a log line although the state did
 	// not change (a master resigning, or keeping the VIPs as a last resort).
 	Event string
+	// Conflict: a master heard another master of lower priority, and
+	// answers at once so that it steps down.
+	Conflict bool
 }
 
 // FaultKind says whether, and how, a router's tracked checks failed.
@@ -377,9 +380,19 @@ func (m *Machine) Receive(now time.Time, from netip.Addr, priority uint8, interv
 			m.follow(now, from, priority, interval)
 			return out
 		}
-		// A lower-priority master will step down when it hears our next
-		// advertisement.
-		return m.none()
+		if m.resigning {
+			return m.none()
+		}
+		// Two masters (a healed partition, a restarted peer): answer at
+		// once rather than at the next interval, so the other steps down
+		// within a round trip, and announce again so that switches and
+		// neighbours forget the other's MAC.
+		m.deadline = now.Add(m.cfg.Interval)
+		out := m.none()
+		out.Actions = SendAdvert | Announce
+		out.Priority = m.Priority()
+		out.Conflict = true
+		return out
 	}
 	return m.none()
 }
