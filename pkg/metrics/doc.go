@@ -35,6 +35,11 @@
 //	| vipd_advert_send_errors_total | counter | vrrp_instance, family, vrid, interface | Advertisements that could not be sent. |
 //	| vipd_announcements_total | counter | vrrp_instance, family, vrid, interface | Gratuitous ARP and unsolicited neighbour advertisement packets sent, one per VIP and round. |
 //	| vipd_vip_bind_errors_total | counter | vrrp_instance, family, vrid, interface | Virtual addresses that could not be bound to the interface. |
+//	| vipd_master_conflicts_total | counter | vrrp_instance, family, vrid, interface | Advertisements from another master of lower priority, each answered at once: a split brain healing. |
+//	| vipd_vrid_collisions_total | counter | vrrp_instance, family, vrid, interface | Advertisements on this VRID with another address list: another virtual router uses the same VRID. |
+//	| vipd_vip_guard_restored_total | counter | vrrp_instance, family, vrid, interface | Virtual addresses put back on the interface of a master after something else removed them. |
+//	| vipd_vip_guard_removed_total | counter | vrrp_instance, family, vrid, interface | Virtual addresses removed from the interface of a virtual router that is not master. |
+//	| vipd_late_timers_total | counter | vrrp_instance, family, vrid, interface | Protocol timers served more than 20ms after their deadline: the process was stopped or starved. |
 //	| vipd_packets_dropped_total | counter | interface, family, reason | VRRP packets a socket received and dropped, by reason. |
 //	| vipd_check_state | gauge | check, state | 1 for the state the check or tracked interface (link:NAME) is in, 0 for the others (state: unknown, healthy, unhealthy). |
 //	| vipd_check_state_since_seconds | gauge | check | Unix time the check entered its state; absent until monitoring begins. |
@@ -46,6 +51,16 @@
 // vrrp.DropReasons, zero counts included, so that rates exist from the
 // first scrape: ttl, too_short, version, type, checksum, malformed,
 // unknown_vrid, auth, interval, address_mismatch, not_peer, own, backlog.
+//
+// Five router counters count incidents that should stay at zero, and an
+// increase of any of them is worth an alert: vipd_master_conflicts_total
+// (two masters at once, a split brain being healed),
+// vipd_vrid_collisions_total (another virtual router on the network uses
+// the same VRID, a configuration error that VRRP cannot resolve),
+// vipd_vip_guard_restored_total and vipd_vip_guard_removed_total (something
+// else adds or removes the VIPs behind vipd's back) and
+// vipd_late_timers_total (the daemon was stopped or starved, which can
+// cost a needless failover).
 //
 // The Grafana dashboard configs/grafana-dashboard.json shows these metrics
 // per node (the Prometheus instance label) and virtual router; a test

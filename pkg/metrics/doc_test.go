@@ -73,7 +73,9 @@ func TestDocDefsGathered(t *testing.T) {
 	consts := []string{
 		MetricBuildInfo, MetricInstanceState, MetricInstanceStateSince, MetricInstancePriority,
 		MetricInstanceBasePriority, MetricInstanceTransitions, MetricAdvertsSent, MetricAdvertsReceived,
-		MetricAdvertSendErrors, MetricAnnouncements, MetricVIPBindErrors, MetricPacketsDropped,
+		MetricAdvertSendErrors, MetricAnnouncements, MetricVIPBindErrors, MetricMasterConflicts,
+		MetricVRIDCollisions, MetricVIPGuardRestored, MetricVIPGuardRemoved, MetricLateTimers,
+		MetricPacketsDropped,
 		MetricCheckState, MetricCheckStateSince, MetricCheckDuration, MetricCheckProbes,
 		MetricCheckConsecutiveFailures,
 	}

@@ -28,6 +28,11 @@ const (
 	MetricAdvertSendErrors         = "vipd_advert_send_errors_total"
 	MetricAnnouncements            = "vipd_announcements_total"
 	MetricVIPBindErrors            = "vipd_vip_bind_errors_total"
+	MetricMasterConflicts          = "vipd_master_conflicts_total"
+	MetricVRIDCollisions           = "vipd_vrid_collisions_total"
+	MetricVIPGuardRestored         = "vipd_vip_guard_restored_total"
+	MetricVIPGuardRemoved          = "vipd_vip_guard_removed_total"
+	MetricLateTimers               = "vipd_late_timers_total"
 	MetricPacketsDropped           = "vipd_packets_dropped_total"
 	MetricCheckState               = "vipd_check_state"
 	MetricCheckStateSince          = "vipd_check_state_since_seconds"
@@ -123,6 +128,16 @@ var defs = []def{
 		"Gratuitous ARP and unsolicited neighbour advertisement packets sent, one per VIP and round."},
 	{MetricVIPBindErrors, prometheus.CounterValue, routerLabels,
 		"Virtual addresses that could not be bound to the interface."},
+	{MetricMasterConflicts, prometheus.CounterValue, routerLabels,
+		"Advertisements from another master of lower priority, each answered at once: a split brain healing."},
+	{MetricVRIDCollisions, prometheus.CounterValue, routerLabels,
+		"Advertisements on this VRID with another address list: another virtual router uses the same VRID."},
+	{MetricVIPGuardRestored, prometheus.CounterValue, routerLabels,
+		"Virtual addresses put back on the interface of a master after something else removed them."},
+	{MetricVIPGuardRemoved, prometheus.CounterValue, routerLabels,
+		"Virtual addresses removed from the interface of a virtual router that is not master."},
+	{MetricLateTimers, prometheus.CounterValue, routerLabels,
+		"Protocol timers served more than 20ms after their deadline: the process was stopped or starved."},
 	{MetricPacketsDropped, prometheus.CounterValue, []string{"interface", "family", "reason"},
 		"VRRP packets a socket received and dropped, by reason."},
 	{MetricCheckState, prometheus.GaugeValue, []string{"check", "state"},
@@ -243,6 +258,11 @@ func (c *collector) collectRouter(ch chan<- prometheus.Metric, st router.Status)
 	c.emit(ch, MetricAdvertSendErrors, float64(n.SendErrors), lv...)
 	c.emit(ch, MetricAnnouncements, float64(n.Announcements), lv...)
 	c.emit(ch, MetricVIPBindErrors, float64(n.BindErrors), lv...)
+	c.emit(ch, MetricMasterConflicts, float64(n.Conflicts), lv...)
+	c.emit(ch, MetricVRIDCollisions, float64(n.Collisions), lv...)
+	c.emit(ch, MetricVIPGuardRestored, float64(n.GuardRestored), lv...)
+	c.emit(ch, MetricVIPGuardRemoved, float64(n.GuardRemoved), lv...)
+	c.emit(ch, MetricLateTimers, float64(n.LateTimers), lv...)
 }
 
 // emit sends one sample of metric name. A sample that cannot be built

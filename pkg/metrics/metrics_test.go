@@ -40,14 +40,16 @@ func fullSource() *fakeSource {
 				Since: time.Unix(1700000000, 500_000_000),
 				Counters: router.Counters{
 					AdvertsOut: 120, AdvertsIn: 3, SendErrors: 1, Transitions: 2,
-					Announcements: 10, BindErrors: 4,
+					Announcements: 10, BindErrors: 4, Conflicts: 2, GuardRestored: 1,
 				},
 			},
 			{
 				Instance: "api", VRID: 51, Interface: "eth0", Family: "ipv6", Version: 3,
 				State: vrrp.Fault, BasePriority: 150, Priority: 1, Fault: vrrp.HardFault,
-				Since:    time.Unix(1700000100, 0),
-				Counters: router.Counters{AdvertsIn: 80, Transitions: 3},
+				Since: time.Unix(1700000100, 0),
+				Counters: router.Counters{
+					AdvertsIn: 80, Transitions: 3, Collisions: 7, GuardRemoved: 2, LateTimers: 5,
+				},
 			},
 			{
 				Instance: "ingress", VRID: 52, Interface: "eth1", Family: "ipv4", Version: 2,
@@ -161,6 +163,16 @@ vipd_instance_state_since_seconds{family="ipv6",interface="eth0",vrid="51",vrrp_
 vipd_instance_transitions_total{family="ipv4",interface="eth0",vrid="51",vrrp_instance="api"} 2
 vipd_instance_transitions_total{family="ipv4",interface="eth1",vrid="52",vrrp_instance="ingress"} 0
 vipd_instance_transitions_total{family="ipv6",interface="eth0",vrid="51",vrrp_instance="api"} 3
+# HELP vipd_late_timers_total Protocol timers served more than 20ms after their deadline: the process was stopped or starved.
+# TYPE vipd_late_timers_total counter
+vipd_late_timers_total{family="ipv4",interface="eth0",vrid="51",vrrp_instance="api"} 0
+vipd_late_timers_total{family="ipv4",interface="eth1",vrid="52",vrrp_instance="ingress"} 0
+vipd_late_timers_total{family="ipv6",interface="eth0",vrid="51",vrrp_instance="api"} 5
+# HELP vipd_master_conflicts_total Advertisements from another master of lower priority, each answered at once: a split brain healing.
+# TYPE vipd_master_conflicts_total counter
+vipd_master_conflicts_total{family="ipv4",interface="eth0",vrid="51",vrrp_instance="api"} 2
+vipd_master_conflicts_total{family="ipv4",interface="eth1",vrid="52",vrrp_instance="ingress"} 0
+vipd_master_conflicts_total{family="ipv6",interface="eth0",vrid="51",vrrp_instance="api"} 0
 # HELP vipd_packets_dropped_total VRRP packets a socket received and dropped, by reason.
 # TYPE vipd_packets_dropped_total counter
 vipd_packets_dropped_total{family="ipv4",interface="eth0",reason="address_mismatch"} 0
@@ -181,6 +193,21 @@ vipd_packets_dropped_total{family="ipv4",interface="eth0",reason="version"} 0
 vipd_vip_bind_errors_total{family="ipv4",interface="eth0",vrid="51",vrrp_instance="api"} 4
 vipd_vip_bind_errors_total{family="ipv4",interface="eth1",vrid="52",vrrp_instance="ingress"} 0
 vipd_vip_bind_errors_total{family="ipv6",interface="eth0",vrid="51",vrrp_instance="api"} 0
+# HELP vipd_vip_guard_removed_total Virtual addresses removed from the interface of a virtual router that is not master.
+# TYPE vipd_vip_guard_removed_total counter
+vipd_vip_guard_removed_total{family="ipv4",interface="eth0",vrid="51",vrrp_instance="api"} 0
+vipd_vip_guard_removed_total{family="ipv4",interface="eth1",vrid="52",vrrp_instance="ingress"} 0
+vipd_vip_guard_removed_total{family="ipv6",interface="eth0",vrid="51",vrrp_instance="api"} 2
+# HELP vipd_vip_guard_restored_total Virtual addresses put back on the interface of a master after something else removed them.
+# TYPE vipd_vip_guard_restored_total counter
+vipd_vip_guard_restored_total{family="ipv4",interface="eth0",vrid="51",vrrp_instance="api"} 1
+vipd_vip_guard_restored_total{family="ipv4",interface="eth1",vrid="52",vrrp_instance="ingress"} 0
+vipd_vip_guard_restored_total{family="ipv6",interface="eth0",vrid="51",vrrp_instance="api"} 0
+# HELP vipd_vrid_collisions_total Advertisements on this VRID with another address list: another virtual router uses the same VRID.
+# TYPE vipd_vrid_collisions_total counter
+vipd_vrid_collisions_total{family="ipv4",interface="eth0",vrid="51",vrrp_instance="api"} 0
+vipd_vrid_collisions_total{family="ipv4",interface="eth1",vrid="52",vrrp_instance="ingress"} 0
+vipd_vrid_collisions_total{family="ipv6",interface="eth0",vrid="51",vrrp_instance="api"} 7
 `
 
 // newRegistry registers the metrics of src on a pedantic registry, which
