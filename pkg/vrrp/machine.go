@@ -362,10 +362,12 @@ func (m *Machine) Receive(now time.Time, from netip.Addr, priority uint8, interv
 	case Master:
 		if priority == 0 {
 			// Another router resigned; make sure the backups hear a
-			// master at once (RFC 9568 section 6.4.3).
+			// master at once (RFC 9568 section 6.4.3). It was master too
+			// (it stepped down on hearing us, or stopped): announce the
+			// VIPs again so that neighbours forget its MAC.
 			m.deadline = now.Add(m.cfg.Interval)
 			out := m.none()
-			out.Actions = SendAdvert
+			out.Actions = SendAdvert | Announce
 			out.Priority = m.Priority()
 			return out
 		}
@@ -374,9 +376,16 @@ func (m *Machine) Receive(now time.Time, from netip.Addr, priority uint8, interv
 			if m.fault != NoFault {
 				next = Fault
 			}
-			m.resigning = false
 			out := m.to(next, fmt.Sprintf("higher-priority master %v (priority %d)", from, priority))
 			out.Actions = RemoveVIPs
+			if !m.resigning {
+				// Say so with priority 0: the winner then announces
+				// the VIPs again, so that neighbours that followed this
+				// router's announcements (a healed partition) forget its
+				// MAC. A resigning master has said so already.
+				out.Actions |= SendAdvert
+			}
+			m.resigning = false
 			m.follow(now, from, priority, interval)
 			return out
 		}
