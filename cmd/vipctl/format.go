@@ -81,6 +81,9 @@ func (f formatter) instance(w io.Writer, in control.Instance, checks map[string]
 	}
 	fmt.Fprintf(tw, "  master\t%s\n", master)
 	fmt.Fprintf(tw, "  vips\t%s\n", orDash(strings.Join(in.VIPs, ", ")))
+	for _, warn := range warnings(in) {
+		fmt.Fprintf(tw, "  warning\t%s\n", warn)
+	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
@@ -129,8 +132,41 @@ func (f formatter) instance(w io.Writer, in control.Instance, checks map[string]
 	fmt.Fprintf(tw, "    transitions\t%d\n", c.Transitions)
 	fmt.Fprintf(tw, "    announcements\t%d\n", c.Announcements)
 	fmt.Fprintf(tw, "    bind errors\t%d\n", c.BindErrors)
+	fmt.Fprintf(tw, "    master conflicts\t%d\n", c.Conflicts)
+	fmt.Fprintf(tw, "    VRID collisions\t%d\n", c.Collisions)
+	fmt.Fprintf(tw, "    VIPs restored by guard\t%d\n", c.GuardRestored)
+	fmt.Fprintf(tw, "    VIPs removed by guard\t%d\n", c.GuardRemoved)
+	fmt.Fprintf(tw, "    late timers\t%d\n", c.LateTimers)
 	fmt.Fprintf(tw, "    dropped\t%s\n", dropped(c.Dropped))
 	return tw.Flush()
+}
+
+// warnings are the incidents of an instance that need someone's
+// attention, shown next to its state rather than left among the counters.
+// A VRID collision does not heal by itself: another virtual router on the
+// network uses the same VRID and the configuration must change. A master
+// conflict heals (the master of lower priority yields), but two masters
+// at once mean the nodes did not hear each other for a while.
+func warnings(in control.Instance) []string {
+	var ws []string
+	c := in.Counters
+	if c.Collisions > 0 {
+		ws = append(ws, fmt.Sprintf("VRID collision: %s with another address list since vipd started; another virtual router uses VRID %d",
+			plural(c.Collisions, "advert"), in.VRID))
+	}
+	if c.Conflicts > 0 {
+		ws = append(ws, fmt.Sprintf("master conflict: %s from another master of lower priority since vipd started, each answered at once",
+			plural(c.Conflicts, "advert")))
+	}
+	return ws
+}
+
+// plural is n and noun, with an s unless n is 1.
+func plural(n uint64, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }
 
 // state is the state shown for an instance: DRAINED hides the VRRP state

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -180,5 +181,41 @@ func TestState(t *testing.T) {
 		if got := state(tt.in); got != tt.want {
 			t.Errorf("state(%+v) = %q, want %q", tt.in, got, tt.want)
 		}
+	}
+}
+
+func TestWarnings(t *testing.T) {
+	t.Parallel()
+	const (
+		collision = "VRID collision: %s with another address list since vipd started; another virtual router uses VRID 51"
+		conflict  = "master conflict: %s from another master of lower priority since vipd started, each answered at once"
+	)
+	tests := []struct {
+		name string
+		c    control.Counters
+		want []string
+	}{
+		{
+			// Guard and late timer counts are shown among the
+			// counters only: they need no action on the network.
+			name: "quiet",
+			c:    control.Counters{AdvertsIn: 9, GuardRestored: 3, GuardRemoved: 2, LateTimers: 4},
+		},
+		{name: "collision", c: control.Counters{Collisions: 1}, want: []string{fmt.Sprintf(collision, "1 advert")}},
+		{name: "conflicts", c: control.Counters{Conflicts: 2}, want: []string{fmt.Sprintf(conflict, "2 adverts")}},
+		{
+			name: "both",
+			c:    control.Counters{Collisions: 14, Conflicts: 1},
+			want: []string{fmt.Sprintf(collision, "14 adverts"), fmt.Sprintf(conflict, "1 advert")},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			got := warnings(control.Instance{VRID: 51, Counters: tt.c})
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Fatalf("(-want +got)\n%s", diff)
+			}
+		})
 	}
 }

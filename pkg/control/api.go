@@ -128,6 +128,20 @@ type Counters struct {
 	Transitions   uint64 `json:"transitions"`
 	Announcements uint64 `json:"announcements"`
 	BindErrors    uint64 `json:"bind_errors"`
+	// Conflicts counts adverts from another master of lower priority,
+	// each answered at once: a split brain healing.
+	Conflicts uint64 `json:"conflicts"`
+	// Collisions counts adverts on this VRID with another address list:
+	// another virtual router on the network uses the same VRID.
+	Collisions uint64 `json:"collisions"`
+	// GuardRestored counts VIPs put back on a master after something else
+	// removed them; GuardRemoved VIPs removed from an instance that is not
+	// master.
+	GuardRestored uint64 `json:"guard_restored"`
+	GuardRemoved  uint64 `json:"guard_removed"`
+	// LateTimers counts protocol timers served well after their deadline:
+	// the daemon was stopped or starved.
+	LateTimers uint64 `json:"late_timers"`
 	// Dropped counts the packets dropped on the instance's socket, by
 	// drop reason ("ttl", "checksum", ...). The socket is shared by the
 	// instances of one interface and family, so they show the same drops.

@@ -61,6 +61,11 @@ func (d *Daemon) Status() control.Status {
 				Transitions:   rst.Counters.Transitions,
 				Announcements: rst.Counters.Announcements,
 				BindErrors:    rst.Counters.BindErrors,
+				Conflicts:     rst.Counters.Conflicts,
+				Collisions:    rst.Counters.Collisions,
+				GuardRestored: rst.Counters.GuardRestored,
+				GuardRemoved:  rst.Counters.GuardRemoved,
+				LateTimers:    rst.Counters.LateTimers,
 				Dropped:       map[string]uint64{},
 			},
 		}

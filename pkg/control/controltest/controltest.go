@@ -113,7 +113,8 @@ func Serve(t testing.TB, b control.Backend) string {
 func Epoch() time.Time { return time.Date(2026, time.March, 14, 9, 26, 53, 0, time.UTC) }
 
 // Sample returns a fixed Status: instance "api" in both families (IPv4
-// master with a failing check and drops, IPv6 backup), a drained
+// master with a failing check, drops, a conflict healed and a VIP
+// restored; IPv6 backup that sees a VRID collision), a drained
 // instance "ingress", and three checks. Times are before Epoch.
 func Sample() control.Status {
 	epoch := Epoch()
@@ -138,6 +139,7 @@ func Sample() control.Status {
 				},
 				Counters: control.Counters{
 					AdvertsOut: 192, AdvertsIn: 7300, Transitions: 2, Announcements: 10,
+					Conflicts: 1, GuardRestored: 1, LateTimers: 2,
 					Dropped: map[string]uint64{"ttl": 3, "address_mismatch": 1},
 				},
 			},
@@ -150,7 +152,7 @@ func Sample() control.Status {
 				Transitions: []control.Transition{
 					{At: at(2*time.Hour + 4*time.Minute), From: control.StateInit, To: control.StateBackup, Reason: "startup"},
 				},
-				Counters: control.Counters{AdvertsIn: 7492},
+				Counters: control.Counters{AdvertsIn: 7492, Collisions: 14, GuardRemoved: 1},
 			},
 			{
 				Name: "ingress", Family: control.FamilyIPv4, VRID: 52, Interface: "eth1", VRRPVersion: 2,
