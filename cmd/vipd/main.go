@@ -56,6 +56,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 0
 	}
 
+	if err := config.CheckPermissions(*path); err != nil {
+		fmt.Fprintln(stderr, "vipd:", err)
+		return 1
+	}
 	cfg, err := config.Load(*path)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
@@ -207,7 +211,11 @@ func watchdog(ctx context.Context, d *daemon.Daemon, log *slog.Logger) {
 func reload(ctx context.Context, d *daemon.Daemon, path, self string, log *slog.Logger) {
 	sd.SdNotify(false, sd.SdNotifyReloading)
 	defer sd.SdNotify(false, sd.SdNotifyReady)
-	cfg, err := config.Load(path)
+	err := config.CheckPermissions(path)
+	var cfg *config.Config
+	if err == nil {
+		cfg, err = config.Load(path)
+	}
 	if err == nil {
 		var dcfg daemon.Config
 		_, dcfg, err = resolve(cfg, self)

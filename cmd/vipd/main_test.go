@@ -56,6 +56,10 @@ vips = ["192.0.2.100/24"]
 priority = 100
 interface = "eth0"
 `)
+	worldWritable := write("ww.toml", "")
+	if err := os.Chmod(worldWritable, 0o666); err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name     string
 		args     []string
@@ -68,6 +72,7 @@ interface = "eth0"
 		{"unknown node", []string{"-t", "-config", good, "-node", "cp-9"}, 1, "", "cp-9"},
 		{"invalid", []string{"-t", "-config", bad}, 1, "", "bad.toml:4"},
 		{"missing", []string{"-t", "-config", filepath.Join(dir, "none.toml")}, 1, "", "none.toml"},
+		{"writable by others", []string{"-t", "-config", worldWritable}, 1, "", "writable by group or others"},
 		{"stray argument", []string{"-t", "x"}, 2, "", "unexpected argument"},
 		{"version", []string{"-version"}, 0, "vipd dev", ""},
 	}
