@@ -143,8 +143,13 @@ type Counters struct {
 	LateTimers uint64
 }
 
-// lateTimer is how late a timer must fire to be counted and logged.
-const lateTimer = 20 * time.Millisecond
+// lateTimer is how late a timer must fire to be counted and logged;
+// lateSettle how long the router then lets the listener read the socket
+// before it decides.
+const (
+	lateTimer  = 20 * time.Millisecond
+	lateSettle = 5 * time.Millisecond
+)
 
 // quiet is the least time between two log lines about the same kind of
 // incident (conflicts, late timers), which can otherwise repeat at the
@@ -341,7 +346,11 @@ func (r *Router) Run(ctx context.Context) error {
 			// A timer that fired late (the process was stopped or
 			// starved) must not win over adverts already waiting: read
 			// them first, so a healthy master is not usurped.
-			r.late()
+			if r.late() {
+				// After a stall the listener has a socket backlog to
+				// read: give it a moment, then take what it queued.
+				time.Sleep(lateSettle)
+			}
 			r.drain()
 			r.spin()
 			r.apply(r.m.Timeout(time.Now()))
@@ -499,15 +508,16 @@ func (r *Router) receive(rx received) {
 	r.apply(out)
 }
 
-// late counts and logs a timer served well after its deadline.
-func (r *Router) late() {
+// late counts and logs a timer served well after its deadline, and
+// reports whether it was.
+func (r *Router) late() bool {
 	d := r.m.Deadline()
 	if d.IsZero() {
-		return
+		return false
 	}
 	lateness := time.Since(d)
 	if lateness < lateTimer {
-		return
+		return false
 	}
 	r.mu.Lock()
 	r.status.Counters.LateTimers++
@@ -517,6 +527,7 @@ func (r *Router) late() {
 		r.log.Warn("timer fired late: the process was stopped or starved; reading waiting adverts before acting",
 			"late", lateness.Round(time.Millisecond), "state", r.m.State().String())
 	}
+	return true
 }
 
 // collision counts an advert on our VRID with another address list; the
