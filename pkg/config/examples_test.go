@@ -27,7 +27,7 @@ func TestExamples(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"vipd.toml", "control-plane.toml", "spread.toml", "unicast.toml", "keepalived-v2.toml", "dual-stack.toml"} {
+	for _, want := range []string{"vipd.toml", "control-plane.toml", "load-balancers.toml", "spread.toml", "ingress.toml", "unicast.toml", "keepalived-v2.toml", "dual-stack.toml"} {
 		if !slices.Contains(files, filepath.Join(examples, want)) {
 			t.Errorf("configs/%s is missing", want)
 		}
@@ -127,11 +127,126 @@ func TestExampleControlPlane(t *testing.T) {
 	}
 }
 
+// ranking returns, for each instance, its nodes from the highest priority
+// to the lowest: the order in which they take the VIP over.
+func ranking(t *testing.T, c *Config) map[string][]string {
+	t.Helper()
+	type ranked struct {
+		node string
+		prio uint8
+	}
+	byInst := make(map[string][]ranked)
+	for _, node := range nodeNames(c) {
+		insts, err := c.ForNode(node)
+		if err != nil {
+			t.Fatalf("ForNode(%q): %v", node, err)
+		}
+		for _, inst := range insts {
+			byInst[inst.Name] = append(byInst[inst.Name], ranked{node, inst.Priority})
+		}
+	}
+	out := make(map[string][]string)
+	for name, rs := range byInst {
+		slices.SortStableFunc(rs, func(a, b ranked) int { return int(b.prio) - int(a.prio) })
+		for _, r := range rs {
+			out[name] = append(out[name], r.node)
+		}
+	}
+	return out
+}
+
+// reportHas fails t unless the report of c has line.
+func reportHas(t *testing.T, c *Config, line string) {
+	t.Helper()
+	var b strings.Builder
+	if err := c.Report(&b); err != nil {
+		t.Fatalf("Report: %v", err)
+	}
+	if !strings.Contains(b.String(), line) {
+		t.Errorf("the report lacks %q:\n%s", line, b.String())
+	}
+}
+
 func TestExampleSpread(t *testing.T) {
 	c := load(t, "spread.toml")
 	want := map[string][]string{"cp-1": {"web-a"}, "cp-2": {"web-b"}, "cp-3": {"web-c"}}
 	if diff := cmp.Diff(want, masters(t, c)); diff != "" {
 		t.Errorf("masters (-want +got)\n%s", diff)
+	}
+	// Each VIP fails over to a different node: one failure leaves no
+	// survivor with all three.
+	wantRanks := map[string][]string{
+		"web-a": {"cp-1", "cp-3", "cp-2"},
+		"web-b": {"cp-2", "cp-1", "cp-3"},
+		"web-c": {"cp-3", "cp-2", "cp-1"},
+	}
+	if diff := cmp.Diff(wantRanks, ranking(t, c)); diff != "" {
+		t.Errorf("ranking (-want +got)\n%s", diff)
+	}
+	for _, inst := range c.Instances {
+		if diff := cmp.Diff([]health.Track{{Check: "haproxy"}}, inst.Track); diff != "" {
+			t.Errorf("instance %q: track (-want +got)\n%s", inst.Name, diff)
+		}
+	}
+	reportHas(t, c, "  check haproxy fails on cp-1: VIP moves to cp-3 within 613ms (fall 2 × 200ms + timeout 150ms + skew 63ms of cp-3)\n")
+}
+
+func TestExampleLoadBalancers(t *testing.T) {
+	c := load(t, "load-balancers.toml")
+	wantChecks := []health.Spec{{
+		Name:     "haproxy",
+		Type:     health.TypeTCP,
+		Address:  "127.0.0.1:8443",
+		Interval: 200 * time.Millisecond,
+		Timeout:  150 * time.Millisecond,
+		Rise:     2,
+		Fall:     2,
+	}}
+	if diff := cmp.Diff(wantChecks, c.Checks); diff != "" {
+		t.Errorf("checks (-want +got)\n%s", diff)
+	}
+	inst := c.Instances[0]
+	if inst.Preempt {
+		t.Error("preempt = true: a recovered lb-1 would move the VIP a second time")
+	}
+	if diff := cmp.Diff([]health.Track{{Check: "haproxy"}}, inst.Track); diff != "" {
+		t.Errorf("track (-want +got)\n%s", diff)
+	}
+	if diff := cmp.Diff(map[string][]string{"kube-apiserver": {"lb-1", "lb-2"}}, ranking(t, c)); diff != "" {
+		t.Errorf("ranking (-want +got)\n%s", diff)
+	}
+	reportHas(t, c, "  check haproxy fails on lb-1: VIP moves to lb-2 within 613ms (fall 2 × 200ms + timeout 150ms + skew 63ms of lb-2)\n")
+}
+
+func TestExampleIngress(t *testing.T) {
+	c := load(t, "ingress.toml")
+	// w-4 is every VIP's second choice: one failure leaves each VIP on a
+	// node of its own.
+	want := map[string][]string{
+		"ingress-a": {"w-1", "w-4", "w-2", "w-3"},
+		"ingress-b": {"w-2", "w-4", "w-1", "w-3"},
+		"ingress-c": {"w-3", "w-4", "w-1", "w-2"},
+	}
+	if diff := cmp.Diff(want, ranking(t, c)); diff != "" {
+		t.Errorf("ranking (-want +got)\n%s", diff)
+	}
+	wantChecks := []health.Spec{{
+		Name:         "ingress",
+		Type:         health.TypeHTTP,
+		URL:          "http://127.0.0.1:10254/healthz",
+		ExpectStatus: []int{200},
+		Interval:     200 * time.Millisecond,
+		Timeout:      150 * time.Millisecond,
+		Rise:         2,
+		Fall:         2,
+	}}
+	if diff := cmp.Diff(wantChecks, c.Checks); diff != "" {
+		t.Errorf("checks (-want +got)\n%s", diff)
+	}
+	for _, inst := range c.Instances {
+		if diff := cmp.Diff([]health.Track{{Check: "ingress"}}, inst.Track); diff != "" {
+			t.Errorf("instance %q: track (-want +got)\n%s", inst.Name, diff)
+		}
 	}
 }
 
