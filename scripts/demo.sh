@@ -10,12 +10,13 @@ set -euo pipefail
 INTERVAL=${INTERVAL:-100ms}
 here=$(cd "$(dirname "$0")/.." && pwd)
 vipd=${VIPD:-$here/bin/vipd}
+vipctl=${VIPCTL:-$here/bin/vipctl}
 
 [ "$(id -u)" = 0 ] || { echo "demo: run as root (sudo make demo): it creates network namespaces" >&2; exit 1; }
 for c in ip tcpdump tshark; do
 	command -v $c >/dev/null || { echo "demo: $c is missing (apt-get install iproute2 tcpdump tshark)" >&2; exit 1; }
 done
-[ -x "$vipd" ] || { echo "demo: $vipd not built (make build)" >&2; exit 1; }
+[ -x "$vipd" ] && [ -x "$vipctl" ] || { echo "demo: vipd and vipctl not built (make build)" >&2; exit 1; }
 
 id=vd$$
 sw=$id-sw
@@ -66,14 +67,21 @@ address = "192.0.2.13"
 
 [daemon]
 metrics_listen = ""
+control_socket = "@SOCKET@"
+state_dir = "@STATE@"
 
 [[instance]]
 name = "kube-apiserver"
 vrid = 51
 vips = ["192.0.2.100/24"]
 EOF
-chmod 0644 "$work/vipd.toml"
-"$vipd" -t -config "$work/vipd.toml"
+# The nodes share this machine's file system: each gets its own control
+# socket and state directory.
+for n in 1 2 3; do
+	sed -e "s|@SOCKET@|$work/cp-$n.sock|" -e "s|@STATE@|$work/cp-$n.state|" "$work/vipd.toml" >"$work/cp-$n.toml"
+	chmod 0644 "$work/cp-$n.toml"
+done
+"$vipd" -t -config "$work/cp-1.toml"
 
 holder() { # holder [EXCEPT] -> the nodes with the VIP bound
 	for n in 1 2 3; do
@@ -94,7 +102,7 @@ wait_holder() { # wait_holder EXCEPT -> prints the one other node holding the VI
 
 say "starting vipd on every node (advert interval $INTERVAL)"
 for n in 1 2 3; do
-	ip netns exec $id-n$n "$vipd" -config "$work/vipd.toml" >"$work/cp-$n.log" 2>&1 &
+	ip netns exec $id-n$n "$vipd" -config "$work/cp-$n.toml" >"$work/cp-$n.log" 2>&1 &
 	pids+=($!)
 done
 wait_holder none >/dev/null
@@ -103,6 +111,14 @@ wait_holder none >/dev/null
 sleep 1
 master=$(wait_holder none)
 echo "  VIP 192.0.2.100 is on $master"
+status() {
+	local i
+	for i in 1 2 3; do
+		echo "  vipctl status on cp-$i:"
+		"$vipctl" -socket "$work/cp-$i.sock" status 2>&1 | sed 's/^/    /'
+	done
+}
+status
 
 say "capturing VRRP and ARP on the bridge"
 ip netns exec $sw tcpdump -i br0 -U -n -w "$work/wire.pcap" 'vrrp or arp' 2>"$work/tcpdump.log" &
@@ -110,15 +126,15 @@ pids+=($!)
 for _ in $(seq 1 100); do grep -q listening "$work/tcpdump.log" && break; sleep 0.05; done
 sleep 0.5
 
-n=${master#cp-}
+m=${master#cp-}
 say "cutting $master's link"
-ip -n $sw link set p$n down
+ip -n $sw link set p$m down
 new=$(wait_holder "$master")
 echo "  VIP 192.0.2.100 moved to $new"
 sleep 0.5
 kill "${pids[-1]}"; wait "${pids[-1]}" 2>/dev/null || true
 
-old_ip=192.0.2.1$n
+old_ip=192.0.2.1$m
 new_ip=192.0.2.1${new#cp-}
 last_advert=$(tshark 2>/dev/null -r "$work/wire.pcap" -Y "vrrp && ip.src==$old_ip" -T fields -e frame.time_epoch | tail -1)
 first_garp=$(tshark 2>/dev/null -r "$work/wire.pcap" -Y "arp.isgratuitous && arp.src.proto_ipv4==192.0.2.100 && frame.time_epoch > $last_advert" -T fields -e frame.time_epoch | head -1)
@@ -133,10 +149,9 @@ echo "  old master $master ($old_ip): last advertisement on the wire"
 echo "  new master $new ($new_ip, priority $prio): first gratuitous ARP for 192.0.2.100"
 echo "  takeover: $took ms (protocol bound 3 x $INTERVAL + skew = $bound ms)"
 echo
-echo "  log of $new:"
-grep -E 'state changed' "$work/$new.log" | sed 's/^/    /'
+status
 say "restoring $master's link: it preempts (higher priority)"
-ip -n $sw link set p$n up
+ip -n $sw link set p$m up
 for _ in $(seq 1 100); do [ "$(holder)" = "$master" ] && break; sleep 0.05; done
 echo "  VIP 192.0.2.100 is on $(holder)"
 say "stopping (masters resign with priority 0) and cleaning up"
