@@ -5,6 +5,8 @@
 //	vipctl drain [NAME...]                 give up mastership (all instances without names)
 //	vipctl resume [NAME...]                undo drain
 //	vipctl version                         versions of vipctl and the running vipd
+//	vipctl convert-keepalived [-o DIR] FILE...
+//	                                       keepalived.conf files (one per node) to vipd's
 //
 // Every command accepts -socket PATH, before or after its name.
 package main
@@ -39,6 +41,11 @@ Commands:
                                  backups (all instances without names)
   resume [NAME...]               undo drain
   version                        print the versions of vipctl and vipd
+  convert-keepalived [-o DIR] FILE...
+                                 convert keepalived.conf files, one per node,
+                                 into vipd configurations (stdout, or
+                                 DIR/NODE.toml with -o); what does not carry
+                                 over is listed on stderr
 
 Flags, accepted before or after the command:
   -socket PATH                   vipd's control socket (default ` + control.DefaultSocket + `)
@@ -78,6 +85,8 @@ func (c cli) run(args []string) int {
 		return c.change(cmd, *socket, rest)
 	case "version":
 		return c.showVersion(*socket, rest)
+	case "convert-keepalived":
+		return c.convertKeepalived(rest)
 	case "help":
 		fmt.Fprint(c.stdout, usage)
 		return 0

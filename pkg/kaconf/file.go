@@ -82,6 +82,7 @@ type fileConv struct {
 	scripts  map[string]*kaScript
 	order    []*kaScript
 	groupsOf map[string][]*kaGroup // instance name → its sync groups
+	tracked  map[string]bool       // vrrp_script names in the instances' track_script
 }
 
 func convertFile(path string, stmts []*stmt, n *notes) *node {
@@ -91,6 +92,7 @@ func convertFile(path string, stmts []*stmt, n *notes) *node {
 		nd:       &node{source: path},
 		scripts:  make(map[string]*kaScript),
 		groupsOf: make(map[string][]*kaGroup),
+		tracked:  make(map[string]bool),
 	}
 	var instances []*stmt
 	for _, s := range stmts {
@@ -110,6 +112,13 @@ func convertFile(path string, stmts []*stmt, n *notes) *node {
 		case "vrrp_instance":
 			if c.needBlock(s) {
 				instances = append(instances, s)
+				for _, k := range s.block {
+					if k.keyword() == "track_script" {
+						for _, e := range k.block {
+							c.tracked[e.keyword()] = true
+						}
+					}
+				}
 			}
 		default:
 			c.n.at(s, "%s", topLevelReason(s))
@@ -130,7 +139,7 @@ func convertFile(path string, stmts []*stmt, n *notes) *node {
 			c.nd.checks = append(c.nd.checks, sc.check)
 		case sc.bad:
 			// Noted when it was converted.
-		case !sc.resolved:
+		case !c.tracked[sc.name]:
 			c.n.at(sc.at, "vrrp_script %s: no vrrp_instance tracks it, so keepalived does not run it either; not converted", sc.name)
 		default:
 			c.n.at(sc.at, "vrrp_script %s: only vrrp_instances that are not converted track it; not converted", sc.name)
@@ -194,11 +203,11 @@ func (c *fileConv) globalDefs(g *stmt) {
 				c.n.at(s, "vrrp_version %q is neither 2 nor 3; ignored, as keepalived does", v)
 			}
 		case "vrrp_garp_master_repeat":
-			if v, ok := c.garpRepeat(s); ok {
+			if v, ok := c.garpRepeat("global_defs", s); ok {
 				c.garpRep = v
 			}
 		case "vrrp_garp_master_refresh":
-			if d, ok := c.durationArg(s); ok {
+			if d, ok := c.durationArg("global_defs", s); ok {
 				c.garpRef = d
 			}
 		case "vrrp_strict":
@@ -244,7 +253,7 @@ func (c *fileConv) vrrpScript(s *stmt) {
 	sc := &kaScript{at: s, name: name}
 	for _, k := range s.block {
 		if k.keyword() == "weight" {
-			if w, ok := c.weightArg(k, 253); ok {
+			if w, ok := c.weightArg("vrrp_script "+name, k, 253); ok {
 				sc.weight = w
 			}
 		}
@@ -271,15 +280,15 @@ func (c *fileConv) resolve(sc *kaScript) *vCheck {
 		case "script":
 			script = k
 		case "interval":
-			if d, ok := c.durationArg(k); ok {
+			if d, ok := c.durationArg("vrrp_script "+sc.name, k); ok {
 				ch.interval = max(d, time.Second) // keepalived's minimum
 			}
 		case "timeout":
-			if d, ok := c.durationArg(k); ok {
+			if d, ok := c.durationArg("vrrp_script "+sc.name, k); ok {
 				timeout, timeoutAt = d, k
 			}
 		case "rise", "fall":
-			v, ok := c.intArg(k, 1, math.MaxInt32)
+			v, ok := c.intArg("vrrp_script "+sc.name, k, 1, math.MaxInt32)
 			if !ok {
 				continue
 			}
@@ -424,6 +433,9 @@ func (c *fileConv) syncGroup(s *stmt) {
 			g.trackIfs = append(g.trackIfs, k)
 		case "track_script":
 			g.trackScr = append(g.trackScr, k)
+			for _, e := range k.block {
+				c.tracked[e.keyword()] = true
+			}
 		case "notify", "notify_master", "notify_backup", "notify_fault", "notify_stop":
 			c.n.at(k, "vrrp_sync_group %s: %s: not converted: vipd runs notify programs per instance; give the members a notify program", g.name, kw)
 		default:
@@ -436,25 +448,22 @@ func (c *fileConv) syncGroup(s *stmt) {
 	}
 }
 
-// intArg reads argument 1 of s as an integer in lo..hi.
-func (c *fileConv) intArg(s *stmt, lo, hi int) (int, bool) {
-	v, err := strconv.Atoi(s.arg(1))
-	if err != nil || v < lo || v > hi {
-		c.n.at(s, "%s %q is not a number from %d to %d; ignored, as keepalived does", s.keyword(), s.arg(1), lo, hi)
-		return 0, false
-	}
-	return v, true
+// intArg reads argument 1 of s as an integer in lo..hi. label names what
+// s belongs to, for the note.
+func (c *fileConv) intArg(label string, s *stmt, lo, hi int) (int, bool) {
+	return c.intArgAt(label, s, 1, lo, hi)
 }
 
 // weightArg reads argument 1 of s as a tracking weight.
-func (c *fileConv) weightArg(s *stmt, limit int) (int, bool) {
-	return c.intArgAt(s, 1, -limit, limit)
+func (c *fileConv) weightArg(label string, s *stmt, limit int) (int, bool) {
+	return c.intArgAt(label, s, 1, -limit, limit)
 }
 
-func (c *fileConv) intArgAt(s *stmt, i, lo, hi int) (int, bool) {
+// intArgAt reads argument i of s as an integer in lo..hi.
+func (c *fileConv) intArgAt(label string, s *stmt, i, lo, hi int) (int, bool) {
 	v, err := strconv.Atoi(s.arg(i))
 	if err != nil || v < lo || v > hi {
-		c.n.at(s, "%s: %q is not a number from %d to %d; ignored, as keepalived does", s.keyword(), s.arg(i), lo, hi)
+		c.n.at(s, "%s: %s: %q is not a number from %d to %d; ignored, as keepalived does", label, s.keyword(), s.arg(i), lo, hi)
 		return 0, false
 	}
 	return v, true
@@ -462,10 +471,10 @@ func (c *fileConv) intArgAt(s *stmt, i, lo, hi int) (int, bool) {
 
 // durationArg reads argument 1 of s as keepalived's seconds (fractional
 // allowed), up to a day.
-func (c *fileConv) durationArg(s *stmt) (time.Duration, bool) {
+func (c *fileConv) durationArg(label string, s *stmt) (time.Duration, bool) {
 	d, ok := seconds(s.arg(1), time.Second)
 	if !ok || d > 24*time.Hour {
-		c.n.at(s, "%s %q is not a number of seconds; ignored, as keepalived does", s.keyword(), s.arg(1))
+		c.n.at(s, "%s: %s %q is not a number of seconds; ignored, as keepalived does", label, s.keyword(), s.arg(1))
 		return 0, false
 	}
 	return d, true
@@ -475,17 +484,17 @@ func (c *fileConv) durationArg(s *stmt) (time.Duration, bool) {
 const maxGARPRepeat = 100
 
 // garpRepeat reads a gratuitous ARP count, capped at vipd's maximum.
-func (c *fileConv) garpRepeat(s *stmt) (int, bool) {
+func (c *fileConv) garpRepeat(label string, s *stmt) (int, bool) {
 	v, err := strconv.Atoi(s.arg(1))
 	switch {
 	case err != nil || v < 0:
-		c.n.at(s, "%s %q is not a count; ignored, as keepalived does", s.keyword(), s.arg(1))
+		c.n.at(s, "%s: %s %q is not a count; ignored, as keepalived does", label, s.keyword(), s.arg(1))
 		return 0, false
 	case v == 0:
-		c.n.at(s, "%s 0: vipd sends at least one gratuitous ARP on becoming master; 1", s.keyword())
+		c.n.at(s, "%s: %s 0: vipd sends at least one gratuitous ARP on becoming master; 1", label, s.keyword())
 		return 1, true
 	case v > maxGARPRepeat:
-		c.n.at(s, "%s %d is above vipd's maximum of %d; %d", s.keyword(), v, maxGARPRepeat, maxGARPRepeat)
+		c.n.at(s, "%s: %s %d is above vipd's maximum of %d; %d", label, s.keyword(), v, maxGARPRepeat, maxGARPRepeat)
 		return maxGARPRepeat, true
 	}
 	return v, true

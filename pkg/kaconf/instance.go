@@ -54,7 +54,7 @@ const (
 	maxAdvertV3      = 4095 * 10 * time.Millisecond
 	maxAdvertV2      = 255 * time.Second
 	maxAuthPassword  = 8
-	maxPreemptDelay  = time.Hour
+	maxPreemptDelay  = 1000 * time.Second // keepalived's; vipd allows 1h
 	maxTrackIfWeight = 254
 )
 
@@ -76,27 +76,27 @@ func (c *fileConv) instance(s *stmt) *vInstance {
 
 	var (
 		versionAt, advertAt, nopreemptAt, delayAt, srcAt, authAt, notifyAt *stmt
-		version                                                                        int
-		advert, delay                                                                  time.Duration
-		vipEntries, peerEntries, trackIfs, trackScripts                                []*stmt
-		garpRep                                                                        int
-		garpRef                                                                        time.Duration
-		garpRepSet, garpRefSet                                                         bool
+		version                                                            int
+		advert, delay                                                      time.Duration
+		vipEntries, peerEntries, trackIfs, trackScripts                    []*stmt
+		garpRep                                                            int
+		garpRef                                                            time.Duration
+		garpRepSet, garpRefSet                                             bool
 	)
 	for _, k := range s.block {
 		switch kw := k.keyword(); kw {
 		case "interface":
 			in.iface = k.arg(1)
 		case "virtual_router_id":
-			if v, ok := c.intArg(k, 1, 255); ok {
+			if v, ok := c.intArg(label, k, 1, 255); ok {
 				in.vrid = v
 			}
 		case "priority":
-			if v, ok := c.intArg(k, 1, 255); ok {
+			if v, ok := c.intArg(label, k, 1, 255); ok {
 				in.priority = v
 			}
 		case "advert_int":
-			if d, ok := c.durationArg(k); ok && d > 0 {
+			if d, ok := c.durationArg(label, k); ok && d > 0 {
 				advert, advertAt = d, k
 			}
 		case "version":
@@ -116,7 +116,7 @@ func (c *fileConv) instance(s *stmt) *vInstance {
 		case "nopreempt":
 			nopreemptAt = k
 		case "preempt_delay":
-			if d, ok := c.durationArg(k); ok {
+			if d, ok := c.durationArg(label, k); ok {
 				delay, delayAt = d, k
 			}
 		case "virtual_ipaddress":
@@ -133,9 +133,9 @@ func (c *fileConv) instance(s *stmt) *vInstance {
 		case "authentication":
 			authAt = k
 		case "garp_master_repeat":
-			garpRep, garpRepSet = c.garpRepeat(k)
+			garpRep, garpRepSet = c.garpRepeat(label, k)
 		case "garp_master_refresh":
-			garpRef, garpRefSet = c.durationArg(k)
+			garpRef, garpRefSet = c.durationArg(label, k)
 		case "track_interface":
 			trackIfs = append(trackIfs, k.block...)
 		case "track_script":
@@ -404,8 +404,7 @@ func (c *fileConv) preemption(in *vInstance, label string, nopreemptAt *stmt, de
 	case !in.preempt:
 		c.n.at(delayAt, "%s: preempt_delay with nopreempt: keepalived ignores it; not converted", label)
 	case delay > maxPreemptDelay:
-		c.n.at(delayAt, "%s: preempt_delay %s is above vipd's maximum of 1h; 1h", label, delay)
-		in.preemptDelay = maxPreemptDelay
+		c.n.at(delayAt, "%s: preempt_delay %s is above keepalived's maximum of 1000s: keepalived ignores it; not converted", label, delay)
 	default:
 		in.preemptDelay = delay
 	}
@@ -503,7 +502,7 @@ func (c *fileConv) trackInterface(in *vInstance, label string, e *stmt) {
 	ifname := e.keyword()
 	weight := 0
 	if e.arg(1) == "weight" {
-		if w, ok := c.intArgAt(e, 2, -maxTrackIfWeight, maxTrackIfWeight); ok {
+		if w, ok := c.intArgAt(label, e, 2, -maxTrackIfWeight, maxTrackIfWeight); ok {
 			weight = w
 		}
 	} else if len(e.words) > 1 {
@@ -533,7 +532,7 @@ func (c *fileConv) trackScript(in *vInstance, label string, e *stmt, forceZero b
 	weight := sc.weight
 	switch {
 	case e.arg(1) == "weight":
-		if w, ok := c.intArgAt(e, 2, -253, 253); ok {
+		if w, ok := c.intArgAt(label, e, 2, -253, 253); ok {
 			weight = w
 		}
 		if e.arg(3) == "reverse" {

@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 )
@@ -17,6 +18,9 @@ const (
 	maxExpansion    = 16  // nested parameter substitutions
 	maxBraceWords   = 256 // words a brace expression of an include may expand to
 )
+
+// placeholder matches a ${NAME} left after substitution.
+var placeholder = regexp.MustCompile(`\$\{[A-Za-z_][A-Za-z0-9_]*\}`)
 
 // ErrSyntax marks errors that make a keepalived configuration unreadable:
 // a block never closed, a '}' closing nothing, an unterminated quote.
@@ -132,6 +136,7 @@ func (p *parser) read(name string, data []byte) error {
 		return &SyntaxError{File: name, Line: 1, Msg: fmt.Sprintf("includes nested more than %d deep", maxIncludeDepth)}
 	}
 	p.files = append(p.files, name)
+	p.notes.file(name)
 	defer func() { p.files = p.files[:len(p.files)-1] }()
 
 	lines := strings.Split(string(data), "\n")
@@ -167,6 +172,12 @@ func (p *parser) read(name string, data []byte) error {
 			continue
 		}
 		text = p.substitute(text)
+		if m := placeholder.FindString(text); m != "" {
+			// keepalived would cut the line at the brace and read
+			// nonsense; the line is a template's, not yet filled in.
+			p.notes.add(name, num, fmt.Sprintf("%s is not defined (a placeholder of a template?): the line is not converted", m))
+			continue
+		}
 
 		words, err := splitWords(text)
 		if err != nil {

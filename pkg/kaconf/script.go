@@ -115,7 +115,9 @@ func shellSplit(s string) (words []string, shell bool, err error) {
 				inWord = false
 			}
 		default:
-			if strings.IndexByte("|&;<>()$`*?[\n", c) >= 0 || (c == '~' || c == '#') && !inWord {
+			// '?' and '[' are globs too, but match no file in a URL
+			// (?query, [IPv6]), where the shell leaves them as written.
+			if strings.IndexByte("|&;<>()$`*\n", c) >= 0 || (c == '~' || c == '#') && !inWord {
 				shell = true
 			}
 			cur.WriteByte(c)
@@ -380,6 +382,7 @@ func curlProbe(words []string) (probe, bool) {
 		p.insecure = has("k", "insecure")
 		p.caFile = values["cacert"]
 		if p.insecure && p.caFile != "" {
+			p.remarks = append(p.remarks, "curl -k verified nothing, so --cacert is dropped (vipd's insecure_skip_verify excludes ca_file)")
 			p.caFile = ""
 		}
 		if cert, ok := values["cert"]; ok {
