@@ -244,9 +244,36 @@ func compareNodes(nodes []*node, n *notes) {
 			groups[k] = append(groups[k], member{nd, in})
 		}
 	}
+	var sets [][]member
 	for _, k := range keys {
 		ms := groups[k]
+		perNode := make(map[*node]int)
+		split := false
+		for _, m := range ms {
+			perNode[m.node]++
+			split = split || perNode[m.node] > 1
+		}
+		if !split {
+			sets = append(sets, ms)
+			continue
+		}
+		// A node uses the VRID on several interfaces: the routers
+		// of one virtual router are those on the same interface.
+		byIf := make(map[string][]member)
+		var ifs []string
+		for _, m := range ms {
+			if _, ok := byIf[m.inst.iface]; !ok {
+				ifs = append(ifs, m.inst.iface)
+			}
+			byIf[m.inst.iface] = append(byIf[m.inst.iface], m)
+		}
+		for _, i := range ifs {
+			sets = append(sets, byIf[i])
+		}
+	}
+	for _, ms := range sets {
 		first := ms[0]
+		k := key{first.inst.vrid, first.inst.ipv6}
 		if len(ms) == 1 {
 			if len(nodes) > 1 {
 				n.at(first.inst.at, "vrrp_instance %s (vrid %d, %s) is in this file only: its node has no peer among the files given",

@@ -3,6 +3,7 @@ package kaconf
 import (
 	"errors"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -118,5 +119,79 @@ func golden(t *testing.T, path, got string) {
 	}
 	if diff := cmp.Diff(string(want), got); diff != "" {
 		t.Errorf("%s differs (-want +got); run with -update if the change is meant\n%s", path, diff)
+	}
+}
+
+func TestCompareNodes(t *testing.T) {
+	inst := func(name, ifname string, vrid int, prio int, vip string) string {
+		return fmt.Sprintf("vrrp_instance %s {\n interface %s\n virtual_router_id %d\n priority %d\n virtual_ipaddress {\n  %s\n }\n}\n",
+			name, ifname, vrid, prio, vip)
+	}
+	tests := []struct {
+		name  string
+		a, b  string
+		notes []string
+	}{
+		{
+			name: "the same routers",
+			a:    inst("VI_1", "eth0", 51, 101, "192.0.2.10/24"),
+			b:    inst("VI_1", "eth0", 51, 100, "192.0.2.10/24"),
+		},
+		{
+			name: "interfaces named differently on each node",
+			a:    inst("VI_1", "eth0", 51, 101, "192.0.2.10/24"),
+			b:    inst("VI_1", "ens3", 51, 100, "192.0.2.11/24"),
+			notes: []string{
+				"b.conf:1: vrrp_instance VI_1: its VIPs differ from those of a (a.conf:1): the routers of a VRID must advertise the same addresses (vipd drops adverts whose address list differs from its own)",
+			},
+		},
+		{
+			name: "one VRID on two interfaces of each node",
+			a:    inst("VI_1", "eth0", 51, 101, "192.0.2.10/24") + inst("VI_2", "eth1", 51, 101, "198.51.100.10/24"),
+			b:    inst("VI_1", "eth0", 51, 100, "192.0.2.10/24") + inst("VI_2", "eth1", 51, 100, "198.51.100.11/24"),
+			notes: []string{
+				"b.conf:9: vrrp_instance VI_2: its VIPs differ from those of a (a.conf:9): the routers of a VRID must advertise the same addresses (vipd drops adverts whose address list differs from its own)",
+			},
+		},
+		{
+			name: "a router on one node only",
+			a:    inst("VI_1", "eth0", 51, 101, "192.0.2.10/24") + inst("VI_6", "eth0", 51, 101, "2001:db8::10/64"),
+			b:    inst("VI_1", "eth0", 51, 100, "192.0.2.10/24"),
+			notes: []string{
+				"a.conf:9: vrrp_instance VI_6 (vrid 51, IPv6) is in this file only: its node has no peer among the files given",
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res, err := convert(mapLoader{"a.conf": tt.a, "b.conf": tt.b}, []string{"a.conf", "b.conf"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, n := range res.Notes {
+				got = append(got, n.String())
+			}
+			if diff := cmp.Diff(tt.notes, got); diff != "" {
+				t.Errorf("notes (-want +got)\n%s", diff)
+			}
+			if len(res.Nodes) != 2 || res.Nodes[0].Name != "a" || res.Nodes[1].Name != "b" {
+				t.Errorf("nodes %+v, want a and b", res.Nodes)
+			}
+		})
+	}
+}
+
+func TestNoteString(t *testing.T) {
+	for _, tt := range []struct {
+		n    Note
+		want string
+	}{
+		{Note{File: "k.conf", Line: 3, Msg: "m"}, "k.conf:3: m"},
+		{Note{File: "k.conf", Msg: "m"}, "k.conf: m"},
+	} {
+		if got := tt.n.String(); got != tt.want {
+			t.Errorf("%#v.String() = %q, want %q", tt.n, got, tt.want)
+		}
 	}
 }
