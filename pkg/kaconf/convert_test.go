@@ -195,3 +195,56 @@ func TestNoteString(t *testing.T) {
 		}
 	}
 }
+
+// TestConvertNamesClash converts names that vipd would reject or that
+// clash once made valid: the output must still load.
+func TestConvertNamesClash(t *testing.T) {
+	long := strings.Repeat("x", 70)
+	conf := fmt.Sprintf(`vrrp_script "chk a" { script /bin/true }
+vrrp_script chk-a { script /bin/false }
+vrrp_script %[1]sa { script /bin/true }
+vrrp_script %[1]sb { script /bin/true }
+vrrp_instance "v 1" {
+  interface eth0
+  virtual_router_id 1
+  virtual_ipaddress { 192.0.2.1 }
+  track_script { "chk a" }
+  track_script { %[1]sa }
+}
+vrrp_instance v-1 {
+  interface eth0
+  virtual_router_id 2
+  virtual_ipaddress { 192.0.2.2 }
+}
+vrrp_instance v2 {
+  interface eth0
+  virtual_router_id 3
+  virtual_ipaddress { 192.0.2.3 }
+  track_script { chk-a }
+  track_script { %[1]sb }
+}
+`, long)
+	res, err := convert(mapLoader{"k.conf": conf}, []string{"k.conf"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkVipd(t, "k.toml", res.Nodes[0].TOML)
+	cfg, err := config.Parse("k.toml", res.Nodes[0].TOML)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var checks, insts []string
+	for _, c := range cfg.Checks {
+		checks = append(checks, c.Name)
+	}
+	for _, in := range cfg.Instances {
+		insts = append(insts, in.Name)
+	}
+	want := []string{"chk-a", "chk-a-2", long[:63], long[:61] + "-2"}
+	if diff := cmp.Diff(want, checks); diff != "" {
+		t.Errorf("checks (-want +got)\n%s", diff)
+	}
+	if diff := cmp.Diff([]string{"v-1", "v2"}, insts); diff != "" {
+		t.Errorf("instances (-want +got)\n%s", diff)
+	}
+}

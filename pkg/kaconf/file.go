@@ -83,16 +83,21 @@ type fileConv struct {
 	order    []*kaScript
 	groupsOf map[string][]*kaGroup // instance name → its sync groups
 	tracked  map[string]bool       // vrrp_script names in the instances' track_script
+	// checkNames are the names given to checks so far: two scripts
+	// whose names differ only in characters vipd does not allow must
+	// not become two checks of one name.
+	checkNames map[string]bool
 }
 
 func convertFile(path string, stmts []*stmt, n *notes) *node {
 	c := &fileConv{
-		path:     path,
-		n:        n,
-		nd:       &node{source: path},
-		scripts:  make(map[string]*kaScript),
-		groupsOf: make(map[string][]*kaGroup),
-		tracked:  make(map[string]bool),
+		path:       path,
+		n:          n,
+		nd:         &node{source: path},
+		scripts:    make(map[string]*kaScript),
+		groupsOf:   make(map[string][]*kaGroup),
+		tracked:    make(map[string]bool),
+		checkNames: make(map[string]bool),
 	}
 	var instances []*stmt
 	for _, s := range stmts {
@@ -273,6 +278,15 @@ func (c *fileConv) resolve(sc *kaScript) *vCheck {
 	}
 	sc.resolved = true
 	ch := &vCheck{at: sc.at, name: checkName(sc.name), rise: 1, fall: 1, interval: time.Second}
+	if c.checkNames[ch.name] {
+		base := ch.name
+		for i := 2; c.checkNames[ch.name]; i++ {
+			suffix := fmt.Sprintf("-%d", i)
+			ch.name = base[:min(len(base), 63-len(suffix))] + suffix
+		}
+		c.n.at(sc.at, "vrrp_script %s: its check is named %q, as %q is another script's", sc.name, ch.name, base)
+	}
+	c.checkNames[ch.name] = true
 	var script, timeoutAt *stmt
 	var timeout time.Duration
 	for _, k := range sc.at.block {

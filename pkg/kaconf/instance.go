@@ -96,7 +96,10 @@ func (c *fileConv) instance(s *stmt) *vInstance {
 				in.priority = v
 			}
 		case "advert_int":
-			if d, ok := c.durationArg(label, k); ok && d > 0 {
+			switch d, ok := c.durationArg(label, k); {
+			case ok && d == 0:
+				c.n.at(k, "%s: advert_int 0 is no interval; ignored, as keepalived does", label)
+			case ok:
 				advert, advertAt = d, k
 			}
 		case "version":
@@ -484,13 +487,13 @@ func (c *fileConv) auth(in *vInstance, label string, at *stmt) bool {
 	case !utf8.ValidString(pass):
 		c.n.at(passAt, "%s: auth_pass is not UTF-8 text, which a vipd configuration cannot hold; the instance is not converted", label)
 		return false
+	case len(pass) > maxAuthPassword && !utf8.ValidString(pass[:maxAuthPassword]):
+		c.n.at(passAt, "%s: auth_pass is longer than 8 bytes, and its first 8, which keepalived uses, are not UTF-8 text, which a vipd configuration cannot hold; the instance is not converted", label)
+		return false
 	default:
 		if len(pass) > maxAuthPassword {
 			c.n.at(passAt, "%s: auth_pass is longer than 8 bytes: keepalived uses the first 8, and so does vipd", label)
 			pass = pass[:maxAuthPassword]
-			for !utf8.ValidString(pass) {
-				pass = pass[:len(pass)-1]
-			}
 		}
 		in.auth = pass
 	}
