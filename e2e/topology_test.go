@@ -138,17 +138,26 @@ func TestSpreadTopology(t *testing.T) {
 }
 
 // shippedConfig writes configs/name with the [daemon] table daemon
-// appended, and returns its path.
-func shippedConfig(t testing.TB, name, daemon string) string {
+// appended, and returns its path. replace are pairs of old and new text,
+// each old text required in the file: the lab's changes to it, which fail
+// loudly when the file changes.
+func shippedConfig(t testing.TB, name, daemon string, replace ...string) string {
 	t.Helper()
-	text, err := os.ReadFile(filepath.Join("..", "configs", name))
+	b, err := os.ReadFile(filepath.Join("..", "configs", name))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if regexp.MustCompile(`(?m)^\[daemon\]`).Match(text) {
+	text := string(b)
+	if regexp.MustCompile(`(?m)^\[daemon\]`).MatchString(text) {
 		t.Fatalf("configs/%s has a [daemon] table: the lab needs its own", name)
 	}
-	return writeConfig(t, string(text)+"\n"+daemon)
+	for i := 0; i+1 < len(replace); i += 2 {
+		if !strings.Contains(text, replace[i]) {
+			t.Fatalf("configs/%s lacks %q", name, replace[i])
+		}
+		text = strings.ReplaceAll(text, replace[i], replace[i+1])
+	}
+	return writeConfig(t, text+"\n"+daemon)
 }
 
 // acceptTCP listens on addr inside h's namespace and accepts connections
