@@ -58,6 +58,14 @@ CHAOS_TIMEOUT  ?= 30m
 chaos:
 	VIPD_REQUIRE_NETNS=1 VIPD_CHAOS_DURATION=$(CHAOS_DURATION) $(GO) test -count=1 -v -timeout=$(CHAOS_TIMEOUT) -run='^TestChaos$$' ./e2e/
 
+# vipd against keepalived 2.2.7, side by side in the namespace lab (root,
+# keepalived, tcpdump, curl and ping needed). It waits up to 10 minutes for a
+# load average below 1, runs for about a quarter of an hour, prints the
+# table and writes bench/results.md and bench/takeover.svg.
+.PHONY: bench
+bench:
+	VIPD_BENCH=1 VIPD_REQUIRE_NETNS=1 $(GO) test -count=1 -run '^TestBench$$' -v -timeout 60m ./bench/
+
 install: build
 	install -D -m 0755 bin/vipd $(DESTDIR)$(PREFIX)/sbin/vipd
 	for b in bin/*; do [ "$$b" = bin/vipd ] || install -D -m 0755 $$b $(DESTDIR)$(PREFIX)/bin/$${b#bin/}; done
