@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -24,6 +25,10 @@ const (
 	plotTop        = 70
 	leftX, rightX  = 70, 520 // left edges of the two panels
 )
+
+// targetOver is how far over the bound vipd's takeover may be, drawn in
+// the right panel.
+const targetOver = 2.0
 
 // Colours of the series; the bound is black.
 const (
@@ -74,7 +79,7 @@ func TakeoverSVG(points []ChartPoint) string {
 	frame(&b, leftX, "takeover (ms, log scale)")
 	for e := ly0; e <= ly1; e++ {
 		y := yLog(math.Pow(10, e))
-		gridY(&b, leftX, y, Number(math.Pow(10, e)))
+		gridY(&b, leftX, y, tick(math.Pow(10, e)))
 	}
 	xTicks(&b, leftX, pts, xAt)
 	var bound []string
@@ -102,9 +107,14 @@ func TakeoverSVG(points []ChartPoint) string {
 	yLin := func(v float64) float64 { return plotTop + plotH - (v-lo)/(hi-lo)*plotH }
 	frame(&b, rightX, "over the bound (ms)")
 	for v := lo; v <= hi+step/2; v += step {
-		gridY(&b, rightX, yLin(v), Number(v))
+		gridY(&b, rightX, yLin(v), tick(v))
 	}
 	fmt.Fprintf(&b, `<line x1="%d" y1="%.1f" x2="%d" y2="%.1f" stroke="black" stroke-dasharray="6 4"/>`+"\n", rightX, yLin(0), rightX+plotW, yLin(0))
+	if targetOver <= hi {
+		y := yLin(targetOver)
+		fmt.Fprintf(&b, `<line x1="%d" y1="%.1f" x2="%d" y2="%.1f" stroke="#2ca02c" stroke-dasharray="2 3"/>`+"\n", rightX, y, rightX+plotW, y)
+		fmt.Fprintf(&b, `<text x="%d" y="%.1f" text-anchor="end" fill="#2ca02c">target: bound + %g ms</text>`+"\n", rightX+plotW-4, y-4, targetOver)
+	}
 	xTicks(&b, rightX, pts, xAt)
 	series(&b, pts, func(p ChartPoint) Summary { return over(p.Vipd, p) }, -4, colourVipd, func(d time.Duration) float64 { return xAt(rightX, d) }, yLin)
 	series(&b, pts, func(p ChartPoint) Summary { return over(p.Keepalived, p) }, 4, colourKeepalived, func(d time.Duration) float64 { return xAt(rightX, d) }, yLin)
@@ -164,6 +174,9 @@ func series(b *strings.Builder, pts []ChartPoint, get func(ChartPoint) Summary, 
 	}
 	fmt.Fprintf(b, `<polyline points="%s" fill="none" stroke="%s" stroke-width="1.5"/>`+"\n", strings.Join(line, " "), colour)
 }
+
+// tick formats a grid label: as short as the value allows.
+func tick(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
 
 // niceStep rounds a grid step up to 1, 2 or 5 times a power of ten.
 func niceStep(raw float64) float64 {

@@ -3,6 +3,8 @@ package bench
 import (
 	"context"
 	"encoding/pem"
+	"io"
+	"log"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -238,6 +240,9 @@ func startAPIServer(t testing.TB, h *lab.Host) *apiServer {
 	}
 	a.srv.Listener.Close()
 	a.srv.Listener = ln
+	// Probes cut short by their timeout are the checks' business, not
+	// the server's: no log of aborted handshakes.
+	a.srv.Config.ErrorLog = log.New(io.Discard, "", 0)
 	a.srv.StartTLS()
 	t.Cleanup(a.srv.Close)
 	a.ca = filepath.Join(t.TempDir(), "ca.crt")
@@ -271,9 +276,15 @@ func startPing(t testing.TB, client *lab.Host, addr netip.Addr) *pinger {
 
 var pingReply = regexp.MustCompile(`^\[(\d+)\.(\d+)\] \d+ bytes from .* icmp_seq=(\d+)`)
 
-// replies returns the times of the replies, in the order received.
-func (p *pinger) replies() []time.Time {
-	var out []time.Time
+// reply is one echo reply: its sequence number and when it came.
+type reply struct {
+	seq int
+	at  time.Time
+}
+
+// replies returns the replies, in the order received.
+func (p *pinger) replies() []reply {
+	var out []reply
 	for _, ln := range p.out.since(time.Time{}) {
 		m := pingReply.FindStringSubmatch(ln.text)
 		if m == nil {
@@ -282,7 +293,8 @@ func (p *pinger) replies() []time.Time {
 		sec, _ := strconv.ParseInt(m[1], 10, 64)
 		frac := m[2] + "000000000"[len(m[2]):]
 		ns, _ := strconv.ParseInt(frac, 10, 64)
-		out = append(out, time.Unix(sec, ns))
+		seq, _ := strconv.Atoi(m[3])
+		out = append(out, reply{seq: seq, at: time.Unix(sec, ns)})
 	}
 	return out
 }
@@ -294,7 +306,7 @@ func (p *pinger) waitReplies(n int, since time.Time, timeout time.Duration) bool
 	for time.Now().Before(deadline) {
 		got := 0
 		for _, r := range p.replies() {
-			if r.After(since) {
+			if r.at.After(since) {
 				got++
 			}
 		}
@@ -307,8 +319,9 @@ func (p *pinger) waitReplies(n int, since time.Time, timeout time.Duration) bool
 }
 
 // stop interrupts ping and returns the longest time between two
-// consecutive replies, the last one counted up to the stop.
-func (p *pinger) stop(t testing.TB) time.Duration {
+// consecutive replies (the last one counted up to the stop) and how many
+// requests between the first and the last reply got none.
+func (p *pinger) stop(t testing.TB) (gap time.Duration, lost int) {
 	t.Helper()
 	end := time.Now()
 	_ = p.cmd.Process.Signal(syscall.SIGINT)
@@ -318,9 +331,14 @@ func (p *pinger) stop(t testing.TB) time.Duration {
 	if len(rs) == 0 {
 		t.Fatalf("no ping reply at all:\n%s", p.out)
 	}
-	var gap time.Duration
-	for i := 1; i < len(rs); i++ {
-		gap = max(gap, rs[i].Sub(rs[i-1]))
+	seqs := make(map[int]bool)
+	first, last := rs[0].seq, rs[0].seq
+	for i, r := range rs {
+		if i > 0 {
+			gap = max(gap, r.at.Sub(rs[i-1].at))
+		}
+		seqs[r.seq] = true
+		first, last = min(first, r.seq), max(last, r.seq)
 	}
-	return max(gap, end.Sub(rs[len(rs)-1]))
+	return max(gap, end.Sub(rs[len(rs)-1].at)), last - first + 1 - len(seqs)
 }

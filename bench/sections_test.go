@@ -31,7 +31,7 @@ var about = map[string]string{
 		"The bound is cp-2's Master_Down_Interval, 3 × interval + (256 − 240)/256 × interval.",
 	secHandover: "cp-1 gets SIGTERM and resigns with a priority-0 advert; the time from that advert to cp-2's first gratuitous ARP, on the wire. " +
 		"The bound is cp-2's Skew_Time, (256 − 240)/256 × interval.",
-	secClient: "A client namespace pings the VIP every 10 ms (`ping -D -i 0.01`) while the master fails, at advert 100ms; the figure is the longest time between two replies (10 ms: no reply lost). " +
+	secClient: "A client namespace pings the VIP every 10 ms (`ping -D -i 0.01`, reply times from ping) while the master goes, at advert 100ms: the longest time between two replies (10 ms if none is lost), and the requests between the first and the last reply that got none. " +
 		"A link cut costs about a takeover; a graceful stop or a drain should cost nothing. keepalived has no drain.",
 	secAPI: "Each node checks its own fake API server (HTTPS on 127.0.0.1:6443, /readyz); cp-1's starts answering 503. The time from then to cp-2's first gratuitous ARP. " +
 		"vipd uses its native https check; keepalived a track_script running `curl -sfk https://127.0.0.1:6443/readyz`.",
@@ -206,25 +206,28 @@ func (b *bench) client(t *testing.T) {
 		if event == "drain" {
 			ims = []impl{implVipd}
 		}
+		lost := make(map[impl][]float64)
 		res := b.turns(t, p, "client, "+event, ims, func(im impl) (float64, string) {
-			return ms(b.gap(t, p, im, ivl, event)), ""
+			gap, n := b.gap(t, p, im, ivl, event)
+			lost[im] = append(lost[im], float64(n))
+			return ms(gap), ""
 		})
-		row := Row{
-			Section: secClient,
-			Name:    map[string]string{"cut": "master's link cut", "stop": "graceful stop of the master (SIGTERM)", "drain": "drain of the master (vipctl drain)"}[event],
-			Unit:    "ms",
-			Vipd:    Summarize(res[implVipd]), Keepalived: Summarize(res[implKeepalived]),
+		name := map[string]string{"cut": "master's link cut", "stop": "graceful stop of the master (SIGTERM)", "drain": "drain of the master (vipctl drain)"}[event]
+		for _, row := range []Row{
+			{Section: secClient, Name: name + ": longest time without a reply", Unit: "ms", Vipd: Summarize(res[implVipd]), Keepalived: Summarize(res[implKeepalived])},
+			{Section: secClient, Name: name + ": replies lost", Unit: "replies", Vipd: Summarize(lost[implVipd]), Keepalived: Summarize(lost[implKeepalived])},
+		} {
+			if event == "drain" {
+				row.NA = "keepalived has no drain"
+			}
+			b.rows = append(b.rows, row)
 		}
-		if event == "drain" {
-			row.NA = "keepalived has no drain"
-		}
-		b.rows = append(b.rows, row)
 	}
 }
 
 // gap elects cp-1, starts the pings, makes the event happen and returns
-// the longest time without a reply.
-func (b *bench) gap(t *testing.T, p *pair, im impl, ivl time.Duration, event string) time.Duration {
+// the longest time without a reply and the number of replies lost.
+func (b *bench) gap(t *testing.T, p *pair, im impl, ivl time.Duration, event string) (time.Duration, int) {
 	t.Helper()
 	d1, _ := p.elect(im, spec{interval: ivl, instances: 1}, prio1, prio2)
 	time.Sleep(4 * ivl) // cp-2 hears cp-1
