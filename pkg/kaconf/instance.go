@@ -74,14 +74,14 @@ func (c *fileConv) instance(s *stmt) *vInstance {
 		c.n.at(s, "%s is named %q in vipd (names may hold letters, digits, '-', '_' and '.')", label, in.name)
 	}
 
+	// Where the keywords that interact were written, for the notes.
+	var versionAt, advertAt, nopreemptAt, delayAt, srcAt, authAt, notifyAt *stmt
 	var (
-		versionAt, advertAt, nopreemptAt, delayAt, srcAt, authAt, notifyAt *stmt
-		version                                                            int
-		advert, delay                                                      time.Duration
-		vipEntries, peerEntries, trackIfs, trackScripts                    []*stmt
-		garpRep                                                            int
-		garpRef                                                            time.Duration
-		garpRepSet, garpRefSet                                             bool
+		version                                         int
+		advert, delay, garpRef                          time.Duration
+		garpRep                                         int
+		garpRepSet, garpRefSet                          bool
+		vipEntries, peerEntries, trackIfs, trackScripts []*stmt
 	)
 	for _, k := range s.block {
 		switch kw := k.keyword(); kw {
