@@ -20,6 +20,7 @@ const (
 	secTakeover  = "Takeover after the master's link is cut"
 	secHandover  = "Handover on a graceful stop"
 	secClient    = "What a client sees"
+	secPeriod    = "Advert period on the wire"
 	secAPI       = "API server failure → VIP moved"
 	secResources = "CPU and memory"
 	secStartup   = "Start-up"
@@ -31,6 +32,7 @@ var about = map[string]string{
 		"The bound is cp-2's Master_Down_Interval, 3 × interval + (256 − 240)/256 × interval.",
 	secHandover: "cp-1 gets SIGTERM and resigns with a priority-0 advert; the time from that advert to cp-2's first gratuitous ARP, on the wire. " +
 		"The bound is cp-2's Skew_Time, (256 − 240)/256 × interval.",
+	secPeriod: "The time between two consecutive adverts of the master, from the captures of the takeover runs (before the cut), and the advert interval the packets carry.",
 	secClient: "A client namespace pings the VIP every 10 ms (`ping -D -i 0.01`, reply times from ping) while the master goes, at advert 100ms: the longest time between two replies (10 ms if none is lost), and the requests between the first and the last reply that got none. " +
 		"A link cut costs about a takeover; a graceful stop or a drain should cost nothing. keepalived has no drain.",
 	secAPI: "Each node checks its own fake API server (HTTPS on 127.0.0.1:6443, /readyz); cp-1's starts answering 503. The time from then to cp-2's first gratuitous ARP. " +
@@ -66,7 +68,7 @@ func (b *bench) limits(t *testing.T) {
 		return "refused: " + strings.Join(complaints, ", ")
 	}
 	b.notes = append(b.notes,
-		fmt.Sprintf("keepalived 2.2.7's configuration test (`keepalived --config-test`): `advert_int 0.01` with `vrrp_version 3` is %s (and its adverts carry 1 cs, see below); `advert_int 0.005` is %s.", conf("0.01", "1"), conf("0.005", "1")),
+		fmt.Sprintf("keepalived 2.2.7's configuration test (`keepalived --config-test`): `advert_int 0.01` with `vrrp_version 3` is %s (and its adverts then carry 10ms, see the advert period); `advert_int 0.005` is %s.", conf("0.01", "1"), conf("0.005", "1")),
 		fmt.Sprintf("keepalived's `vrrp_script` interval is in whole seconds, at least 1: `interval 0.5` is %s, and the script then runs every second. Its fastest check is thus 1 s, against vipd's 50ms.", conf("0.1", "0.5")))
 }
 
@@ -77,10 +79,19 @@ func (b *bench) takeover(t *testing.T) {
 	for _, ivl := range b.intervals {
 		t.Run(ivl.String(), func(t *testing.T) {
 			p := newPair(t, false, false)
-			wire := make(map[impl][]Advert)
+			carried := make(map[impl][]string) // advert intervals in the packets
+			period := make(map[impl][]float64) // ms between two adverts
 			res := b.turns(t, p, "takeover "+ivl.String(), impls, func(im impl) (float64, string) {
 				took, adverts, invalid := b.failover(t, p, im, ivl, "cut")
-				wire[im] = append(wire[im], adverts...)
+				for i, f := range adverts {
+					a, _ := ParseAdvert(f.Data)
+					if s := a.Interval.String(); !slices.Contains(carried[im], s) {
+						carried[im] = append(carried[im], s)
+					}
+					if i > 0 {
+						period[im] = append(period[im], ms(f.Time.Sub(adverts[i-1].Time)))
+					}
+				}
 				return ms(took), invalid
 			})
 			bound := ms(vrrp.MasterDownInterval(3, prio2, ivl))
@@ -92,7 +103,11 @@ func (b *bench) takeover(t *testing.T) {
 			timeTarget(&row)
 			b.rows = append(b.rows, row)
 			b.chart = append(b.chart, ChartPoint{Interval: ivl, Bound: bound, Vipd: row.Vipd, Keepalived: row.Keepalived})
-			b.noteWire(ivl, wire)
+			b.rows = append(b.rows, Row{
+				Section: secPeriod,
+				Name:    fmt.Sprintf("advert %v (in the packets: vipd %s, keepalived %s)", ivl, strings.Join(carried[implVipd], ", "), strings.Join(carried[implKeepalived], ", ")),
+				Unit:    "ms", Vipd: Summarize(period[implVipd]), Keepalived: Summarize(period[implKeepalived]),
+			})
 		})
 	}
 }
@@ -125,11 +140,12 @@ func timeTarget(r *Row) {
 	r.Met = r.Vipd.Median <= r.Keepalived.Median+1 && r.Vipd.Median-r.Bound <= 2 && r.Bound-r.Vipd.Median <= 2
 }
 
-// failover elects cp-1, waits until cp-2 has heard it, then cuts cp-1's link or stops it, and returns
-// the time from cp-1's last advert (cut) or its priority-0 advert (stop)
-// to cp-2's first gratuitous ARP, with cp-1's adverts before the event.
-// A run in which cp-2 advertised before the event is invalid.
-func (b *bench) failover(t *testing.T, p *pair, im impl, ivl time.Duration, how string) (time.Duration, []Advert, string) {
+// failover elects cp-1, waits until cp-2 has heard it, then cuts cp-1's
+// link or stops it, and returns the time from cp-1's last advert (cut) or
+// its priority-0 advert (stop) to cp-2's first gratuitous ARP, with the
+// frames of cp-1's adverts before the event. A run in which cp-2
+// advertised before the event is invalid.
+func (b *bench) failover(t *testing.T, p *pair, im impl, ivl time.Duration, how string) (time.Duration, []Frame, string) {
 	t.Helper()
 	d1, d2 := p.elect(im, spec{interval: ivl, instances: 1}, prio1, prio2)
 	c := p.lab.Capture(t, "vrrp or arp")
@@ -150,7 +166,7 @@ func (b *bench) failover(t *testing.T, p *pair, im impl, ivl time.Duration, how 
 	if err != nil {
 		t.Fatal(err)
 	}
-	var before []Advert
+	var before []Frame
 	var ref Frame
 	for _, f := range frames {
 		a, ok := ParseAdvert(f.Data)
@@ -166,7 +182,7 @@ func (b *bench) failover(t *testing.T, p *pair, im impl, ivl time.Duration, how 
 			ref = f // the first priority-0 advert
 		}
 		if ok && a.Src == cp1IP && a.Priority != 0 && f.Time.Before(event) {
-			before = append(before, a)
+			before = append(before, f)
 		}
 	}
 	if ref.Time.IsZero() {
@@ -176,22 +192,6 @@ func (b *bench) failover(t *testing.T, p *pair, im impl, ivl time.Duration, how 
 		t.Fatalf("cp-1 advertised at %s, after its link was cut at %s", ref.Time.Format("15:04:05.000000"), event.Format("15:04:05.000000"))
 	}
 	return garp.Time.Sub(ref.Time), before, ""
-}
-
-// noteWire records what the adverts before the cut looked like: the
-// interval they carried, and the median time between two of them.
-func (b *bench) noteWire(ivl time.Duration, wire map[impl][]Advert) {
-	var parts []string
-	for _, im := range impls {
-		var carried []string
-		for _, a := range wire[im] {
-			if s := a.Interval.String(); !slices.Contains(carried, s) {
-				carried = append(carried, s)
-			}
-		}
-		parts = append(parts, fmt.Sprintf("%s's adverts carried %s", im, strings.Join(carried, ", ")))
-	}
-	b.notes = append(b.notes, fmt.Sprintf("Advert interval %v: %s.", ivl, strings.Join(parts, "; ")))
 }
 
 // client: a client pings the VIP every 10 ms through a hard failover (link
