@@ -80,7 +80,7 @@ type node struct {
 func addNode(t testing.TB, l *lab.Lab, name string, n byte) node {
 	t.Helper()
 	mac := net.HardwareAddr{0x02, 'v', 'l', 0, 0, n}
-	h := l.AddHostMAC(name, mac, fmt.Sprintf("192.0.2.%d/24", n), fmt.Sprintf("2001:db8::%x/64", n))
+	h := l.AddHostMAC(name, mac, fmt.Sprintf("192.0.2.%d/24", n), fmt.Sprintf("2001:db8::%d/64", n))
 	nd := node{host: h, ip4: netip.AddrFrom4([4]byte{192, 0, 2, n})}
 	for _, p := range h.Addrs(t, "eth0") {
 		if p.Addr().Is6() && p.Addr().IsLinkLocalUnicast() {
@@ -101,7 +101,7 @@ func (n node) src(m mode) netip.Addr {
 	return n.ip4
 }
 
-// hosts returns the lab hosts of nodes.
+// hostsOf returns the lab hosts of nodes.
 func hostsOf(nodes ...node) []*lab.Host {
 	hs := make([]*lab.Host, len(nodes))
 	for i, n := range nodes {
@@ -295,18 +295,27 @@ func (k *keepalived) rejects() []string {
 // status returns vipd's view of its instance.
 func (p *proc) status(t testing.TB) control.Instance {
 	t.Helper()
+	in, err := p.instance()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return in
+}
+
+// instance returns vipd's view of its instance, or why it could not.
+func (p *proc) instance() (control.Instance, error) {
 	out, err := p.vipctl("status", "-o", "json")
 	if err != nil {
-		t.Fatalf("vipctl status on %s: %v\n%s", p.host.Name(), err, out)
+		return control.Instance{}, fmt.Errorf("vipctl status on %s: %w\n%s", p.host.Name(), err, out)
 	}
 	var st control.Status
 	if err := json.Unmarshal([]byte(out), &st); err != nil {
-		t.Fatalf("vipctl status -o json on %s: %v\n%s", p.host.Name(), err, out)
+		return control.Instance{}, fmt.Errorf("vipctl status -o json on %s: %w\n%s", p.host.Name(), err, out)
 	}
 	if len(st.Instances) != 1 {
-		t.Fatalf("vipd on %s runs %d virtual routers, want 1", p.host.Name(), len(st.Instances))
+		return control.Instance{}, fmt.Errorf("vipd on %s runs %d virtual routers, want 1", p.host.Name(), len(st.Instances))
 	}
-	return st.Instances[0]
+	return st.Instances[0], nil
 }
 
 // checkNoDrops fails the test when vipd rejected an advert: every advert
@@ -414,6 +423,18 @@ func advertsFrom(m mode, n node) match {
 	return func(f frame) bool { return f.vrrp && f.src == src }
 }
 
+// heardBy narrows a selection of adverts to those that reach n: in unicast
+// mode those addressed to it, else all of them (multicast). A unicast
+// sender resolves each peer's MAC on its own, so its adverts can reach one
+// peer before the other.
+func heardBy(m mode, sel match, n node) match {
+	if !m.unicast {
+		return sel
+	}
+	dst := n.ip4.String()
+	return func(f frame) bool { return sel(f) && f.dst == dst }
+}
+
 // withPrio narrows a selection of adverts to those of priority p.
 func withPrio(sel match, p int) match {
 	want := fmt.Sprint(p)
@@ -480,6 +501,42 @@ func (c *capture) lastBefore(what string, sel match, before time.Time) time.Time
 	}
 	c.t.Fatalf("no %s before %s in %s", what, before.Format("15:04:05.000000"), c.path)
 	return time.Time{}
+}
+
+// last returns the last frame sel selects before before.
+func (c *capture) last(sel match, before time.Time) (frame, bool) {
+	for i := len(c.frames) - 1; i >= 0; i-- {
+		if f := c.frames[i]; f.at.Before(before) && sel(f) {
+			return f, true
+		}
+	}
+	return frame{}, false
+}
+
+// afterStepDown sorts the adverts of a non-zero priority that the routers
+// others sent after after (when master had taken over) into those that
+// followed a priority-0 advert from another router heard later than
+// master's last advert (the sender took the priority 0 for the master
+// resigning, and took over after its Skew_Time), and the rest.
+func (c *capture) afterStepDown(m mode, master node, others []node, after time.Time) (explained, rest []frame) {
+	for _, o := range others {
+		self := o.src(m).String()
+		fromMaster := heardBy(m, nonZero(advertsFrom(m, master)), o)
+		zero := heardBy(m, func(f frame) bool { return f.vrrp && f.prio == "0" && f.src != self }, o)
+		for _, f := range c.all(nonZero(advertsFrom(m, o))) {
+			if !f.at.After(after) {
+				continue
+			}
+			z, ok := c.last(zero, f.at)
+			lm, _ := c.last(fromMaster, f.at)
+			if ok && z.at.After(lm.at) {
+				explained = append(explained, f)
+			} else {
+				rest = append(rest, f)
+			}
+		}
+	}
+	return explained, rest
 }
 
 // checkWire checks every advert of the capture for what both
@@ -625,17 +682,20 @@ func (s *tcpService) Close() {
 }
 
 // showOnFailure registers a cleanup that prints the capture, decoded by
-// tshark with absolute times, when the test has failed.
+// tshark, when the test has failed: number, time, source MAC and address,
+// destination, VRRP priority, summary.
 func showOnFailure(t testing.TB, pcap string) {
 	t.Helper()
 	t.Cleanup(func() {
 		if !t.Failed() {
 			return
 		}
-		out, err := exec.Command("tshark", "-r", pcap, "-t", "ad", "-n").CombinedOutput()
+		out, err := exec.Command("tshark", "-r", pcap, "-n", "-T", "fields", "-E", "separator=/t",
+			"-e", "frame.number", "-e", "frame.time_epoch", "-e", "eth.src", "-e", "ip.src", "-e", "ipv6.src",
+			"-e", "ip.dst", "-e", "ipv6.dst", "-e", "vrrp.prio", "-e", "_ws.col.Info").CombinedOutput()
 		if err != nil {
 			t.Logf("tshark -r %s: %v", pcap, err)
 		}
-		t.Logf("capture %s:\n%s", pcap, out)
+		t.Logf("capture %s (number, time, MAC, source, destination, VRRP priority, summary):\n%s", pcap, out)
 	})
 }
