@@ -90,29 +90,46 @@ func newVIPARPProber(t testing.TB, client *lab.Host) *vipARPProber {
 	return &vipARPProber{c: c, self: self}
 }
 
-// answers sends one ARP request for vip and returns the MACs that answer
-// within wait, each once, sorted. Every node that has vip bound answers,
-// so two MACs mean two holders on the segment.
-func (a *vipARPProber) answers(vip netip.Addr, wait time.Duration) ([]string, error) {
+// How long answers waits for the first reply, and then for more: every
+// holder of the VIP on the segment answers the same broadcast request at
+// once, so a second answer comes within microseconds of the first unless
+// the machine is very busy.
+const (
+	arpFirstWait = time.Second
+	arpMoreWait  = 100 * time.Millisecond
+)
+
+// answers sends one ARP request for vip and returns the MACs that answer,
+// each once, sorted. Every node that has vip bound answers, so two MACs
+// mean two holders on the segment.
+func (a *vipARPProber) answers(vip netip.Addr) ([]string, error) {
+	// What came in since the last request (late answers to it,
+	// announcements) must not pass for an answer to this one. Bounded, in
+	// case the socket fails for good.
+	for range 1000 {
+		if err := a.c.SetReadDeadline(time.Now().Add(time.Millisecond)); err != nil {
+			return nil, err
+		}
+		if _, _, err := a.c.Read(); errors.Is(err, os.ErrDeadlineExceeded) {
+			break
+		}
+	}
 	if err := a.c.Request(vip); err != nil {
 		return nil, fmt.Errorf("ARP request for %v: %w", vip, err)
 	}
-	deadline := time.Now().Add(wait)
-	if err := a.c.SetReadDeadline(deadline); err != nil {
-		return nil, err
-	}
+	deadline := time.Now().Add(arpFirstWait)
 	var macs []string
 	for {
+		if err := a.c.SetReadDeadline(deadline); err != nil {
+			return nil, err
+		}
 		p, _, err := a.c.Read()
 		if errors.Is(err, os.ErrDeadlineExceeded) {
 			break
 		}
+		// Frames that are not ARP fail to parse: skip them.
 		if err != nil {
-			// Frames that are not ARP fail to parse; keep reading.
-			if time.Now().Before(deadline) {
-				continue
-			}
-			break
+			continue
 		}
 		// Gratuitous ARPs of a new master target the VIP itself; only
 		// replies to this client answer the request.
@@ -120,6 +137,9 @@ func (a *vipARPProber) answers(vip netip.Addr, wait time.Duration) ([]string, er
 			continue
 		}
 		if m := p.SenderHardwareAddr.String(); !slices.Contains(macs, m) {
+			if len(macs) == 0 {
+				deadline = time.Now().Add(arpMoreWait)
+			}
 			macs = append(macs, m)
 		}
 	}
@@ -246,14 +266,4 @@ func (o *vipObserver) latest() (vipSample, bool) {
 		return vipSample{}, false
 	}
 	return o.samples[len(o.samples)-1], true
-}
-
-// macsOf returns the MACs of hosts as strings, for comparing with ARP
-// answers.
-func macsOf(hosts []*lab.Host) []string {
-	out := make([]string, len(hosts))
-	for i, h := range hosts {
-		out[i] = h.HardwareAddr().String()
-	}
-	return out
 }
