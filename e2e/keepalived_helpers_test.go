@@ -337,8 +337,8 @@ func checkNoDrops(t testing.TB, p *proc) {
 	}
 }
 
-// checkKeepalivedHappy fails the test when keepalived rejected adverts.
-func checkKeepalivedHappy(t testing.TB, k *keepalived) {
+// checkKeepalivedAccepted fails the test when keepalived rejected adverts.
+func checkKeepalivedAccepted(t testing.TB, k *keepalived) {
 	t.Helper()
 	if c := k.rejects(); len(c) != 0 {
 		t.Errorf("keepalived on %s rejected adverts:\n%s", k.host.Name(), strings.Join(c, "\n"))
@@ -513,16 +513,19 @@ func (c *capture) last(sel match, before time.Time) (frame, bool) {
 	return frame{}, false
 }
 
+// A stepDown is an advert that followed a priority-0 advert, the sender
+// having taken it for the master resigning.
+type stepDown struct{ advert, zero frame }
+
 // afterStepDown sorts the adverts of a non-zero priority that the routers
 // others sent after after (when master had taken over) into those that
-// followed a priority-0 advert from another router heard later than
-// master's last advert (the sender took the priority 0 for the master
-// resigning, and took over after its Skew_Time), and the rest.
-func (c *capture) afterStepDown(m mode, master node, others []node, after time.Time) (explained, rest []frame) {
+// followed a priority-0 advert sent after after by another router (one
+// stepping down) and heard later than master's last advert, and the rest.
+func (c *capture) afterStepDown(m mode, master node, others []node, after time.Time) (explained []stepDown, rest []frame) {
 	for _, o := range others {
 		self := o.src(m).String()
 		fromMaster := heardBy(m, nonZero(advertsFrom(m, master)), o)
-		zero := heardBy(m, func(f frame) bool { return f.vrrp && f.prio == "0" && f.src != self }, o)
+		zero := heardBy(m, func(f frame) bool { return f.vrrp && f.prio == "0" && f.src != self && f.at.After(after) }, o)
 		for _, f := range c.all(nonZero(advertsFrom(m, o))) {
 			if !f.at.After(after) {
 				continue
@@ -530,7 +533,7 @@ func (c *capture) afterStepDown(m mode, master node, others []node, after time.T
 			z, ok := c.last(zero, f.at)
 			lm, _ := c.last(fromMaster, f.at)
 			if ok && z.at.After(lm.at) {
-				explained = append(explained, f)
+				explained = append(explained, stepDown{f, z})
 			} else {
 				rest = append(rest, f)
 			}
