@@ -37,7 +37,7 @@ func TestTrackingHealth(t *testing.T) {
 		{"nothing known yet", all(health.Unknown), router.Health{Priority: 170, Fault: vrrp.Pending}},
 		{"weighted check fails", with(all(health.Healthy), "haproxy", health.Unhealthy), router.Health{Priority: 170}},
 		{"fault check fails", with(all(health.Healthy), "apiserver", health.Unhealthy), router.Health{Priority: 200, Fault: vrrp.SoftFault}},
-		{"own interface down", with(all(health.Healthy), "link:eth0", health.Unhealthy), router.Health{Priority: 200, Fault: vrrp.HardFault}},
+		{"own interface down", with(all(health.Healthy), "link:eth0", health.Unhealthy), router.Health{Priority: 200, Fault: vrrp.LinkDown}},
 		{"tracked interface down beats a failing check", with(with(all(health.Healthy), "link:eth1", health.Unhealthy), "apiserver", health.Unhealthy),
 			router.Health{Priority: 200, Fault: vrrp.HardFault}},
 		{"interface not known yet", with(all(health.Healthy), "link:eth1", health.Unknown), router.Health{Priority: 200, Fault: vrrp.Pending}},

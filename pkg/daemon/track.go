@@ -45,10 +45,14 @@ func (t tracking) health(states map[string]health.State) router.Health {
 	case fault:
 		h.Fault = vrrp.SoftFault
 	}
-	for _, l := range t.links {
+	for i, l := range t.links {
 		switch states[l.Check] {
 		case health.Unhealthy:
+			// The instance's own interface comes first.
 			h.Fault = vrrp.HardFault
+			if i == 0 {
+				h.Fault = vrrp.LinkDown
+			}
 			return h
 		case health.Unknown:
 			h.Fault = vrrp.Pending

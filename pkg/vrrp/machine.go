@@ -95,9 +95,15 @@ const (
 	// Pending: the first results of the tracked checks are not in yet.
 	// The router claims nothing (no last resort either) until they are.
 	Pending
-	// HardFault: the interface is down; the router could not serve the VIP
-	// and never takes it.
+	// HardFault: a tracked interface is down; the router could not serve
+	// the VIP and never takes it.
 	HardFault
+	// LinkDown: the router's own interface is down. As HardFault, but a
+	// master sends nothing on the way out: a priority-0 advert would not
+	// reach anyone, and in unicast mode it would leave the kernel waiting
+	// to resolve the peers, holding back the adverts sent once the link
+	// is back.
+	LinkDown
 )
 
 // soft reports whether f lets the router hold the VIPs as a last resort.
@@ -114,6 +120,8 @@ func (f FaultKind) why() string {
 		return "waiting for the first check results"
 	case HardFault:
 		return "tracked interface failed"
+	case LinkDown:
+		return "interface down"
 	}
 	return "healthy"
 }
@@ -379,11 +387,15 @@ func (m *Machine) Receive(now time.Time, from netip.Addr, priority uint8, interv
 			out := m.to(next, fmt.Sprintf("higher-priority master %v (priority %d)", from, priority))
 			out.Actions = RemoveVIPs
 			if !m.resigning {
-				// Say so with priority 0: the winner then announces
-				// the VIPs again, so that neighbours that followed this
-				// router's announcements (a healed partition) forget its
-				// MAC. A resigning master has said so already.
+				// One last advert at our own priority: the winner hears
+				// a lower-priority master and announces the VIPs again,
+				// so that neighbours that followed this router's
+				// announcements (a healed partition) forget its MAC.
+				// Not priority 0: backups would shorten their timers to
+				// their skew time, and one might take over. A resigning
+				// master has sent priority 0 already.
 				out.Actions |= SendAdvert
+				out.Priority = m.Priority()
 			}
 			m.resigning = false
 			m.follow(now, from, priority, interval)
@@ -436,17 +448,20 @@ func (m *Machine) SetFault(now time.Time, f FaultKind) Output {
 	m.fault = f
 	switch {
 	case m.state == Initialize || was == f:
-	case f == HardFault && m.state == Master:
+	case (f == HardFault || f == LinkDown) && m.state == Master:
 		// The interface is gone: the VIPs cannot be served from here.
 		out := m.becomeFault(now, f.why())
-		out.Actions = SendAdvert | RemoveVIPs
-		out.Priority = 0
+		out.Actions = RemoveVIPs
+		if f == HardFault {
+			out.Actions |= SendAdvert
+			out.Priority = 0
+		}
 		return out
 	case f == Pending && m.state == Master:
 		// Checks restarted (a reload): keep serving until they report.
 		m.fault = was
 		return m.none()
-	case (f == HardFault || f == Pending) && m.state == Fault:
+	case (f == HardFault || f == LinkDown || f == Pending) && m.state == Fault:
 		m.deadline = time.Time{}
 	case f != NoFault && m.state == Backup:
 		return m.becomeFault(now, f.why())
