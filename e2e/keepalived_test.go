@@ -260,7 +260,6 @@ func failover(t *testing.T, m mode, kaMaster bool) {
 	t.Logf("%s: link restored: %s took the VIP back %v later, its first advert %v after that; last advert of %s %v after it; VIP on two hosts for %v",
 		m.name, master.name(), retAnn.Sub(restore).Round(time.Millisecond), held.Round(100*time.Microsecond),
 		backup.name(), oldLast.Sub(preempt).Round(100*time.Microsecond), overlap)
-	var known []string
 	stepDown, rest := c.afterStepDown(m, master.node, nodesOf(backup, v2), preempt)
 	for _, f := range rest {
 		if d := f.at.Sub(preempt); d > m.interval {
@@ -273,9 +272,7 @@ func failover(t *testing.T, m mode, kaMaster bool) {
 			fs = append(fs, fmt.Sprintf("%s advertised priority %s (frame %s) %v after priority 0 from %s (frame %s)",
 				sd.advert.src, sd.advert.prio, sd.advert.num, sd.advert.at.Sub(sd.zero.at).Round(100*time.Microsecond), sd.zero.src, sd.zero.num))
 		}
-		known = append(known, "known issue: a vipd router stepping down sends priority 0; a router that hears it after the new master's last advert "+
-			"takes it for the master resigning and takes over after its Skew_Time (a race in unicast mode, where the new master can answer "+
-			"the priority 0 that reached it before the stepping-down router has sent it to the others): "+strings.Join(fs, "; "))
+		t.Errorf("a router stepping down sent priority 0, and a router that heard it took over after its Skew_Time: %s", strings.Join(fs, "; "))
 	}
 	switch {
 	case overlap <= m.interval || len(stepDown) > 0:
@@ -286,17 +283,13 @@ func failover(t *testing.T, m mode, kaMaster bool) {
 			t.Errorf("VIP on two hosts for %v after the link came back, want at most one advert interval (%v) after keepalived's advert, %v after it took the VIP", overlap, m.interval, held)
 		}
 	case m.unicast && held > m.interval:
-		known = append(known, fmt.Sprintf("known issue: vipd, back from a link cut in unicast mode, held the VIP %v before its first advert was on the wire "+
-			"(the priority-0 advert it sent into the dead link left its peers' neighbour entries INCOMPLETE until the next ARP retry); two masters for %v", held, overlap))
+		t.Errorf("vipd, back from a link cut in unicast mode, held the VIP %v before its first advert was on the wire; two masters for %v", held, overlap)
 	default:
 		t.Errorf("VIP on two hosts for %v after the link came back, want at most one advert interval (%v)", overlap, m.interval)
 	}
 	agree(t, m, master, backup, v2)
 	healthy(t, all...)
 	c.checkWire(m, nodesOf(all...))
-	if len(known) > 0 {
-		t.Skip(strings.Join(known, "\n"))
-	}
 }
 
 // TestKeepalivedGracefulStop: the master stops; its priority-0 advert makes
