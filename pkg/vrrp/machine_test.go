@@ -417,3 +417,26 @@ func TestElection(t *testing.T) {
 }
 
 func (o Output) Has(a Action) bool { return o.Actions.Has(a) }
+
+// BenchmarkMachineReceive is the timer reset of a backup hearing its
+// master: the work done for each advert received.
+func BenchmarkMachineReceive(b *testing.B) {
+	m := NewMachine(Config{Version: 3, Priority: 100, Interval: 10 * time.Millisecond, Preempt: true, Primary: local})
+	m.Start(t0)
+	now := t0
+	b.ReportAllocs()
+	for b.Loop() {
+		now = now.Add(10 * time.Millisecond)
+		m.Receive(now, higher, 200, 10*time.Millisecond)
+	}
+}
+
+// BenchmarkMachineAdvertTimer is a master's advert timer firing.
+func BenchmarkMachineAdvertTimer(b *testing.B) {
+	m := NewMachine(Config{Version: 3, Priority: 255, Interval: 10 * time.Millisecond, Primary: local})
+	m.Start(t0)
+	b.ReportAllocs()
+	for b.Loop() {
+		m.Timeout(m.Deadline())
+	}
+}
