@@ -311,10 +311,7 @@ func (m *Machine) Timeout(now time.Time) Output {
 	case Master:
 		if m.resigning {
 			m.resigning = false
-			m.deadline = now.Add(m.cfg.Interval)
-			out := m.none()
-			out.Actions = SendAdvert
-			out.Priority = m.Priority()
+			out := m.advertNow(now, 0)
 			out.Event = fmt.Sprintf("no other router took over within %v: keeping the VIPs as a last resort at priority %d",
 				m.resignWait(), LastResortPriority)
 			return out
@@ -373,11 +370,7 @@ func (m *Machine) Receive(now time.Time, from netip.Addr, priority uint8, interv
 			// master at once (RFC 9568 section 6.4.3). It was master too
 			// (it stepped down on hearing us, or stopped): announce the
 			// VIPs again so that neighbours forget its MAC.
-			m.deadline = now.Add(m.cfg.Interval)
-			out := m.none()
-			out.Actions = SendAdvert | Announce
-			out.Priority = m.Priority()
-			return out
+			return m.advertNow(now, Announce)
 		}
 		if Wins(priority, from, m.Priority(), m.cfg.Primary) {
 			next := Backup
@@ -408,10 +401,7 @@ func (m *Machine) Receive(now time.Time, from netip.Addr, priority uint8, interv
 		// once rather than at the next interval, so the other steps down
 		// within a round trip, and announce again so that switches and
 		// neighbours forget the other's MAC.
-		m.deadline = now.Add(m.cfg.Interval)
-		out := m.none()
-		out.Actions = SendAdvert | Announce
-		out.Priority = m.Priority()
+		out := m.advertNow(now, Announce)
 		out.Conflict = true
 		return out
 	}
@@ -488,13 +478,19 @@ func (m *Machine) SetFault(now time.Time, f FaultKind) Output {
 // priority changed from old.
 func (m *Machine) advertiseChange(now time.Time, old uint8) Output {
 	if m.state == Master && m.Priority() != old {
-		m.deadline = now.Add(m.cfg.Interval)
-		out := m.none()
-		out.Actions = SendAdvert
-		out.Priority = m.Priority()
-		return out
+		return m.advertNow(now, 0)
 	}
 	return m.none()
+}
+
+// advertNow has a master advertise its priority at once (with the extra
+// actions) and restarts its Adver_Timer.
+func (m *Machine) advertNow(now time.Time, extra Action) Output {
+	m.deadline = now.Add(m.cfg.Interval)
+	out := m.none()
+	out.Actions = SendAdvert | extra
+	out.Priority = m.Priority()
+	return out
 }
 
 // preempts reports whether an advertisement of the given priority is to be
