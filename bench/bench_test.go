@@ -29,6 +29,7 @@ const (
 	envWindow    = "BENCH_CPU_WINDOW" // length of each CPU measurement (default 2s)
 	envOut       = "BENCH_OUT"        // directory of results.md and takeover.svg (default: this one)
 	envQuiet     = "BENCH_QUIET_WAIT" // how long to wait for a load average below 1 (default 10m)
+	envWorktree  = "BENCH_WORKTREE"   // 1: measure the working tree, not the commit checked out
 )
 
 // command is how `make bench` runs the benchmark, for the report.
@@ -65,23 +66,13 @@ func TestMain(m *testing.M) {
 			return 1
 		}
 		defer os.RemoveAll(dir)
-		out, err := exec.Command("git", "describe", "--tags", "--always", "--dirty").Output()
-		bins.version = strings.TrimSpace(string(out))
-		if err != nil {
-			bins.version = "unknown"
-		}
 		bins.dir = dir
-		vipd, vipctl := filepath.Join(dir, "vipd"), filepath.Join(dir, "vipctl")
-		bins.vipctl = vipctl
-		// As `make build` builds them, without the race detector.
-		for bin, pkg := range map[string]string{vipd: "../cmd/vipd", vipctl: "../cmd/vipctl"} {
-			cmd := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w -X main.version="+bins.version, "-o", bin, pkg)
-			cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-			if out, err := cmd.CombinedOutput(); err != nil {
-				fmt.Fprintf(os.Stderr, "build %s: %v\n%s", pkg, err, out)
-				return 1
-			}
+		bins.vipctl = filepath.Join(dir, "vipctl")
+		if bins.version, err = buildDaemons(dir); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
 		}
+		vipd := filepath.Join(dir, "vipd")
 		bins.keepalived, _ = exec.LookPath("keepalived") // TestBench fails without
 		for _, node := range nodes {
 			for im, src := range map[impl]string{implVipd: vipd, implKeepalived: bins.keepalived} {
@@ -96,6 +87,47 @@ func TestMain(m *testing.M) {
 		}
 		return m.Run()
 	}())
+}
+
+// buildDaemons builds vipd and vipctl into dir as `make build` does
+// (without the race detector), and returns vipd's version. It builds the
+// commit checked out, not the working tree, which may hold work in
+// progress that the figures would then wrongly name; with envWorktree=1 it
+// builds the working tree, and the version says "dirty" if it differs.
+func buildDaemons(dir string) (string, error) {
+	root := ".."
+	describe := []string{"describe", "--tags", "--always"}
+	if os.Getenv(envWorktree) == "1" {
+		describe = append(describe, "--dirty")
+	} else {
+		root = filepath.Join(dir, "src")
+		tar := filepath.Join(dir, "src.tar")
+		for _, c := range [][]string{
+			{"git", "archive", "--format=tar", "-o", tar, "HEAD"},
+			{"mkdir", root},
+			{"tar", "-x", "-f", tar, "-C", root},
+		} {
+			cmd := exec.Command(c[0], c[1:]...)
+			cmd.Dir = ".." // the module's root: git archive takes the tree of its directory
+			if out, err := cmd.CombinedOutput(); err != nil {
+				return "", fmt.Errorf("export the commit checked out: %s: %v\n%s", strings.Join(c, " "), err, out)
+			}
+		}
+	}
+	out, err := exec.Command("git", describe...).Output()
+	if err != nil {
+		return "", fmt.Errorf("git %s: %w", strings.Join(describe, " "), err)
+	}
+	version := strings.TrimSpace(string(out))
+	for _, name := range []string{"vipd", "vipctl"} {
+		cmd := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w -X main.version="+version, "-o", filepath.Join(dir, name), "./cmd/"+name)
+		cmd.Dir = root
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return "", fmt.Errorf("build %s: %v\n%s", name, err, out)
+		}
+	}
+	return version, nil
 }
 
 func copyFile(dst, src string) error {
@@ -293,6 +325,10 @@ func (b *bench) report(started time.Time, q quietness) Report {
 	kaLine, _, _ := strings.Cut(string(kaVersion), "\n")
 	pingVersion, _ := exec.Command("ping", "-V").CombinedOutput()
 	pingLine, _, _ := strings.Cut(string(pingVersion), "\n")
+	tree := "the commit checked out"
+	if os.Getenv(envWorktree) == "1" {
+		tree = "the working tree"
+	}
 	load := fmt.Sprintf("the 1-minute load average was %.2f at the start", q.load)
 	switch {
 	case q.quiet && q.waited > time.Second:
@@ -311,8 +347,8 @@ func (b *bench) report(started time.Time, q quietness) Report {
 			fmt.Sprintf("Measured %s by `sudo make bench`, which runs `%s`; the run took %v.",
 				started.UTC().Format("2006-01-02 15:04 MST"), command, time.Since(started).Round(time.Second)),
 			fmt.Sprintf("Machine: %d CPUs (%s), Linux %s; %s.", runtime.NumCPU(), cpuModel(), strings.TrimSpace(string(kernel)), load),
-			fmt.Sprintf("Versions: vipd %s built with %s; %s (the Debian package, /usr/sbin/keepalived); ping from %s.",
-				bins.version, runtime.Version(), strings.TrimSpace(kaLine), strings.TrimPrefix(strings.TrimSpace(pingLine), "ping from ")),
+			fmt.Sprintf("Versions: vipd %s (%s, built as `make build` does, with %s); %s (the Debian package, /usr/sbin/keepalived); ping from %s.",
+				bins.version, tree, runtime.Version(), strings.TrimSpace(kaLine), strings.TrimPrefix(strings.TrimSpace(pingLine), "ping from ")),
 			runs,
 			"The lab: network namespaces on one Linux bridge; cp-1 (priority 250) is master, cp-2 (240) backup, both VRRPv3 over IPv4 multicast, VIP 192.0.2.100/24, 5 gratuitous ARPs on becoming master. Times on the wire come from tcpdump on the bridge (microsecond timestamps). The chart of takeover time against advert interval is [takeover.svg](takeover.svg).",
 		},

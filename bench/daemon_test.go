@@ -50,10 +50,11 @@ type checkSpec struct {
 	caFile             string // vipd verifies the fake API server with it; curl -k does not
 }
 
-// The VIP of a single instance, and the first node's address.
+// The VIP of a single instance, and the nodes' addresses.
 var (
 	vipAPI = netip.MustParsePrefix("192.0.2.100/24")
 	cp1IP  = netip.MustParseAddr("192.0.2.11")
+	cp2IP  = netip.MustParseAddr("192.0.2.12")
 )
 
 // vipsOf returns the VIPs of n instances: one instance is "api", VRID 51,
