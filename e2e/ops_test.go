@@ -145,7 +145,8 @@ vips = ["` + vip2 + `"]`
 	p1.cmd.Process.Signal(syscallHUP)
 	vip102 := vip4.Next().Next()
 	deadline := time.Now().Add(2 * time.Second)
-	for !hosts[0].HasAddr(t, "eth0", vip102) && time.Now().Before(deadline) {
+	// The new VIP is bound before the old one goes (make before break).
+	for (!hosts[0].HasAddr(t, "eth0", vip102) || hosts[0].HasAddr(t, "eth0", vip4.Next())) && time.Now().Before(deadline) {
 		time.Sleep(5 * time.Millisecond)
 	}
 	if !hosts[0].HasAddr(t, "eth0", vip102) || hosts[0].HasAddr(t, "eth0", vip4.Next()) {
@@ -206,5 +207,36 @@ notify = ["/bin/sh", "-c", "echo \"$*\" >> `+out+`", "hook"]`)
 		if !strings.HasPrefix(got[i], want[i]) {
 			t.Errorf("transition %d: %q, want %q...", i, got[i], want[i])
 		}
+	}
+}
+
+// TestReloadRenamedInstance: a reload that removes an instance and adds
+// another on the same VRID replaces the router without a crash; the VIP
+// ends on the master again.
+func TestReloadRenamedInstance(t *testing.T) {
+	t.Parallel()
+	_, hosts, addrs := threeNodes(t, 1)
+	cfg := cluster(t, "100ms", hosts, addrs, `name = "api"
+vrid = 75
+vips = ["192.0.2.100/24"]`)
+	p := startVipd(t, hosts[0], cfg)
+	waitHolder(t, 3*time.Second, vip4, "cp-1", hosts...)
+	own := filepath.Join(filepath.Dir(cfg), "cp-1", "vipd.toml")
+	text, err := os.ReadFile(own)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(own, []byte(strings.Replace(string(text), `name = "api"`, `name = "api2"`, 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p.cmd.Process.Signal(syscallHUP)
+	deadline := time.Now().Add(3 * time.Second)
+	for !strings.Contains(p.log.String(), "reload done") && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	waitHolder(t, 3*time.Second, vip4, "cp-1", hosts...)
+	out, err := p.vipctl("status")
+	if err != nil || !strings.Contains(out, "api2") || !strings.Contains(out, "MASTER") {
+		t.Fatalf("after the reload vipctl status says (%v):\n%s", err, out)
 	}
 }

@@ -303,9 +303,26 @@ func (d *Daemon) apply(cfg Config) error {
 		}
 		next = append(next, d.newRouter(p.inst, p.sk, p.rc))
 	}
-	for _, r := range byKey {
-		stopping = append(stopping, r)
+	// A removed instance whose VRID a new one takes on the same socket
+	// resigns first; the others resign in the background.
+	taken := make(map[sockKey]map[uint8]bool)
+	for _, r := range next {
+		if r.cancel == nil {
+			if taken[r.sock] == nil {
+				taken[r.sock] = make(map[uint8]bool)
+			}
+			taken[r.sock][r.rt.VRID()] = true
+		}
 	}
+	var clash []*running
+	for _, r := range byKey {
+		if taken[r.sock][r.rt.VRID()] {
+			clash = append(clash, r)
+		} else {
+			stopping = append(stopping, r)
+		}
+	}
+	d.stopRouters(clash)
 
 	d.mu.Lock()
 	d.cfg = cfg
