@@ -194,6 +194,9 @@ type bench struct {
 	chart []ChartPoint
 	about map[string]string // what a section measures, by section
 	notes []string
+	// machine says how busy the rest of the machine was while the CPU
+	// of the daemons was measured.
+	machine []string
 }
 
 // TestBench measures vipd and keepalived side by side, prints the table
@@ -231,6 +234,9 @@ func TestBench(t *testing.T) {
 	fmt.Print("\n" + md)
 	if t.Failed() {
 		t.Fatal("a measurement failed: results not written")
+	}
+	if err := os.MkdirAll(b.out, 0o755); err != nil {
+		t.Fatal(err)
 	}
 	if err := os.WriteFile(filepath.Join(b.out, "results.md"), []byte(md), 0o644); err != nil {
 		t.Fatal(err)

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -424,6 +425,9 @@ func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool)
 // up its two processes, the parent and the VRRP child.
 func (b *bench) resources(t *testing.T) {
 	p := newPair(t, false, false)
+	defer func() {
+		b.notes = append(b.notes, "The rest of the machine during the CPU windows, the most of any window: CPU busy outside the two daemons measured, in % of all CPUs, and the time the hypervisor took: "+strings.Join(b.machine, "; ")+".")
+	}()
 	b.about[secResources] = fmt.Sprintf("Each daemon alone on the segment, cp-1 master and cp-2 backup of every instance (one VIP each), measured over %d consecutive windows of %v: "+
 		"CPU is user + system time (utime + stime of /proc/PID/stat, 10 ms ticks) per wall time over all windows, 100 %% being one CPU busy, with the least and most of a single window; "+
 		"peak RSS (VmHWM of /proc/PID/status) and PSS (smaps_rollup) are the medians of samples taken after each window. "+
@@ -483,17 +487,22 @@ func (b *bench) measure(t *testing.T, p *pair, n int, daemons map[string]*daemon
 	total := make(map[string]time.Duration)
 	var wall time.Duration
 	unstable := 0
+	var rest, steal float64 // the most of any window, in % of all CPUs
 	for range b.runs {
 		before := make(map[string]time.Duration)
 		for role := range daemons {
 			before[role] = cpuTime(t, pids[role])
 		}
+		m0 := machineCPU(t)
 		t0 := time.Now()
 		time.Sleep(b.window)
 		w := time.Since(t0)
+		m1 := machineCPU(t)
 		wall += w
+		var ours time.Duration
 		for role := range daemons {
 			used := cpuTime(t, pids[role]) - before[role]
+			ours += used
 			total[role] += used
 			cpu[role] = append(cpu[role], 100*used.Seconds()/w.Seconds())
 			h, s := memory(t, pids[role])
@@ -504,7 +513,11 @@ func (b *bench) measure(t *testing.T, p *pair, n int, daemons map[string]*daemon
 		if held(t, p.cp[0], vips) != n || held(t, p.cp[1], vips) != 0 {
 			unstable++
 		}
+		all := float64(m1.total - m0.total)
+		rest = max(rest, 100*(float64(m1.busy-m0.busy)-ours.Seconds()*clockTicks)/all)
+		steal = max(steal, 100*float64(m1.steal-m0.steal)/all)
 	}
+	b.machine = append(b.machine, fmt.Sprintf("%s %.0f %% (steal %.0f %%)", label, max(rest, 0), steal))
 	if unstable > 0 {
 		b.notes = append(b.notes, fmt.Sprintf("%s: at the end of %d of %d windows the VIPs were not all on the master and none on the backup (a spurious election).", label, unstable, b.runs))
 	}
@@ -516,6 +529,38 @@ func (b *bench) measure(t *testing.T, p *pair, n int, daemons map[string]*daemon
 		t.Logf("%s, %s: CPU %s %% (windows %v), PSS %s MiB", label, role, Number(c.Median), cpu[role], Number(out[role]["pss"].Median))
 	}
 	return out
+}
+
+// machineTicks are the CPU times of the whole machine, in USER_HZ ticks
+// summed over all CPUs, from the cpu line of /proc/stat.
+type machineTicks struct {
+	busy  uint64 // user, nice, system, irq, softirq
+	steal uint64 // taken by the hypervisor
+	total uint64 // busy, steal, idle and iowait
+}
+
+func machineCPU(t *testing.T) machineTicks {
+	t.Helper()
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		t.Fatal(err)
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	f := strings.Fields(line)
+	if len(f) < 9 || f[0] != "cpu" {
+		t.Fatalf("/proc/stat: unexpected first line %q", line)
+	}
+	var v [8]uint64 // user nice system idle iowait irq softirq steal
+	for i := range v {
+		if v[i], err = strconv.ParseUint(f[i+1], 10, 64); err != nil {
+			t.Fatalf("/proc/stat: %v", err)
+		}
+	}
+	m := machineTicks{busy: v[0] + v[1] + v[2] + v[5] + v[6], steal: v[7]}
+	for _, x := range v {
+		m.total += x
+	}
+	return m
 }
 
 // instances says "1 instance" or "N instances".
