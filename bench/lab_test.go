@@ -2,20 +2,11 @@ package bench
 
 import (
 	"context"
-	"encoding/pem"
-	"io"
-	"log"
-	"net"
-	"net/http"
-	"net/http/httptest"
 	"net/netip"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -32,7 +23,7 @@ type pair struct {
 	lab     *lab.Lab
 	cp      [2]*lab.Host
 	client  *lab.Host
-	api     [2]*apiServer
+	api     [2]*lab.APIServer
 	running []*daemon
 }
 
@@ -47,7 +38,7 @@ func newPair(t testing.TB, withClient, withAPI bool) *pair {
 	}
 	if withAPI {
 		for i, h := range p.cp {
-			p.api[i] = startAPIServer(t, h)
+			p.api[i] = lab.StartAPIServer(t, h)
 		}
 	}
 	return p
@@ -109,7 +100,7 @@ func (p *pair) reset() {
 	}
 	for _, a := range p.api {
 		if a != nil {
-			a.down.Store(false)
+			a.Down.Store(false)
 		}
 	}
 }
@@ -209,48 +200,6 @@ func garpsFrom(h *lab.Host, vip netip.Addr, since time.Time) func(Frame) bool {
 		sender, addr, ok := ParseGARP(f.Data)
 		return ok && sender.String() == mac && addr == vip && f.Time.After(since)
 	}
-}
-
-// apiServer is a fake kube-apiserver: HTTPS on 127.0.0.1:6443 inside a lab
-// host, answering /readyz with 200 while up and 503 while down.
-type apiServer struct {
-	srv  *httptest.Server
-	down atomic.Bool
-	ca   string // its certificate, as a CA file
-}
-
-func startAPIServer(t testing.TB, h *lab.Host) *apiServer {
-	t.Helper()
-	a := &apiServer{}
-	a.srv = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/readyz" || a.down.Load() {
-			http.Error(w, "not ready", http.StatusServiceUnavailable)
-			return
-		}
-		w.Write([]byte("ok"))
-	}))
-	// Listening inside the host's namespace, the server is on the
-	// loopback of the daemons running there.
-	var ln net.Listener
-	if err := h.Do(func() (err error) {
-		ln, err = net.Listen("tcp", "127.0.0.1:6443")
-		return err
-	}); err != nil {
-		t.Fatalf("listen in %s: %v", h.Name(), err)
-	}
-	a.srv.Listener.Close()
-	a.srv.Listener = ln
-	// Probes cut short by their timeout are the checks' business, not
-	// the server's: no log of aborted handshakes.
-	a.srv.Config.ErrorLog = log.New(io.Discard, "", 0)
-	a.srv.StartTLS()
-	t.Cleanup(a.srv.Close)
-	a.ca = filepath.Join(t.TempDir(), "ca.crt")
-	b := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: a.srv.Certificate().Raw})
-	if err := os.WriteFile(a.ca, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return a
 }
 
 // pinger pings the VIP from the client every 10 ms and keeps each reply's

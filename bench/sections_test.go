@@ -281,7 +281,7 @@ func (b *bench) apiServer(t *testing.T) {
 	// instance in fault at once.
 	t.Run("fastest", func(t *testing.T) {
 		s := spec{interval: 100 * time.Millisecond, instances: 1, check: &checkSpec{
-			interval: 50 * time.Millisecond, timeout: 40 * time.Millisecond, kaInterval: 1, rise: 2, fall: 2, caFile: p.api[0].ca}}
+			interval: 50 * time.Millisecond, timeout: 40 * time.Millisecond, kaInterval: 1, rise: 2, fall: 2, caFile: p.api[0].CAFile}}
 		res := b.turns(t, p, "api, fastest", impls, func(im impl) (float64, string) {
 			took, invalid := b.apiFailure(t, p, im, s, prio1, prio2)
 			return ms(took), invalid
@@ -307,7 +307,7 @@ func (b *bench) apiServer(t *testing.T) {
 					t.Parallel()
 					p := newPair(t, false, true)
 					s := spec{interval: time.Second, instances: 1, check: &checkSpec{
-						interval: 3 * time.Second, timeout: 2 * time.Second, kaInterval: 3, rise: 2, fall: 10, weight: -2, caFile: p.api[0].ca}}
+						interval: 3 * time.Second, timeout: 2 * time.Second, kaInterval: 3, rise: 2, fall: 10, weight: -2, caFile: p.api[0].CAFile}}
 					res[i] = b.turns(t, p, "api, kubeadm", []impl{im}, func(im impl) (float64, string) {
 						took, invalid := b.apiFailure(t, p, im, s, 101, 100)
 						return ms(took), invalid
@@ -364,7 +364,7 @@ func (b *bench) apiShipped(t *testing.T, p *pair) (time.Duration, string) {
 		t.Fatalf("configs/control-plane.toml has no %s to replace", ca)
 	}
 	// httptest gives every fake server the same certificate.
-	text = bytes.Replace(text, []byte(ca), fmt.Appendf(nil, "ca_file = %q", p.api[0].ca), 1)
+	text = bytes.Replace(text, []byte(ca), fmt.Appendf(nil, "ca_file = %q", p.api[0].CAFile), 1)
 	text = append(text, "\n"+daemonTable...)
 	p.startText(implVipd, 0, string(text))
 	waitHolds(t, p.cp[0], []netip.Prefix{vipAPI}, 20*time.Second)
@@ -387,7 +387,7 @@ func (b *bench) apiFail(t *testing.T, p *pair, d2 *daemon, ivl time.Duration, pr
 		return full(f) && int(a.Priority) == prio
 	})
 	failed := time.Now()
-	p.api[0].down.Store(true)
+	p.api[0].Down.Store(true)
 	garp := waitFrames(t, c, 1, 90*time.Second, garpsFrom(p.cp[1], vipAPI.Addr(), failed))[0]
 	frames, err := ReadPcap(c.Stop())
 	if err != nil {

@@ -1,62 +1,11 @@
 package e2e
 
 import (
-	"encoding/pem"
-	"net"
-	"net/http"
-	"net/http/httptest"
-	"os"
-	"path/filepath"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/vipd/vipd/internal/lab"
 )
-
-// apiServer is a fake kube-apiserver: HTTPS on 127.0.0.1:6443 inside a lab
-// host, answering /readyz with 200 while up and 503 while down.
-type apiServer struct {
-	srv  *httptest.Server
-	down atomic.Bool
-}
-
-func startAPIServer(t testing.TB, h *lab.Host) *apiServer {
-	t.Helper()
-	a := &apiServer{}
-	a.srv = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/readyz" || a.down.Load() {
-			http.Error(w, "not ready", http.StatusServiceUnavailable)
-			return
-		}
-		w.Write([]byte("ok"))
-	}))
-	// The listening socket is opened inside the host's namespace, so the
-	// vipd running there reaches it on its own loopback.
-	var ln net.Listener
-	if err := h.Do(func() (err error) {
-		ln, err = net.Listen("tcp", "127.0.0.1:6443")
-		return err
-	}); err != nil {
-		t.Fatalf("listen in %s: %v", h.Name(), err)
-	}
-	a.srv.Listener.Close()
-	a.srv.Listener = ln
-	a.srv.StartTLS()
-	t.Cleanup(a.srv.Close)
-	return a
-}
-
-// caFile writes the fake API server's certificate as a CA file.
-func (a *apiServer) caFile(t testing.TB) string {
-	t.Helper()
-	p := filepath.Join(t.TempDir(), "ca.crt")
-	b := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: a.srv.Certificate().Raw})
-	if err := os.WriteFile(p, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
 
 // TestAPIServerCheck: three nodes, each checking its own API server over
 // HTTPS. The master's API server fails: the VIP moves. It recovers: the
@@ -64,12 +13,12 @@ func (a *apiServer) caFile(t testing.TB) string {
 func TestAPIServerCheck(t *testing.T) {
 	// Not parallel: it measures timing, so it runs alone.
 	_, hosts, addrs := threeNodes(t, 3)
-	var apis []*apiServer
+	var apis []*lab.APIServer
 	for _, h := range hosts {
-		apis = append(apis, startAPIServer(t, h))
+		apis = append(apis, lab.StartAPIServer(t, h))
 	}
 	// All fake servers share httptest's certificate.
-	ca := apis[0].caFile(t)
+	ca := apis[0].CAFile
 	cfg := cluster(t, "100ms", hosts, addrs, `name = "api"
 vrid = 60
 vips = ["192.0.2.100/24"]
@@ -90,12 +39,12 @@ fall = 2`)
 	stable(t, 500*time.Millisecond, vip4, "cp-1", hosts...)
 
 	failed := time.Now()
-	apis[0].down.Store(true)
+	apis[0].Down.Store(true)
 	waitHolder(t, 3*time.Second, vip4, "cp-2", hosts...)
 	t.Logf("API server of cp-1 down -> VIP only on cp-2 after %v", time.Since(failed))
 	stable(t, 500*time.Millisecond, vip4, "cp-2", hosts...)
 
-	apis[0].down.Store(false)
+	apis[0].Down.Store(false)
 	waitHolder(t, 3*time.Second, vip4, "cp-1", hosts...)
 	stable(t, 300*time.Millisecond, vip4, "cp-1", hosts...)
 
@@ -104,7 +53,7 @@ fall = 2`)
 	// each other) it may move to a node whose check has not failed yet;
 	// once all have failed it stays put.
 	for _, a := range apis {
-		a.down.Store(true)
+		a.Down.Store(true)
 	}
 	outage := time.Now()
 	var last string
