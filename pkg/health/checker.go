@@ -50,34 +50,6 @@ func newChecker(s Spec, trusted string) (Checker, error) {
 	return c, nil
 }
 
-// truncatedMarker ends output that was cut at MaxOutput.
-const truncatedMarker = "\n[output truncated]"
-
-// capWriter keeps the first MaxOutput bytes written to it and counts the
-// rest, so that a chatty probe neither grows memory nor blocks on a full
-// pipe.
-type capWriter struct {
-	buf     []byte
-	dropped int
-}
-
-func (w *capWriter) Write(p []byte) (int, error) {
-	room := MaxOutput - len(w.buf)
-	if room > len(p) {
-		room = len(p)
-	}
-	w.buf = append(w.buf, p[:room]...)
-	w.dropped += len(p) - room
-	return len(p), nil
-}
-
-func (w *capWriter) String() string {
-	if w.dropped == 0 {
-		return string(w.buf)
-	}
-	return string(w.buf) + truncatedMarker
-}
-
 // brief shortens output for an error message: the whole output is in the
 // Status, the error only needs enough to recognise the problem.
 func brief(out string) string {

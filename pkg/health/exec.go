@@ -4,12 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"os/exec"
 	"slices"
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/vipd/vipd/internal/procgroup"
 )
 
 // execEnv is the whole environment of a check program: a fixed PATH and
@@ -43,19 +44,7 @@ func newExecChecker(s Spec, trusted string) (*execChecker, error) {
 // program exits are killed too: a check leaves nothing behind.
 func (c *execChecker) Check(ctx context.Context) (string, error) {
 	prog := c.argv[0]
-	cmd := exec.CommandContext(ctx, prog, c.argv[1:]...)
-	cmd.Env = execEnv
-	cmd.Dir = "/"
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	var out capWriter
-	cmd.Stdout = &out
-	cmd.Stderr = &out
-	cmd.Cancel = func() error {
-		// With Setpgid the group's id is the program's pid.
-		return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-	}
-	cmd.WaitDelay = execWaitDelay
-
+	cmd, out := procgroup.Command(ctx, c.argv, execEnv, execWaitDelay)
 	if err := cmd.Start(); err != nil {
 		return "", fmt.Errorf("start %s: %w", prog, err)
 	}
@@ -85,19 +74,10 @@ func (c *execChecker) Check(ctx context.Context) (string, error) {
 	msg := fmt.Sprintf("%s: %v", prog, werr)
 	var ee *exec.ExitError
 	if errors.As(werr, &ee) {
-		msg = fmt.Sprintf("%s: %s", prog, exitText(ee.ProcessState))
+		msg = fmt.Sprintf("%s: %s", prog, procgroup.ExitText(ee.ProcessState))
 	}
 	if b := strings.TrimSpace(brief(output)); b != "" {
 		msg += ": " + b
 	}
 	return output, errors.New(msg)
-}
-
-// exitText says how a program ended: "exit status 3" or "killed by signal
-// 9 (killed)".
-func exitText(st *os.ProcessState) string {
-	if ws, ok := st.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-		return fmt.Sprintf("killed by signal %d (%v)", int(ws.Signal()), ws.Signal())
-	}
-	return fmt.Sprintf("exit status %d", st.ExitCode())
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/vipd/vipd/internal/lab"
+	"github.com/vipd/vipd/internal/procgroup"
 )
 
 // sh builds an exec checker running a shell command. /bin/sh is root's in
@@ -38,7 +39,7 @@ func TestExec(t *testing.T) {
 		{
 			name:   "output is capped",
 			script: "yes 0123456789 | head -c 100000",
-			out:    strings.Repeat("0123456789\n", MaxOutput/11+1)[:MaxOutput] + truncatedMarker,
+			out:    strings.Repeat("0123456789\n", MaxOutput/11+1)[:MaxOutput] + procgroup.TruncatedMarker,
 		},
 	}
 	for _, tt := range tests {

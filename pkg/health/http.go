@@ -13,6 +13,8 @@ import (
 	"os"
 	"slices"
 	"strings"
+
+	"github.com/vipd/vipd/internal/procgroup"
 )
 
 // httpChecker GETs a URL and accepts the expected status codes.
@@ -101,7 +103,7 @@ func (c *httpChecker) Check(ctx context.Context) (string, error) {
 	}
 	defer resp.Body.Close()
 
-	var body capWriter
+	var body procgroup.Output
 	_, rerr := io.Copy(&body, io.LimitReader(resp.Body, MaxOutput+1))
 	out := body.String()
 	if rerr != nil {

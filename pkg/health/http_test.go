@@ -22,6 +22,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/vipd/vipd/internal/procgroup"
 )
 
 // testCA is a certificate authority made up for one test.
@@ -192,7 +194,7 @@ func TestHTTPS(t *testing.T) {
 			out:     `<a href="/readyz">Found</a>.` + "\n\n",
 			wantErr: "status 302, want [200]",
 		},
-		{name: "body is capped", spec: spec("/big", ca.file), out: strings.Repeat("x", MaxOutput) + truncatedMarker},
+		{name: "body is capped", spec: spec("/big", ca.file), out: strings.Repeat("x", MaxOutput) + procgroup.TruncatedMarker},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

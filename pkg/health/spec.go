@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/vipd/vipd/internal/procgroup"
 )
 
 // Types of check.
@@ -52,7 +54,7 @@ const (
 
 	// MaxOutput caps the output kept of a probe (HTTP body, exec stdout
 	// and stderr).
-	MaxOutput = 4096
+	MaxOutput = procgroup.MaxOutput
 )
 
 // DefaultExpectStatus is the status an http or https check that sets none

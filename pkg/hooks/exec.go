@@ -4,19 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"os/exec"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
+
+	"github.com/vipd/vipd/internal/procgroup"
 )
 
 // MaxOutput caps the output of a run that is kept for the log.
-const MaxOutput = 4096
-
-// truncatedMarker ends output that was cut at MaxOutput.
-const truncatedMarker = "\n[output truncated]"
+const MaxOutput = procgroup.MaxOutput
 
 // hookPath is the whole PATH of a hook.
 const hookPath = "PATH=/usr/sbin:/usr/bin:/sbin:/bin"
@@ -61,20 +57,7 @@ func execHook(argv, env []string, timeout time.Duration) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 
-	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
-	cmd.Env = env
-	cmd.Dir = "/"
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	var out capWriter
-	cmd.Stdout = &out
-	cmd.Stderr = &out
-	cmd.Cancel = func() error {
-		// With Setpgid the group's id is the program's pid, which is
-		// not reused before Wait has reaped the program.
-		return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-	}
-	cmd.WaitDelay = waitDelay
-
+	cmd, out := procgroup.Command(ctx, argv, env, waitDelay)
 	if err := cmd.Start(); err != nil {
 		return "", fmt.Errorf("start: %w", err)
 	}
@@ -89,40 +72,7 @@ func execHook(argv, env []string, timeout time.Duration) (string, error) {
 	case ctx.Err() != nil:
 		return output, fmt.Errorf("timed out after %v, killed process group %d: %w", timeout, cmd.Process.Pid, ctx.Err())
 	case st != nil:
-		return output, errors.New(exitText(st))
+		return output, errors.New(procgroup.ExitText(st))
 	}
 	return output, werr
-}
-
-// exitText says how a program ended: "exit status 3" or "killed by signal
-// 9 (killed)".
-func exitText(st *os.ProcessState) string {
-	if ws, ok := st.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-		return fmt.Sprintf("killed by signal %d (%v)", int(ws.Signal()), ws.Signal())
-	}
-	return fmt.Sprintf("exit status %d", st.ExitCode())
-}
-
-// capWriter keeps the first MaxOutput bytes written to it and notes the
-// rest, so that a chatty hook neither grows memory nor blocks on a full
-// pipe.
-type capWriter struct {
-	buf       []byte
-	truncated bool
-}
-
-func (w *capWriter) Write(p []byte) (int, error) {
-	room := min(MaxOutput-len(w.buf), len(p))
-	w.buf = append(w.buf, p[:room]...)
-	if room < len(p) {
-		w.truncated = true
-	}
-	return len(p), nil
-}
-
-func (w *capWriter) String() string {
-	if !w.truncated {
-		return string(w.buf)
-	}
-	return string(w.buf) + truncatedMarker
 }

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/vipd/vipd/internal/procgroup"
 	"github.com/vipd/vipd/pkg/health"
 )
 
@@ -428,7 +429,7 @@ func TestOutcomeLogged(t *testing.T) {
 			script: "yes 0123456789 | head -c 100000",
 			want: outcome{
 				Level: slog.LevelDebug, Msg: "notify hook ran",
-				Output: strings.Repeat("0123456789\n", MaxOutput/11+1)[:MaxOutput] + truncatedMarker,
+				Output: strings.Repeat("0123456789\n", MaxOutput/11+1)[:MaxOutput] + procgroup.TruncatedMarker,
 			},
 		},
 	}
