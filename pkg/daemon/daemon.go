@@ -768,9 +768,10 @@ func removeStale(addrs *netif.Addrs, instances []config.Instance, log *slog.Logg
 // readerOf adapts a netif.Conn to router.Reader.
 type readerOf struct{ c *netif.Conn }
 
-func (r readerOf) ReadPacket(b []byte) (int, router.Packet, error) {
-	n, m, err := r.c.ReadFrom(b)
-	return n, router.Packet{Src: m.Src, Dst: m.Dst, TTL: m.TTL}, err
+func (r readerOf) ReadEach(handle func([]byte, router.Packet)) error {
+	return r.c.ReadEach(func(b []byte, m netif.Meta) {
+		handle(b, router.Packet{Src: m.Src, Dst: m.Dst, TTL: m.TTL, Overflows: m.Overflows})
+	})
 }
 
 func (r readerOf) SetReadDeadline(t time.Time) error { return r.c.SetReadDeadline(t) }

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"runtime"
 	"testing"
 	"time"
 
@@ -227,6 +228,97 @@ func TestConnReadAllocs(t *testing.T) {
 			t.Logf("%v ReadFrom: %.0f allocations per packet", f, allocs)
 			if allocs != 0 {
 				t.Fatalf("%v ReadFrom allocates %.0f times per packet, want 0", f, allocs)
+			}
+		})
+	}
+}
+
+// TestConnReadEach sends more packets than one batch holds and more than
+// the receive buffer holds: ReadEach hands over every packet that was
+// queued, in order, with its metadata, counts the rest as overflows, and
+// returns at the read deadline, allocating nothing per packet.
+func TestConnReadEach(t *testing.T) {
+	for _, f := range []netif.Family{netif.IPv4, netif.IPv6} {
+		t.Run(f.String(), func(t *testing.T) {
+			l := lab.New(t)
+			a := l.AddHost("a", "192.0.2.11/24", "2001:db8::11/64")
+			b := l.AddHost("b", "192.0.2.12/24", "2001:db8::12/64")
+			ca := dial(t, a, "eth0", f)
+			cb := dial(t, b, "eth0", f)
+			src, dst := netip.MustParseAddr("192.0.2.11"), netif.GroupIPv4
+			if f == netif.IPv6 {
+				src, dst = netip.MustParseAddr("2001:db8::11"), netif.GroupIPv6
+			}
+			bIndex := b.Interface(t).Index
+
+			// A few packets first: in order, whole, with their metadata.
+			const few = 40 // 2.5 batches
+			for i := range few {
+				if err := ca.WriteTo(binary.BigEndian.AppendUint32(nil, uint32(i)), src, dst); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := cb.SetReadDeadline(time.Now().Add(time.Second)); err != nil {
+				t.Fatal(err)
+			}
+			var got []uint32
+			err := cb.ReadEach(func(p []byte, m netif.Meta) {
+				want := netif.Meta{Src: src, Dst: dst, TTL: 255, IfIndex: bIndex}
+				if m != want || len(p) != 4 {
+					t.Errorf("packet %d: %x %+v, want 4 bytes and %+v", len(got), p, m, want)
+				}
+				got = append(got, binary.BigEndian.Uint32(p))
+			})
+			if !errors.Is(err, os.ErrDeadlineExceeded) {
+				t.Fatalf("ReadEach returned %v, want a deadline error", err)
+			}
+			for i, n := range got {
+				if n != uint32(i) {
+					t.Fatalf("packet %d carries %d: out of order or lost (%v)", i, n, got)
+				}
+			}
+			if len(got) != few {
+				t.Fatalf("ReadEach handed over %d packets, want %d", len(got), few)
+			}
+
+			// A flood the receive buffer cannot hold: what is not read is
+			// counted by the kernel, and the count comes with the next
+			// packet queued.
+			const flood = 20000
+			for range flood {
+				if err := ca.WriteTo(msg, src, dst); err != nil {
+					t.Fatal(err)
+				}
+			}
+			var read int
+			var overflows uint32
+			count := func(p []byte, m netif.Meta) {
+				read++
+				overflows = m.Overflows
+			}
+			if err := cb.SetReadDeadline(time.Now().Add(time.Second)); err != nil {
+				t.Fatal(err)
+			}
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			cb.ReadEach(count)
+			runtime.ReadMemStats(&after)
+			flooded := read
+			if err := ca.WriteTo(msg, src, dst); err != nil {
+				t.Fatal(err)
+			}
+			if err := cb.SetReadDeadline(time.Now().Add(time.Second)); err != nil {
+				t.Fatal(err)
+			}
+			cb.ReadEach(count)
+			t.Logf("%v: %d of %d read, %d overflows, %d allocations", f, flooded, flood, overflows, after.Mallocs-before.Mallocs)
+			if read != flooded+1 || overflows == 0 || flooded+int(overflows) > flood {
+				t.Fatalf("%d read and %d overflows of %d sent, then %d more read, want 1", flooded, overflows, flood, read-flooded)
+			}
+			// A few allocations come with the deadline error, none per
+			// packet.
+			if allocs := after.Mallocs - before.Mallocs; allocs > uint64(flooded/100) {
+				t.Fatalf("ReadEach allocated %d times for %d packets", allocs, flooded)
 			}
 		})
 	}

@@ -19,19 +19,27 @@ import (
 type Packet struct {
 	Src, Dst netip.Addr
 	TTL      int
+	// Overflows is the socket's count of packets dropped so far for want
+	// of buffer space.
+	Overflows uint32
 }
 
-// Reader is the receiving side of a VRRP socket. ReadPacket returns the
-// VRRP message without the IP header.
+// Reader is the receiving side of a VRRP socket.
 type Reader interface {
-	ReadPacket(b []byte) (n int, p Packet, err error)
+	// ReadEach calls handle with each VRRP message received (without
+	// its IP header), in the calling goroutine, until the socket fails
+	// or the read deadline passes, and returns that error. b is valid
+	// only during the call.
+	ReadEach(handle func(b []byte, p Packet)) error
 	SetReadDeadline(t time.Time) error
 }
 
 // Listener reads one VRRP socket (one interface and address family) and
-// dispatches accepted advertisements to the routers registered for their
-// VRID. Invalid packets cost a parse and a counter increment, never a log
-// line, so a flood of them cannot starve valid advertisements.
+// hands accepted advertisements to the routers registered for their VRID,
+// in its own goroutine: a goroutine switch per advert would cost more
+// than the rest of its handling. Invalid packets cost a parse and a
+// counter increment, never a log line, so a flood of them cannot starve
+// valid advertisements.
 type Listener struct {
 	r   Reader
 	log *slog.Logger
@@ -97,20 +105,22 @@ func (l *Listener) Run(ctx context.Context) error {
 	})
 	defer stop()
 
-	buf := make([]byte, 9000)
 	var a vrrp.Advert
-	for {
-		n, p, err := l.r.ReadPacket(buf)
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			if errors.Is(err, os.ErrDeadlineExceeded) {
-				continue
-			}
-			return fmt.Errorf("router: read: %w", err)
+	handle := func(b []byte, p Packet) {
+		if p.Overflows != 0 {
+			l.drops[vrrp.DropBacklog].Store(uint64(p.Overflows))
 		}
-		l.handle(time.Now(), buf[:n], p, &a)
+		l.handle(time.Now(), b, p, &a)
+	}
+	for {
+		err := l.r.ReadEach(handle)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			continue
+		}
+		return fmt.Errorf("router: read: %w", err)
 	}
 }
 
@@ -147,9 +157,7 @@ func (l *Listener) check(now time.Time, b []byte, p Packet, a *vrrp.Advert) vrrp
 	default:
 		return reason
 	}
-	if !rt.deliver(received{at: now, src: p.Src, priority: a.Priority, interval: a.Interval}) {
-		return vrrp.DropBacklog
-	}
+	rt.receive(now, p.Src, a.Priority, a.Interval)
 	return vrrp.DropNone
 }
 

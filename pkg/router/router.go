@@ -78,15 +78,6 @@ type Deps struct {
 	OnTransition func(Transition)
 }
 
-// received is an accepted advertisement handed from the Listener to the
-// router's goroutine. It carries no slice, so queueing it does not allocate.
-type received struct {
-	at       time.Time
-	src      netip.Addr
-	priority uint8
-	interval time.Duration
-}
-
 // Status is a snapshot of a router for status output and metrics.
 type Status struct {
 	Instance  string
@@ -169,23 +160,32 @@ type Router struct {
 	// filter is read by the Listener's goroutine and replaced by
 	// Reconfigure.
 	filter atomic.Pointer[vrrp.Filter]
-	rx     chan received
 	health chan Health
 	ping   chan chan struct{}
 	reconf chan Config
 	guard  chan struct{}
+	// wake tells the Run goroutine that an advert moved the deadline
+	// before the one its timer is set for.
+	wake chan struct{}
 
-	// Owned by the Run goroutine: when each kind of incident was last
-	// logged.
-	loggedConflict, loggedLate time.Time
-
-	// Owned by the Run goroutine.
+	// machine serialises the state machine and the actions on its
+	// output between the Run goroutine and the Listener's, which hands
+	// over each advert in place. It guards the fields below.
+	machine sync.Mutex
 	m       *vrrp.Machine
+	// armed is the deadline the Run goroutine's timer is set for. An
+	// advert that moves the deadline later leaves the timer alone: the
+	// timer finds the new deadline when it fires and is set again. A
+	// backup's timer thus fires about once per two adverts instead of
+	// being reset by each.
+	armed   time.Time
 	advert  vrrp.Advert
 	buf     []byte
 	dsts    []netip.Addr
 	vipAddr []netip.Addr
 	bound   bool
+	// When each kind of incident was last logged.
+	loggedConflict, loggedLate time.Time
 
 	mu     sync.Mutex
 	status Status
@@ -218,16 +218,14 @@ func New(cfg Config, deps Deps) *Router {
 		cfg.GARPRepeat = 1
 	}
 	r := &Router{
-		cfg:  cfg,
-		deps: deps,
-		log:  log,
-		// A backlog means the router is not being scheduled; a few
-		// adverts are enough to decide, so the queue stays short.
-		rx:      make(chan received, 16),
+		cfg:     cfg,
+		deps:    deps,
+		log:     log,
 		health:  make(chan Health, 1),
 		ping:    make(chan chan struct{}),
 		reconf:  make(chan Config, 1),
 		guard:   make(chan struct{}, 1),
+		wake:    make(chan struct{}, 1),
 		m:       vrrp.NewMachine(cfg.Machine),
 		dsts:    dsts,
 		vipAddr: addrs,
@@ -290,17 +288,6 @@ func (r *Router) SetHealth(h Health) {
 	r.health <- h
 }
 
-// deliver queues an accepted advertisement; it reports false when the
-// router's queue is full.
-func (r *Router) deliver(rx received) bool {
-	select {
-	case r.rx <- rx:
-		return true
-	default:
-		return false
-	}
-}
-
 // Run runs the router until ctx is done, then resigns: a master sends a
 // priority-0 advertisement and removes its VIPs once another router has
 // taken over, or after a master down interval: Run returns then. The
@@ -316,51 +303,73 @@ func (r *Router) Run(ctx context.Context) error {
 	}
 
 	// Checks decided before the start count from the start.
+	r.machine.Lock()
 	select {
 	case h := <-r.health:
 		r.setHealth(h)
 	default:
 	}
 	r.apply(r.m.Start(time.Now()))
+	r.machine.Unlock()
 	done := ctx.Done()
 	for {
+		r.machine.Lock()
 		if done == nil && r.m.State() == vrrp.Initialize {
+			r.machine.Unlock()
 			return nil
 		}
 		r.arm(timer)
+		r.machine.Unlock()
 		select {
 		case <-done:
 			// A master hands over before it stops: the loop goes on
 			// until the machine reaches Initialize.
 			done = nil
-			r.apply(r.m.Stop(time.Now()))
-		case rx := <-r.rx:
-			r.receive(rx)
+			r.locked(func() { r.apply(r.m.Stop(time.Now())) })
+		case <-r.wake:
+			// The loop sets the timer for the earlier deadline.
 		case h := <-r.health:
-			r.setHealth(h)
+			r.locked(func() { r.setHealth(h) })
 		case c := <-r.reconf:
-			r.reconfigure(c)
+			r.locked(func() { r.reconfigure(c) })
 		case p := <-r.ping:
 			close(p)
 		case <-timer.C:
-			// A timer that fired late (the process was stopped or
-			// starved) must not win over adverts already waiting: read
-			// them first, so a healthy master is not usurped.
-			if r.late() {
-				// After a stall the listener has a socket backlog to
-				// read: give it a moment, then take what it queued.
-				time.Sleep(lateSettle)
-			}
-			r.drain()
-			r.spin()
-			r.apply(r.m.Timeout(time.Now()))
+			r.expire()
 		case <-r.guard:
-			r.checkVIPs()
+			r.locked(r.checkVIPs)
 		case <-refresh:
-			if r.m.State() == vrrp.Master {
-				r.announce(1)
-			}
+			r.locked(func() {
+				if r.m.State() == vrrp.Master {
+					r.announce(1)
+				}
+			})
 		}
+	}
+}
+
+// locked runs f with the machine lock held.
+func (r *Router) locked(f func()) {
+	r.machine.Lock()
+	defer r.machine.Unlock()
+	f()
+}
+
+// expire serves the timer: the machine times out if its deadline has come,
+// and is left alone if adverts moved it meanwhile.
+func (r *Router) expire() {
+	r.machine.Lock()
+	defer r.machine.Unlock()
+	if r.late() {
+		// After a stall the Listener has a socket backlog to read, and
+		// adverts waiting there must win over the late timer, so that a
+		// healthy master is not usurped: let it read them first.
+		r.machine.Unlock()
+		time.Sleep(lateSettle)
+		r.machine.Lock()
+	}
+	if r.spin() {
+		r.apply(r.m.Timeout(time.Now()))
 	}
 }
 
@@ -481,19 +490,11 @@ func (r *Router) setHealth(h Health) {
 	}
 }
 
-func (r *Router) drain() {
-	for {
-		select {
-		case rx := <-r.rx:
-			r.receive(rx)
-		default:
-			return
-		}
-	}
-}
-
-func (r *Router) receive(rx received) {
-	out := r.m.Receive(rx.at, rx.src, rx.priority, rx.interval)
+// receive hands the machine an accepted advertisement, on the Listener's
+// goroutine.
+func (r *Router) receive(at time.Time, src netip.Addr, priority uint8, interval time.Duration) {
+	r.machine.Lock()
+	out := r.m.Receive(at, src, priority, interval)
 	r.mu.Lock()
 	r.status.Counters.AdvertsIn++
 	if out.Conflict {
@@ -503,15 +504,24 @@ func (r *Router) receive(rx received) {
 	if out.Conflict && time.Since(r.loggedConflict) > quiet {
 		r.loggedConflict = time.Now()
 		r.log.Warn("another master with lower priority: answering at once and announcing the VIPs again",
-			"other", rx.src, "their_priority", rx.priority, "our_priority", r.m.Priority())
+			"other", src, "their_priority", priority, "our_priority", r.m.Priority())
 	}
 	r.apply(out)
+	d := r.m.Deadline()
+	earlier := !d.IsZero() && (r.armed.IsZero() || d.Before(r.armed))
+	r.machine.Unlock()
+	if earlier {
+		select {
+		case r.wake <- struct{}{}:
+		default:
+		}
+	}
 }
 
-// late counts and logs a timer served well after its deadline, and
-// reports whether it was.
+// late counts and logs a timer served well after the deadline it was set
+// for, and reports whether it was.
 func (r *Router) late() bool {
-	d := r.m.Deadline()
+	d := r.armed
 	if d.IsZero() {
 		return false
 	}
@@ -600,6 +610,7 @@ func (r *Router) checkVIPs() {
 // takeover.
 func (r *Router) arm(t *time.Timer) {
 	d := r.m.Deadline()
+	r.armed = d
 	if d.IsZero() {
 		t.Stop()
 		return
@@ -610,19 +621,26 @@ func (r *Router) arm(t *time.Timer) {
 	t.Reset(time.Until(d))
 }
 
-// spin polls for adverts until a takeover deadline at most Spin away. It
-// returns early when an advert moved the deadline further.
-func (r *Router) spin() {
-	if r.cfg.Spin == 0 || r.m.State() != vrrp.Backup {
-		return
-	}
+// spin waits for the machine's deadline if it is at most Spin away for a
+// takeover, polling, with the machine unlocked so that the Listener can
+// hand over adverts meanwhile. It reports whether the deadline has come;
+// false when it is further away (an advert moved it) or unset.
+func (r *Router) spin() bool {
 	for {
-		left := time.Until(r.m.Deadline())
-		if left <= 0 || left > r.cfg.Spin {
-			return
+		d := r.m.Deadline()
+		if d.IsZero() {
+			return false
 		}
-		r.drain()
+		left := time.Until(d)
+		if left <= 0 {
+			return true
+		}
+		if r.m.State() != vrrp.Backup || left > r.cfg.Spin {
+			return false
+		}
+		r.machine.Unlock()
 		runtime.Gosched()
+		r.machine.Lock()
 	}
 }
 

@@ -78,15 +78,17 @@ func (n *fakeNode) WriteTo(b []byte, src, dst netip.Addr) error {
 	return nil
 }
 
-func (n *fakeNode) ReadPacket(b []byte) (int, Packet, error) {
+func (n *fakeNode) ReadEach(handle func([]byte, Packet)) error {
 	n.mu.Lock()
 	dl := n.deadline
 	n.mu.Unlock()
-	select {
-	case f := <-n.in:
-		return copy(b, f.b), f.p, nil
-	case <-dl:
-		return 0, Packet{}, os.ErrDeadlineExceeded
+	for {
+		select {
+		case f := <-n.in:
+			handle(f.b, f.p)
+		case <-dl:
+			return os.ErrDeadlineExceeded
+		}
 	}
 }
 
@@ -378,12 +380,21 @@ func TestListenerDropsWithReason(t *testing.T) {
 	if got := len(l.reported); got != 1 {
 		t.Errorf("collision reported for %d sources, want 1 (once per source)", got)
 	}
-	// The router's queue holds 16; the rest are counted as backlog.
-	for range 20 {
-		l.handle(time.Now(), enc(good), Packet{Src: src, Dst: dst, TTL: 255}, &a)
+	// The backlog drops are the socket's overflow count, which comes
+	// with the packets read.
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- l.Run(ctx) }()
+	n.in <- frame{b: enc(good), p: Packet{Src: src, Dst: dst, TTL: 255, Overflows: 7}}
+	for deadline := time.Now().Add(5 * time.Second); l.Dropped(vrrp.DropBacklog) != 7; {
+		if time.Now().After(deadline) {
+			t.Fatalf("backlog drops %d, want the socket's 7", l.Dropped(vrrp.DropBacklog))
+		}
+		time.Sleep(time.Millisecond)
 	}
-	if got := l.Dropped(vrrp.DropBacklog); got != 5 {
-		t.Errorf("backlog drops %d, want 5", got)
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Run: %v", err)
 	}
 }
 

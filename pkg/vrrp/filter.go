@@ -43,8 +43,8 @@ const (
 	DropNotPeer
 	// DropOwn: our own advertisement, looped back.
 	DropOwn
-	// DropBacklog: the virtual router could not keep up and its queue was
-	// full.
+	// DropBacklog: the socket's receive buffer was full: the daemon did
+	// not read fast enough, and the kernel dropped the packet.
 	DropBacklog
 
 	numDropReasons
