@@ -15,6 +15,7 @@ import (
 
 	"github.com/vishvananda/netlink"
 
+	"github.com/vipd/vipd/internal/hrtimer"
 	"github.com/vipd/vipd/pkg/config"
 	"github.com/vipd/vipd/pkg/health"
 	"github.com/vipd/vipd/pkg/hooks"
@@ -92,6 +93,7 @@ type running struct {
 	inst   config.Instance
 	sock   sockKey
 	rt     *router.Router
+	timer  *hrtimer.Timer // the router's Sleeper, closed when it stops; nil if none
 	track  tracking
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -403,7 +405,7 @@ func (d *Daemon) newRouter(inst config.Instance, sk sockKey, rc router.Config) *
 	ann := d.anns[sk.ifname]
 	d.mu.Unlock()
 	r := &running{key: routerKey(inst.Name, sk.ipv6), inst: inst, sock: sk, track: newTracking(inst)}
-	r.rt = router.New(rc, router.Deps{
+	deps := router.Deps{
 		Sender:    s.conn,
 		Addrs:     d.addrs,
 		Announcer: ann,
@@ -411,7 +413,13 @@ func (d *Daemon) newRouter(inst config.Instance, sk sockKey, rc router.Config) *
 		OnTransition: func(t router.Transition) {
 			d.transition(r, t)
 		},
-	})
+	}
+	if t, err := hrtimer.New(); err != nil {
+		d.log.Warn("no precise timer: takeovers may come up to a millisecond late", "instance", inst.Name, "error", err)
+	} else {
+		deps.Sleeper, r.timer = t, t
+	}
+	r.rt = router.New(rc, deps)
 	return r
 }
 
@@ -430,6 +438,9 @@ func (d *Daemon) startRouter(r *running) {
 	go func() {
 		defer close(r.done)
 		r.rt.Run(ctx)
+		if r.timer != nil {
+			r.timer.Close()
+		}
 	}()
 }
 
@@ -717,7 +728,6 @@ func routerConfig(inst config.Instance, fam config.Family, ifi *net.Interface, s
 		Password:    pw,
 		GARPRepeat:  inst.GARPRepeat,
 		GARPRefresh: inst.GARPRefresh,
-		Spin:        3 * time.Millisecond,
 	}
 }
 

@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"net/netip"
 	"reflect"
-	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -58,12 +57,13 @@ type Config struct {
 	// master; GARPRefresh, when non-zero, repeats one round while master.
 	GARPRepeat  int
 	GARPRefresh time.Duration
-	// Spin, when non-zero, wakes the router this long before a takeover
-	// deadline to poll until it: Go timers fire up to a millisecond late
-	// (the netpoller sleeps in whole milliseconds), and a takeover is
-	// measured against the protocol bound. Tests in a synctest bubble
-	// leave it zero.
-	Spin time.Duration
+}
+
+// Sleeper sleeps until a time, more precisely than Go's timers, which
+// fire up to a millisecond late (the netpoller waits in whole
+// milliseconds), and without keeping the processor from other goroutines.
+type Sleeper interface {
+	SleepUntil(t time.Time) error
 }
 
 // Deps are the parts a Router drives.
@@ -71,6 +71,11 @@ type Deps struct {
 	Sender    Sender
 	Addrs     AddrManager
 	Announcer Announcer
+	// Sleeper, if set, sleeps the last stretch before a takeover
+	// deadline: the router's timer wakes it early by that much. A
+	// takeover is measured against the protocol's bound. Tests in a
+	// synctest bubble, where timers are exact, leave it nil.
+	Sleeper Sleeper
 	// Logger receives transitions and errors; nil discards.
 	Logger *slog.Logger
 	// OnTransition, if set, is called by the router's goroutine after
@@ -134,6 +139,10 @@ type Counters struct {
 	LateTimers uint64
 }
 
+// early is how long before a takeover deadline the router's timer wakes
+// it when it has a Sleeper: more than Go's timers are late.
+const early = 3 * time.Millisecond
+
 // lateTimer is how late a timer must fire to be counted and logged;
 // lateSettle how long the router then lets the listener read the socket
 // before it decides.
@@ -184,6 +193,8 @@ type Router struct {
 	dsts    []netip.Addr
 	vipAddr []netip.Addr
 	bound   bool
+	// sleeper is Deps.Sleeper, until it fails.
+	sleeper Sleeper
 	// When each kind of incident was last logged.
 	loggedConflict, loggedLate time.Time
 
@@ -235,7 +246,8 @@ func New(cfg Config, deps Deps) *Router {
 			Interval: cfg.Machine.Interval,
 			Addrs:    addrs,
 		},
-		buf: make([]byte, 0, 1500),
+		buf:     make([]byte, 0, 1500),
+		sleeper: deps.Sleeper,
 	}
 	r.filter.Store(&vrrp.Filter{
 		Version:  cfg.Machine.Version,
@@ -368,9 +380,19 @@ func (r *Router) expire() {
 		time.Sleep(lateSettle)
 		r.machine.Lock()
 	}
-	if r.spin() {
-		r.apply(r.m.Timeout(time.Now()))
+	if d := r.m.Deadline(); !d.IsZero() && r.sleeper != nil && r.m.State() == vrrp.Backup && time.Until(d) <= early {
+		// Sleep the rest precisely, with the machine unlocked: the
+		// Listener hands over adverts meanwhile, and one that comes
+		// moves the deadline, which Timeout then finds not reached.
+		r.machine.Unlock()
+		err := r.sleeper.SleepUntil(d)
+		r.machine.Lock()
+		if err != nil {
+			r.log.Error("precise timer failed: takeovers may come up to a millisecond late", "error", err)
+			r.sleeper = nil
+		}
 	}
+	r.apply(r.m.Timeout(time.Now()))
 }
 
 // Ping returns once the router's goroutine has gone round its loop: a
@@ -606,7 +628,7 @@ func (r *Router) checkVIPs() {
 	}
 }
 
-// arm sets the timer to the machine's deadline, Spin early for a
+// arm sets the timer to the machine's deadline, early for a
 // takeover.
 func (r *Router) arm(t *time.Timer) {
 	d := r.m.Deadline()
@@ -615,33 +637,10 @@ func (r *Router) arm(t *time.Timer) {
 		t.Stop()
 		return
 	}
-	if r.m.State() == vrrp.Backup {
-		d = d.Add(-r.cfg.Spin)
+	if r.sleeper != nil && r.m.State() == vrrp.Backup {
+		d = d.Add(-early)
 	}
 	t.Reset(time.Until(d))
-}
-
-// spin waits for the machine's deadline if it is at most Spin away for a
-// takeover, polling, with the machine unlocked so that the Listener can
-// hand over adverts meanwhile. It reports whether the deadline has come;
-// false when it is further away (an advert moved it) or unset.
-func (r *Router) spin() bool {
-	for {
-		d := r.m.Deadline()
-		if d.IsZero() {
-			return false
-		}
-		left := time.Until(d)
-		if left <= 0 {
-			return true
-		}
-		if r.m.State() != vrrp.Backup || left > r.cfg.Spin {
-			return false
-		}
-		r.machine.Unlock()
-		runtime.Gosched()
-		r.machine.Lock()
-	}
 }
 
 func (r *Router) apply(out vrrp.Output) {

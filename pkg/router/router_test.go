@@ -166,12 +166,18 @@ var vip = netip.MustParsePrefix("192.0.2.100/24")
 // cancel is called; cancel waits for the router to resign.
 func start(t *testing.T, n *fakeNode, prio uint8, interval time.Duration, preempt bool) (*Router, *Listener, context.CancelFunc) {
 	t.Helper()
+	return startSleeper(t, n, prio, interval, preempt, nil)
+}
+
+// startSleeper is start with a Sleeper for the router.
+func startSleeper(t *testing.T, n *fakeNode, prio uint8, interval time.Duration, preempt bool, sl Sleeper) (*Router, *Listener, context.CancelFunc) {
+	t.Helper()
 	rt := New(Config{
 		Instance: "api", VRID: 51, IfIndex: 2, Interface: "eth0", Label: "eth0:vipd",
 		Machine:    vrrp.Config{Version: 3, Priority: prio, Interval: interval, Preempt: preempt, Primary: n.addr},
 		VIPs:       []netip.Prefix{vip},
 		GARPRepeat: 5,
-	}, Deps{Sender: n, Addrs: n.addrs, Announcer: n.ann})
+	}, Deps{Sender: n, Addrs: n.addrs, Announcer: n.ann, Sleeper: sl})
 	l := NewListener(n, nil)
 	if err := l.Add(rt); err != nil {
 		t.Fatal(err)
@@ -235,6 +241,74 @@ func TestElectionAndFailover(t *testing.T) {
 		}
 		if !b.addrs.holds(vip) {
 			t.Error("B does not hold the VIP after takeover")
+		}
+	})
+}
+
+// fakeSleeper sleeps on the bubble's clock and says when it starts.
+type fakeSleeper struct{ sleeping chan time.Time }
+
+func (f *fakeSleeper) SleepUntil(at time.Time) error {
+	f.sleeping <- at
+	time.Sleep(time.Until(at))
+	return nil
+}
+
+// TestSleeperBeforeTakeover: with a Sleeper, a backup's timer wakes it
+// early and it sleeps the rest of the way to the deadline; an advert that
+// comes meanwhile still counts, and the takeover happens on the deadline.
+func TestSleeperBeforeTakeover(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const ivl = 100 * time.Millisecond
+		h := &hub{}
+		a, b := h.node("192.0.2.11"), h.node("192.0.2.12")
+		sl := &fakeSleeper{sleeping: make(chan time.Time, 1)}
+		ra, _, _ := start(t, a, 250, ivl, true)
+		rb, _, _ := startSleeper(t, b, 240, ivl, true, sl)
+		time.Sleep(time.Second)
+		synctest.Wait()
+		if ra.Status().State != vrrp.Master || rb.Status().State != vrrp.Backup {
+			t.Fatalf("A=%v B=%v, want A master", ra.Status().State, rb.Status().State)
+		}
+		select {
+		case at := <-sl.sleeping:
+			t.Fatalf("B slept until %v while A advertised", at)
+		default:
+		}
+
+		// A goes silent: B sleeps to its deadline. An advert from A
+		// during that sleep moves the deadline: no takeover.
+		a.setCut(true)
+		deadline := <-sl.sleeping
+		if left := time.Until(deadline); left <= 0 || left > early {
+			t.Fatalf("B sleeps %v before its deadline, want up to %v", left, early)
+		}
+		adv := vrrp.Advert{Version: 3, VRID: 51, Priority: 250, Interval: ivl, Addrs: []netip.Addr{vip.Addr()}}
+		pkt, err := adv.Append(nil, a.addr, vrrp.GroupIPv4)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b.in <- frame{b: pkt, p: Packet{Src: a.addr, Dst: vrrp.GroupIPv4, TTL: 255}}
+		heard := time.Now()
+		synctest.Wait()
+		time.Sleep(time.Until(deadline) + time.Millisecond)
+		synctest.Wait()
+		if got := rb.Status().State; got != vrrp.Backup {
+			t.Fatalf("B is %v after an advert heard during its sleep, want BACKUP", got)
+		}
+
+		// Then nothing: B takes over on its deadline to the nanosecond.
+		deadline = <-sl.sleeping
+		if want := heard.Add(vrrp.MasterDownInterval(3, 240, ivl)); !deadline.Equal(want) {
+			t.Fatalf("B sleeps until %v, want %v", deadline, want)
+		}
+		time.Sleep(time.Until(deadline))
+		synctest.Wait()
+		if got := rb.Status().State; got != vrrp.Master {
+			t.Fatalf("B is %v at its deadline, want MASTER", got)
+		}
+		if _, at := b.ann.count(); !at.Equal(deadline) {
+			t.Fatalf("B announced at %v, want its deadline %v", at, deadline)
 		}
 	})
 }
