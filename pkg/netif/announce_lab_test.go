@@ -144,7 +144,7 @@ func isNA(mac net.HardwareAddr, ip netip.Addr) func([]byte) bool {
 
 // announcer opens an announcer inside h and makes a first announcement
 // there: the ICMPv6 socket opens with the first IPv6 address.
-func announcer(t *testing.T, h *lab.Host, addrs ...netip.Addr) (*netif.Announcer, error) {
+func announcer(t testing.TB, h *lab.Host, addrs ...netip.Addr) (*netif.Announcer, error) {
 	t.Helper()
 	var ann *netif.Announcer
 	var aerr error

@@ -21,7 +21,7 @@ import (
 var msg = []byte("vipd-netif-test!")
 
 // dial opens a VRRP socket on ifname inside h's namespace.
-func dial(t *testing.T, h *lab.Host, ifname string, f netif.Family) *netif.Conn {
+func dial(t testing.TB, h *lab.Host, ifname string, f netif.Family) *netif.Conn {
 	t.Helper()
 	var c *netif.Conn
 	if err := h.Do(func() error {
