@@ -63,6 +63,7 @@ type Daemon struct {
 	cfg         Config
 	started     time.Time
 	routers     []*running
+	vipOwners   map[netip.Addr][]*router.Router // the routers of each VIP, for the guard
 	socks       map[sockKey]*sock
 	anns        map[string]*netif.Announcer
 	monitor     *health.Monitor
@@ -215,14 +216,15 @@ func (d *Daemon) apply(cfg Config) error {
 		rc   router.Config
 	}
 	var plan []planned
+	look := newLookups(cfg.Instances)
 	for _, inst := range cfg.Instances {
-		ifi, err := net.InterfaceByName(inst.Interface)
+		ifi, err := look.iface(inst.Interface)
 		if err != nil {
 			return fmt.Errorf("instance %q: interface %s: %w", inst.Name, inst.Interface, err)
 		}
 		for _, fam := range inst.Families() {
 			sk := sockKey{ifi.Name, fam.IPv6}
-			src, err := source(inst, fam, ifi)
+			src, err := look.source(inst, fam, ifi)
 			if err != nil {
 				return err
 			}
@@ -326,9 +328,16 @@ func (d *Daemon) apply(cfg Config) error {
 	}
 	d.stopRouters(clash)
 
+	owners := make(map[netip.Addr][]*router.Router)
+	for _, r := range next {
+		for _, p := range r.inst.VIPs {
+			owners[p.Addr()] = append(owners[p.Addr()], r.rt)
+		}
+	}
 	d.mu.Lock()
 	d.cfg = cfg
 	d.routers = next
+	d.vipOwners = owners
 	d.mu.Unlock()
 
 	for _, r := range next {
@@ -674,16 +683,54 @@ func (d *Daemon) sockets() []sockKey {
 	return keys
 }
 
-// source picks the address adverts of one family are sent from: RFC 9568
-// requires the link-local address for IPv6 multicast; otherwise the node's
-// configured address, or the interface's primary address.
-func source(inst config.Instance, fam config.Family, ifi *net.Interface) (netip.Addr, error) {
+// lookups reads interfaces and their source addresses once per
+// configuration change: with hundreds of instances on one interface, two
+// netlink dumps per instance were most of the start-up time.
+type lookups struct {
+	vips      map[netip.Addr]bool // of every instance
+	ifaces    map[string]*net.Interface
+	primary   map[int]netip.Addr // IPv4 source by interface index
+	linkLocal map[int]netip.Addr // IPv6 link-local source by interface index
+}
+
+func newLookups(instances []config.Instance) *lookups {
+	l := &lookups{vips: make(map[netip.Addr]bool), ifaces: make(map[string]*net.Interface),
+		primary: make(map[int]netip.Addr), linkLocal: make(map[int]netip.Addr)}
+	for _, inst := range instances {
+		for _, p := range inst.VIPs {
+			l.vips[p.Addr()] = true
+		}
+	}
+	return l
+}
+
+func (l *lookups) iface(name string) (*net.Interface, error) {
+	if ifi, ok := l.ifaces[name]; ok {
+		return ifi, nil
+	}
+	ifi, err := net.InterfaceByName(name)
+	if err != nil {
+		return nil, err
+	}
+	l.ifaces[name] = ifi
+	return ifi, nil
+}
+
+// source returns the address the instance advertises from in family fam:
+// the link-local address for IPv6 multicast (RFC 9568 requires it), the
+// configured unicast source, or the interface's first IPv4 address that is
+// no instance's VIP (a master holds its VIPs on the same interface).
+func (l *lookups) source(inst config.Instance, fam config.Family, ifi *net.Interface) (netip.Addr, error) {
 	unicast := inst.Unicast || len(fam.UnicastPeers) > 0
 	if fam.IPv6 && !unicast {
+		if a, ok := l.linkLocal[ifi.Index]; ok {
+			return a, nil
+		}
 		a, err := netif.LinkLocal(ifi)
 		if err != nil {
 			return netip.Addr{}, fmt.Errorf("instance %q: %w", inst.Name, err)
 		}
+		l.linkLocal[ifi.Index] = a
 		return a, nil
 	}
 	if fam.UnicastSource.IsValid() {
@@ -692,13 +739,14 @@ func source(inst config.Instance, fam config.Family, ifi *net.Interface) (netip.
 	if fam.IPv6 {
 		return netip.Addr{}, fmt.Errorf("instance %q: IPv6 unicast needs unicast_source or the node's address6", inst.Name)
 	}
-	isVIP := func(a netip.Addr) bool {
-		return slices.ContainsFunc(inst.VIPs, func(p netip.Prefix) bool { return p.Addr() == a })
+	if a, ok := l.primary[ifi.Index]; ok {
+		return a, nil
 	}
-	a, err := netif.PrimaryIPv4(ifi, isVIP)
+	a, err := netif.PrimaryIPv4(ifi, func(a netip.Addr) bool { return l.vips[a] })
 	if err != nil {
 		return netip.Addr{}, fmt.Errorf("instance %q: %w", inst.Name, err)
 	}
+	l.primary[ifi.Index] = a
 	return a, nil
 }
 
@@ -749,28 +797,43 @@ func sameHooks(a, b []config.Instance) bool {
 // master yet), at exit they must not outlive the daemon. An address owner
 // (priority 255) holds its VIPs as real addresses and keeps them.
 func removeStale(addrs *netif.Addrs, instances []config.Instance, log *slog.Logger) {
+	// One listing per interface: hundreds of instances share one.
+	type iface struct {
+		index int
+		have  []netip.Prefix
+	}
+	ifaces := make(map[string]*iface)
 	for _, inst := range instances {
 		if inst.Priority == 255 {
 			continue
 		}
-		ifi, err := net.InterfaceByName(inst.Interface)
-		if err != nil {
-			continue
+		ifc, ok := ifaces[inst.Interface]
+		if !ok {
+			ifaces[inst.Interface] = nil // a failure is not retried
+			ifi, err := net.InterfaceByName(inst.Interface)
+			if err != nil {
+				continue
+			}
+			have, err := addrs.List(ifi.Index)
+			if err != nil {
+				log.Warn("cannot list addresses", "interface", ifi.Name, "error", err)
+				continue
+			}
+			ifc = &iface{ifi.Index, have}
+			ifaces[inst.Interface] = ifc
 		}
-		have, err := addrs.List(ifi.Index)
-		if err != nil {
-			log.Warn("cannot list addresses", "interface", ifi.Name, "error", err)
+		if ifc == nil {
 			continue
 		}
 		for _, p := range inst.VIPs {
-			if !slices.Contains(have, p) {
+			if !slices.Contains(ifc.have, p) {
 				continue
 			}
-			if err := addrs.Remove(ifi.Index, p); err != nil {
+			if err := addrs.Remove(ifc.index, p); err != nil {
 				log.Error("cannot remove stale VIP", "instance", inst.Name, "vip", p, "error", err)
 				continue
 			}
-			log.Info("removed VIP not held by a running master", "instance", inst.Name, "vip", p, "interface", ifi.Name)
+			log.Info("removed VIP not held by a running master", "instance", inst.Name, "vip", p, "interface", inst.Interface)
 		}
 	}
 }

@@ -58,7 +58,7 @@ func (d *Daemon) follow(ctx context.Context, updates <-chan netlink.AddrUpdate, 
 			if !ok {
 				continue
 			}
-			d.checkVIP(a.Unmap())
+			d.vipChanged(a.Unmap(), u.NewAddr)
 		}
 	}
 }
@@ -69,16 +69,14 @@ func (closedError) Error() string { return "address subscription closed" }
 
 var errClosed = closedError{}
 
-// checkVIP has the routers owning addr check their VIPs.
-func (d *Daemon) checkVIP(addr netip.Addr) {
+// vipChanged tells the routers owning addr that the kernel added or
+// removed it.
+func (d *Daemon) vipChanged(addr netip.Addr, added bool) {
 	d.mu.Lock()
-	defer d.mu.Unlock()
-	for _, r := range d.routers {
-		for _, p := range r.rt.Config().VIPs {
-			if p.Addr() == addr {
-				r.rt.CheckVIPs()
-			}
-		}
+	owners := d.vipOwners[addr]
+	d.mu.Unlock()
+	for _, rt := range owners {
+		rt.VIPChanged(addr, added)
 	}
 }
 

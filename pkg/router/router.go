@@ -580,6 +580,22 @@ func (r *Router) CheckVIPs() {
 	}
 }
 
+// VIPChanged tells the router that the kernel added or removed addr on its
+// interface. An event that agrees with the router's state (a VIP added to
+// a master, removed from a backup: its own doing, mostly) costs nothing;
+// one that contradicts it makes the router check all its VIPs, as
+// CheckVIPs: listing the interface's addresses on every event would cost a
+// netlink dump per VIP per takeover.
+func (r *Router) VIPChanged(addr netip.Addr, added bool) {
+	r.mu.Lock()
+	master := r.status.State == vrrp.Master
+	mine := slices.ContainsFunc(r.status.VIPs, func(p netip.Prefix) bool { return p.Addr() == addr })
+	r.mu.Unlock()
+	if mine && added != master {
+		r.CheckVIPs()
+	}
+}
+
 // checkVIPs puts back the VIPs someone removed from a master (and
 // announces them again), and removes VIPs found on a router that is not
 // master.

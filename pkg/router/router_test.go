@@ -108,6 +108,7 @@ func (n *fakeNode) lastSent() vrrp.Advert {
 type fakeAddrs struct {
 	mu    sync.Mutex
 	bound map[netip.Prefix]bool
+	lists int // calls of List
 }
 
 func (f *fakeAddrs) Add(_ int, p netip.Prefix, _ string) error {
@@ -127,6 +128,7 @@ func (f *fakeAddrs) Remove(_ int, p netip.Prefix) error {
 func (f *fakeAddrs) List(int) ([]netip.Prefix, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.lists++
 	var out []netip.Prefix
 	for p := range f.bound {
 		out = append(out, p)
@@ -689,6 +691,30 @@ func TestVIPGuard(t *testing.T) {
 		}
 		if c := rb.Status().Counters; c.GuardRemoved != 1 {
 			t.Errorf("backup removed %d, want 1", c.GuardRemoved)
+		}
+
+		// Kernel events: those that agree with the state cost no
+		// listing; those that contradict it are acted on.
+		lists := func(n *fakeNode) int {
+			n.addrs.mu.Lock()
+			defer n.addrs.mu.Unlock()
+			return n.addrs.lists
+		}
+		la, lb := lists(a), lists(b)
+		ra.VIPChanged(vip.Addr(), true)
+		rb.VIPChanged(vip.Addr(), false)
+		ra.VIPChanged(netip.MustParseAddr("192.0.2.99"), false) // not a VIP
+		synctest.Wait()
+		if lists(a) != la || lists(b) != lb {
+			t.Errorf("events agreeing with the state listed addresses %d and %d times, want 0", lists(a)-la, lists(b)-lb)
+		}
+		a.addrs.Remove(0, vip)
+		ra.VIPChanged(vip.Addr(), false)
+		b.addrs.Add(0, vip, "")
+		rb.VIPChanged(vip.Addr(), true)
+		synctest.Wait()
+		if !a.addrs.holds(vip) || b.addrs.holds(vip) {
+			t.Fatalf("after contradicting events the VIP is on A=%v B=%v, want A only", a.addrs.holds(vip), b.addrs.holds(vip))
 		}
 	})
 }
