@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"sync"
 	"syscall"
 	"time"
 	"unsafe"
@@ -116,6 +117,10 @@ type Conn struct {
 	each   func(payload []byte, m Meta) // ReadEach's handler
 	readFn func(fd uintptr) bool        // recvOne, a method value made once
 	eachFn func(fd uintptr) bool        // recvEach
+
+	wmu     sync.Mutex // serialises WriteTo, which uses w
+	w       sender
+	writeFn func(fd uintptr) bool // sendmsg
 }
 
 // mmsghdr is struct mmsghdr of recvmmsg(2), which x/sys/unix does not
@@ -176,6 +181,7 @@ func newConn(ifi *net.Interface, family Family, ipc *net.IPConn) (*Conn, error) 
 	}
 	c.readFn = c.recvOne
 	c.eachFn = c.recvEach
+	c.initSender()
 
 	var serr error
 	if err := rc.Control(func(fd uintptr) {
@@ -433,33 +439,118 @@ func parseCmsgs(oob []byte, m *Meta) {
 // interface: the caller's VRRPv3 checksum covers it, so the kernel must not
 // choose another. For IPv6 multicast it is the interface's link-local
 // address. An invalid src lets the kernel choose.
+//
+// A send allocates nothing: a master sends one per virtual router and
+// interval, and x/net's WriteTo allocates its control message and address
+// each time.
 func (c *Conn) WriteTo(b []byte, src, dst netip.Addr) error {
 	src, dst = src.Unmap(), dst.Unmap()
 	if !c.matches(dst) || (src.IsValid() && !c.matches(src)) {
 		return fmt.Errorf("netif: send from %s to %s on %v VRRP socket of %s: %w", src, dst, c.family, c.ifi.Name, ErrFamily)
 	}
-	var err error
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	w := &c.w
+	// The interface goes in the packet info, for IPv6 not as a zone of
+	// dst: a zone is resolved by name through a process-wide cache that
+	// is wrong when one process works in several namespaces.
 	switch c.family {
 	case IPv4:
-		cm := &ipv4.ControlMessage{IfIndex: c.ifi.Index}
+		w.to4.Addr = dst.As4()
+		w.info4.Ifindex = int32(c.ifi.Index)
+		w.info4.Spec_dst = [4]byte{}
 		if src.IsValid() {
-			cm.Src = src.AsSlice()
+			w.info4.Spec_dst = src.As4()
 		}
-		_, err = c.p4.WriteTo(b, cm, &net.IPAddr{IP: dst.AsSlice()})
 	case IPv6:
-		// The interface goes in the packet info, not as a zone of dst:
-		// a zone is resolved by name through a process-wide cache that
-		// is wrong when one process works in several namespaces.
-		cm := &ipv6.ControlMessage{IfIndex: c.ifi.Index, HopLimit: ttl, TrafficClass: tos}
+		w.to6.Addr = dst.As16()
+		w.info6.Ifindex = uint32(c.ifi.Index)
+		w.info6.Addr = [16]byte{}
 		if src.IsValid() {
-			cm.Src = src.AsSlice()
+			w.info6.Addr = src.As16()
 		}
-		_, err = c.p6.WriteTo(b, cm, &net.IPAddr{IP: dst.WithZone("").AsSlice()})
+	}
+	w.iov.Base = unsafe.SliceData(b)
+	w.iov.SetLen(len(b))
+	if len(b) == 0 {
+		w.iov.Base = nil
+	}
+	err := c.rc.Write(c.writeFn)
+	w.iov.Base = nil // keep no reference to the caller's buffer
+	if err == nil {
+		err = w.err
 	}
 	if err != nil {
 		return fmt.Errorf("netif: send from %s to %s on %s: %w", src, dst, c.ifi.Name, err)
 	}
 	return nil
+}
+
+// sender is the state of WriteTo, built once per Conn: the message header,
+// destination and control messages point into it.
+type sender struct {
+	msg   unix.Msghdr
+	iov   unix.Iovec
+	to4   unix.RawSockaddrInet4
+	to6   unix.RawSockaddrInet6
+	info4 *unix.Inet4Pktinfo // in oob
+	info6 *unix.Inet6Pktinfo // in oob
+	oob   []byte
+	err   error
+}
+
+// initSender lays out the message WriteTo sends: IPv4 with the packet info
+// (interface and source); IPv6 with the packet info, hop limit and traffic
+// class, as x/net's ipv6.ControlMessage did.
+func (c *Conn) initSender() {
+	w := &c.w
+	put := func(oob []byte, level, typ int32, n int) []byte {
+		h := (*unix.Cmsghdr)(unsafe.Pointer(&oob[0]))
+		h.Level, h.Type = level, typ
+		h.SetLen(unix.CmsgLen(n))
+		return oob[unix.CmsgLen(0):]
+	}
+	switch c.family {
+	case IPv4:
+		w.oob = make([]byte, unix.CmsgSpace(unix.SizeofInet4Pktinfo))
+		w.info4 = (*unix.Inet4Pktinfo)(unsafe.Pointer(&put(w.oob, unix.IPPROTO_IP, unix.IP_PKTINFO, unix.SizeofInet4Pktinfo)[0]))
+		w.to4.Family = unix.AF_INET
+		w.msg.Name = (*byte)(unsafe.Pointer(&w.to4))
+		w.msg.Namelen = unix.SizeofSockaddrInet4
+	case IPv6:
+		pi, hl := unix.CmsgSpace(unix.SizeofInet6Pktinfo), unix.CmsgSpace(4)
+		w.oob = make([]byte, pi+2*hl)
+		w.info6 = (*unix.Inet6Pktinfo)(unsafe.Pointer(&put(w.oob, unix.IPPROTO_IPV6, unix.IPV6_PKTINFO, unix.SizeofInet6Pktinfo)[0]))
+		binary.NativeEndian.PutUint32(put(w.oob[pi:], unix.IPPROTO_IPV6, unix.IPV6_HOPLIMIT, 4), ttl)
+		binary.NativeEndian.PutUint32(put(w.oob[pi+hl:], unix.IPPROTO_IPV6, unix.IPV6_TCLASS, 4), tos)
+		w.to6.Family = unix.AF_INET6
+		w.msg.Name = (*byte)(unsafe.Pointer(&w.to6))
+		w.msg.Namelen = unix.SizeofSockaddrInet6
+	}
+	w.msg.Iov = &w.iov
+	w.msg.SetIovlen(1)
+	w.msg.Control = &w.oob[0]
+	w.msg.SetControllen(len(w.oob))
+	c.writeFn = c.sendmsg
+}
+
+// sendmsg is WriteTo's function for RawConn.Write: one non-blocking
+// sendmsg(2) of c.w. It returns false to wait for room in the socket.
+func (c *Conn) sendmsg(fd uintptr) bool {
+	for {
+		_, _, errno := unix.Syscall(unix.SYS_SENDMSG, fd, uintptr(unsafe.Pointer(&c.w.msg)), 0)
+		switch errno {
+		case 0:
+			c.w.err = nil
+		case unix.EINTR:
+			continue
+		case unix.EAGAIN:
+			return false
+		default:
+			c.w.err = os.NewSyscallError("sendmsg", errno)
+		}
+		return true
+	}
 }
 
 func (c *Conn) matches(a netip.Addr) bool {
