@@ -192,21 +192,27 @@ func TestConnIPv6(t *testing.T) {
 	}
 }
 
+// twoHosts gives a lab of hosts a and b with sockets of family f, and the
+// source and multicast destination a sends from and to.
+func twoHosts(t *testing.T, f netif.Family) (ca, cb *netif.Conn, b *lab.Host, src, dst netip.Addr) {
+	t.Helper()
+	l := lab.New(t)
+	a := l.AddHost("a", "192.0.2.11/24", "2001:db8::11/64")
+	b = l.AddHost("b", "192.0.2.12/24", "2001:db8::12/64")
+	src, dst = netip.MustParseAddr("192.0.2.11"), netif.GroupIPv4
+	if f == netif.IPv6 {
+		src, dst = netip.MustParseAddr("2001:db8::11"), netif.GroupIPv6
+	}
+	return dial(t, a, "eth0", f), dial(t, b, "eth0", f), b, src, dst
+}
+
 // TestConnAllocs checks that sends and reads allocate nothing: a master
 // sends one advert per virtual router and interval, and a flood of packets
 // must cost no garbage. AllocsPerRun does not allow parallel tests.
 func TestConnAllocs(t *testing.T) {
 	for _, f := range []netif.Family{netif.IPv4, netif.IPv6} {
 		t.Run(f.String(), func(t *testing.T) {
-			l := lab.New(t)
-			a := l.AddHost("a", "192.0.2.11/24", "2001:db8::11/64")
-			b := l.AddHost("b", "192.0.2.12/24", "2001:db8::12/64")
-			ca := dial(t, a, "eth0", f)
-			cb := dial(t, b, "eth0", f)
-			src, dst := netip.MustParseAddr("192.0.2.11"), netif.GroupIPv4
-			if f == netif.IPv6 {
-				src, dst = netip.MustParseAddr("2001:db8::11"), netif.GroupIPv6
-			}
+			ca, cb, _, src, dst := twoHosts(t, f)
 			const runs = 100
 			var werr error
 			sendAllocs := testing.AllocsPerRun(runs, func() { // and once more to warm up
@@ -249,15 +255,7 @@ func TestConnAllocs(t *testing.T) {
 func TestConnReadEach(t *testing.T) {
 	for _, f := range []netif.Family{netif.IPv4, netif.IPv6} {
 		t.Run(f.String(), func(t *testing.T) {
-			l := lab.New(t)
-			a := l.AddHost("a", "192.0.2.11/24", "2001:db8::11/64")
-			b := l.AddHost("b", "192.0.2.12/24", "2001:db8::12/64")
-			ca := dial(t, a, "eth0", f)
-			cb := dial(t, b, "eth0", f)
-			src, dst := netip.MustParseAddr("192.0.2.11"), netif.GroupIPv4
-			if f == netif.IPv6 {
-				src, dst = netip.MustParseAddr("2001:db8::11"), netif.GroupIPv6
-			}
+			ca, cb, b, src, dst := twoHosts(t, f)
 			bIndex := b.Interface(t).Index
 
 			// A few packets first: in order, whole, with their metadata.
