@@ -99,8 +99,6 @@ type Conn struct {
 	family Family
 	ipc    *net.IPConn
 	rc     syscall.RawConn
-	p4     *ipv4.PacketConn
-	p6     *ipv6.PacketConn
 
 	// Read state, built once and reused by every read so that reading
 	// allocates nothing, also under a flood of packets. x/net's ReadBatch
@@ -215,7 +213,6 @@ func newConn(ifi *net.Interface, family Family, ipc *net.IPConn) (*Conn, error) 
 	switch family {
 	case IPv4:
 		p := ipv4.NewPacketConn(ipc)
-		c.p4 = p
 		steps := []struct {
 			what string
 			err  func() error
@@ -237,7 +234,6 @@ func newConn(ifi *net.Interface, family Family, ipc *net.IPConn) (*Conn, error) 
 		}
 	case IPv6:
 		p := ipv6.NewPacketConn(ipc)
-		c.p6 = p
 		steps := []struct {
 			what string
 			err  func() error
