@@ -58,6 +58,9 @@ type Daemon struct {
 	log     *slog.Logger
 	addrs   *netif.Addrs
 	reloads chan reloadReq
+	// phase is the grid every master advertises on (vrrp.Config.Phase):
+	// routers of one interval send together.
+	phase time.Time
 
 	mu          sync.Mutex // guards the fields below
 	cfg         Config
@@ -116,6 +119,7 @@ func New(cfg Config, opts Options) *Daemon {
 		log:     log,
 		cfg:     cfg,
 		reloads: make(chan reloadReq),
+		phase:   time.Now(),
 		socks:   make(map[sockKey]*sock),
 		anns:    make(map[string]*netif.Announcer),
 		drained: make(map[string]bool),
@@ -228,7 +232,7 @@ func (d *Daemon) apply(cfg Config) error {
 			if err != nil {
 				return err
 			}
-			plan = append(plan, planned{inst, fam, routerKey(inst.Name, fam.IPv6), sk, routerConfig(inst, fam, ifi, src)})
+			plan = append(plan, planned{inst, fam, routerKey(inst.Name, fam.IPv6), sk, routerConfig(inst, fam, ifi, src, d.phase)})
 		}
 	}
 	for _, p := range plan {
@@ -750,7 +754,7 @@ func (l *lookups) source(inst config.Instance, fam config.Family, ifi *net.Inter
 	return a, nil
 }
 
-func routerConfig(inst config.Instance, fam config.Family, ifi *net.Interface, src netip.Addr) router.Config {
+func routerConfig(inst config.Instance, fam config.Family, ifi *net.Interface, src netip.Addr, phase time.Time) router.Config {
 	var pw [8]byte
 	copy(pw[:], inst.AuthPassword)
 	var peers []netip.Addr
@@ -770,6 +774,7 @@ func routerConfig(inst config.Instance, fam config.Family, ifi *net.Interface, s
 			Preempt:      inst.Preempt,
 			PreemptDelay: inst.PreemptDelay,
 			Primary:      src,
+			Phase:        phase,
 		},
 		VIPs:        fam.VIPs,
 		Peers:       peers,

@@ -167,6 +167,13 @@ type Config struct {
 	// Primary is this router's primary address, the tie-breaker between
 	// equal priorities.
 	Primary netip.Addr
+	// Phase, when not zero, puts a master's adverts on the grid Phase +
+	// k × Interval: the first advert after an event goes at once, the
+	// next on the grid, at most one interval later. Routers of one
+	// process that share a Phase and an Interval send together, and the
+	// process wakes once for all of them rather than once for each
+	// (their backups, likewise, once per burst of adverts).
+	Phase time.Time
 }
 
 // Machine is the state machine of one virtual router. It is not safe for
@@ -320,7 +327,7 @@ func (m *Machine) Timeout(now time.Time) Output {
 		// push every later advert back.
 		m.deadline = m.deadline.Add(m.cfg.Interval)
 		if !m.deadline.After(now) {
-			m.deadline = now.Add(m.cfg.Interval)
+			m.deadline = m.nextAdvert(now)
 		}
 		out := m.none()
 		out.Actions = SendAdvert
@@ -486,7 +493,7 @@ func (m *Machine) advertiseChange(now time.Time, old uint8) Output {
 // advertNow has a master advertise its priority at once (with the extra
 // actions) and restarts its Adver_Timer.
 func (m *Machine) advertNow(now time.Time, extra Action) Output {
-	m.deadline = now.Add(m.cfg.Interval)
+	m.deadline = m.nextAdvert(now)
 	out := m.none()
 	out.Actions = SendAdvert | extra
 	out.Priority = m.Priority()
@@ -525,8 +532,23 @@ func (m *Machine) becomeMaster(now time.Time, reason string) Output {
 	out.Priority = m.Priority()
 	m.masterAddr, m.masterPriority = netip.Addr{}, 0
 	m.masterInterval = m.cfg.Interval
-	m.deadline = now.Add(m.cfg.Interval)
+	m.deadline = m.nextAdvert(now)
 	return out
+}
+
+// nextAdvert is when a master that advertised at now advertises next: an
+// interval later, or sooner to join the grid of Config.Phase. Never later:
+// backups count their master down interval from the last advert heard.
+func (m *Machine) nextAdvert(now time.Time) time.Time {
+	ivl := m.cfg.Interval
+	if m.cfg.Phase.IsZero() {
+		return now.Add(ivl)
+	}
+	off := now.Sub(m.cfg.Phase) % ivl
+	if off < 0 {
+		off += ivl
+	}
+	return now.Add(ivl - off)
 }
 
 func (m *Machine) becomeBackup(now time.Time, reason string) Output {

@@ -440,3 +440,44 @@ func BenchmarkMachineAdvertTimer(b *testing.B) {
 		m.Timeout(m.Deadline())
 	}
 }
+
+// TestPhase: with a Phase, a master sends its first advert at once and the
+// next ones on the grid Phase + k × Interval, never more than an interval
+// apart, also after a timer served late or an advert sent out of turn.
+func TestPhase(t *testing.T) {
+	const ivl = 100 * time.Millisecond
+	phase := t0.Add(-5 * ivl).Add(30 * time.Millisecond) // the grid: t0 + 30ms + k × ivl
+	m := NewMachine(Config{Version: 3, Priority: 255, Interval: ivl, Primary: local, Phase: phase})
+	now := t0.Add(50 * time.Millisecond)
+	var sent []time.Duration // since t0
+	send := func(out Output) {
+		if out.Has(SendAdvert) {
+			sent = append(sent, now.Sub(t0))
+		}
+	}
+	send(m.Start(now)) // owner: master at once
+	for range 3 {
+		now = m.Deadline()
+		send(m.Timeout(now))
+	}
+	now = m.Deadline().Add(250 * time.Millisecond) // served late, past two grid points
+	send(m.Timeout(now))
+	now = now.Add(10 * time.Millisecond)
+	send(m.Receive(now, lower, 0, ivl)) // a peer resigned: advert at once
+	now = m.Deadline()
+	send(m.Timeout(now))
+	want := []time.Duration{50, 130, 230, 330, 680, 690, 730}
+	for i := range want {
+		want[i] *= time.Millisecond
+	}
+	if diff := cmp.Diff(want, sent); diff != "" {
+		t.Errorf("adverts sent at (-want +got, ms after t0):\n%s", diff)
+	}
+
+	// On the grid exactly: the next advert is a whole interval later.
+	m = NewMachine(Config{Version: 3, Priority: 255, Interval: ivl, Primary: local, Phase: t0})
+	m.Start(t0.Add(2 * ivl))
+	if got := m.Deadline().Sub(t0); got != 3*ivl {
+		t.Errorf("started on the grid: next advert at %v, want %v", got, 3*ivl)
+	}
+}
