@@ -86,8 +86,17 @@ const daemonTable = "[daemon]\nmetrics_listen = \"\"\ncontrol_socket = \"@SOCKET
 // the test did not stop it, and its log is shown when the test fails.
 func startVipd(t testing.TB, h *lab.Host, cfg string, args ...string) *proc {
 	t.Helper()
+	return startVipdEnv(t, h, cfg, nil, args...)
+}
+
+// startVipdEnv is startVipd with extra environment variables.
+func startVipdEnv(t testing.TB, h *lab.Host, cfg string, env []string, args ...string) *proc {
+	t.Helper()
 	own, socket := ownConfig(t, h, cfg)
 	cmd := h.Exec(context.Background(), vipdBin, append([]string{"-config", own}, args...)...)
+	if env != nil {
+		cmd.Env = append(os.Environ(), env...)
+	}
 	p := &proc{t: t, cfg: cfg, socket: socket, host: h, cmd: cmd, log: &syncBuffer{}, done: make(chan error, 1)}
 	cmd.Stdout, cmd.Stderr = p.log, p.log
 	if err := cmd.Start(); err != nil {

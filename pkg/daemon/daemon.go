@@ -37,9 +37,10 @@ type Options struct {
 	StateDir string
 	// HookTimeout bounds each notify hook run; 0 means the default.
 	HookTimeout time.Duration
-	// OnChange, if set, is called after every state transition with a one
-	// line summary of all routers (for systemd's STATUS=). It must not
-	// block.
+	// OnChange, if set, is called after state transitions with a one line
+	// summary of all routers (for systemd's STATUS=), by Run's goroutine:
+	// the transitions of a burst (every router starting, or taking over
+	// at once) are summed up once, not once each. It must not block.
 	OnChange func(summary string)
 	// Logger receives the daemon's logs; nil discards.
 	Logger *slog.Logger
@@ -76,6 +77,9 @@ type Daemon struct {
 	hooksDone   chan struct{}
 	drained     map[string]bool
 	errs        chan error // listener failures
+	// changed tells Run that a router changed state since OnChange was
+	// last called.
+	changed chan struct{}
 }
 
 // sockKey names one shared VRRP socket: an interface and a family.
@@ -124,6 +128,7 @@ func New(cfg Config, opts Options) *Daemon {
 		anns:    make(map[string]*netif.Announcer),
 		drained: make(map[string]bool),
 		errs:    make(chan error, 1),
+		changed: make(chan struct{}, 1),
 	}
 }
 
@@ -180,6 +185,8 @@ func (d *Daemon) Run(ctx context.Context, started func()) error {
 			return err
 		case r := <-d.reloads:
 			r.done <- d.apply(r.cfg)
+		case <-d.changed:
+			d.opts.OnChange(d.summary())
 		}
 	}
 }
@@ -532,6 +539,12 @@ func (d *Daemon) shutdown() {
 		}
 	}
 	d.stopRouters(started)
+	select {
+	case <-d.changed:
+		// The routers resigned after Run's loop ended.
+		d.opts.OnChange(d.summary())
+	default:
+	}
 	d.mu.Lock()
 	d.hooks = nil
 	if d.hooksCancel != nil {
@@ -559,7 +572,8 @@ func (d *Daemon) shutdown() {
 	}
 }
 
-// transition runs on a router's goroutine after each state change.
+// transition runs with a router's state machine locked after each state
+// change.
 func (d *Daemon) transition(r *running, t router.Transition) {
 	d.mu.Lock()
 	runner := d.hooks
@@ -573,7 +587,10 @@ func (d *Daemon) transition(r *running, t router.Transition) {
 		})
 	}
 	if d.opts.OnChange != nil {
-		d.opts.OnChange(d.summary())
+		select {
+		case d.changed <- struct{}{}:
+		default: // Run has yet to sum up an earlier change.
+		}
 	}
 }
 
@@ -588,7 +605,7 @@ func (d *Daemon) summary() string {
 		if i > 0 {
 			b = append(b, ", "...)
 		}
-		b = fmt.Appendf(b, "%s %v", r.key, r.rt.Status().State)
+		b = fmt.Appendf(b, "%s %v", r.key, r.rt.State())
 	}
 	return string(b)
 }

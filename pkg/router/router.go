@@ -282,6 +282,13 @@ func (r *Router) Status() Status {
 	return st
 }
 
+// State returns the router's state: Status without the copy.
+func (r *Router) State() vrrp.State {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.status.State
+}
+
 // Health is what the router's tracked checks and interfaces make of it.
 type Health struct {
 	// Priority is the effective priority while not faulted.
