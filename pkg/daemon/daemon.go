@@ -145,6 +145,7 @@ func (d *Daemon) Run(ctx context.Context, started func()) error {
 	}
 	defer h.Close()
 	d.addrs = netif.NewAddrs(h)
+	defer d.addrs.Close()
 	d.loadDrained()
 
 	d.mu.Lock()

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"sync"
 
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
@@ -12,20 +13,53 @@ import (
 
 // Addrs adds, removes and lists the addresses of interfaces over netlink.
 // Errors keep the kernel's errno, so errors.Is(err, os.ErrPermission) tells
-// a missing CAP_NET_ADMIN.
+// a missing CAP_NET_ADMIN. Its methods may be called concurrently.
 type Addrs struct {
 	h *netlink.Handle
+	// reqs is served by one goroutine, which Close stops; nil runs the
+	// requests in place.
+	reqs     chan func()
+	stop     chan struct{}
+	stopOnce sync.Once
 }
+
+// errClosed is returned by the requests of a closed Addrs.
+var errClosed = errors.New("closed")
 
 // NewAddrs returns an Addrs working through h, or in the network namespace
 // of the calling thread (a new netlink socket per request) when h is nil.
+//
+// With h, every request runs on one goroutine of its own until Close: the
+// netlink package receives into a 64 KiB array on the stack, which would
+// grow to 128 KiB the stack of each goroutine that calls it (each virtual
+// router's, when hundreds take over at once) and leave it so.
 func NewAddrs(h *netlink.Handle) *Addrs {
 	if h == nil {
 		// A zero Handle has no sockets of its own and opens one per
-		// request, like the netlink package's functions.
-		h = &netlink.Handle{}
+		// request, like the netlink package's functions. Requests run
+		// in place: the namespace is the calling thread's.
+		return &Addrs{h: &netlink.Handle{}}
 	}
-	return &Addrs{h: h}
+	a := &Addrs{h: h, reqs: make(chan func()), stop: make(chan struct{})}
+	go func() {
+		for {
+			select {
+			case f := <-a.reqs:
+				f()
+			case <-a.stop:
+				return
+			}
+		}
+	}()
+	return a
+}
+
+// Close stops the goroutine of the requests; later requests fail. It does
+// not close the Handle.
+func (a *Addrs) Close() {
+	if a.stop != nil {
+		a.stopOnce.Do(func() { close(a.stop) })
+	}
 }
 
 // labelSuffix marks vipd's IPv4 addresses in `ip addr` and ifconfig.
@@ -63,7 +97,7 @@ func (a *Addrs) Add(ifindex int, p netip.Prefix, label string) error {
 	} else {
 		addr.Flags = unix.IFA_F_NODAD
 	}
-	if err := a.h.AddrAdd(nil, addr); err != nil && !errors.Is(err, unix.EEXIST) {
+	if err := a.call(func() error { return a.h.AddrAdd(nil, addr) }); err != nil && !errors.Is(err, unix.EEXIST) {
 		return fmt.Errorf("netif: add %s to interface %d: %w", p, ifindex, err)
 	}
 	return nil
@@ -76,7 +110,7 @@ func (a *Addrs) Remove(ifindex int, p netip.Prefix) error {
 	if err != nil {
 		return fmt.Errorf("netif: remove %s from interface %d: %w", p, ifindex, err)
 	}
-	if err := a.h.AddrDel(nil, addr); err != nil && !errors.Is(err, unix.EADDRNOTAVAIL) && !errors.Is(err, unix.ENOENT) {
+	if err := a.call(func() error { return a.h.AddrDel(nil, addr) }); err != nil && !errors.Is(err, unix.EADDRNOTAVAIL) && !errors.Is(err, unix.ENOENT) {
 		return fmt.Errorf("netif: remove %s from interface %d: %w", p, ifindex, err)
 	}
 	return nil
@@ -85,7 +119,11 @@ func (a *Addrs) Remove(ifindex int, p netip.Prefix) error {
 // List returns the addresses of the interface, IPv4 and IPv6, in the
 // kernel's order.
 func (a *Addrs) List(ifindex int) ([]netip.Prefix, error) {
-	list, err := addrList(a.h, ifindex, netlink.FAMILY_ALL)
+	var list []netlink.Addr
+	err := a.call(func() (err error) {
+		list, err = addrList(a.h, ifindex, netlink.FAMILY_ALL)
+		return err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("netif: list addresses of interface %d: %w", ifindex, err)
 	}
@@ -96,6 +134,23 @@ func (a *Addrs) List(ifindex int) ([]netip.Prefix, error) {
 		}
 	}
 	return ps, nil
+}
+
+// call runs f on the requests' goroutine, or in place without one, and
+// returns its error.
+func (a *Addrs) call(f func() error) error {
+	if a.reqs == nil {
+		return f()
+	}
+	var err error
+	done := make(chan struct{})
+	select {
+	case a.reqs <- func() { err = f(); close(done) }:
+	case <-a.stop:
+		return errClosed
+	}
+	<-done
+	return err
 }
 
 // addrList dumps the addresses of one interface (of all when ifindex is 0),

@@ -4,9 +4,12 @@ import (
 	"errors"
 	"net/netip"
 	"os"
+	"runtime/debug"
+	"runtime/metrics"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -24,6 +27,7 @@ func TestAddrsIPv4(t *testing.T) {
 	a := l.AddHost("a", "192.0.2.11/24")
 	idx := a.Interface(t).Index
 	addrs := netif.NewAddrs(a.Handle())
+	defer addrs.Close()
 	vip := netip.MustParsePrefix("192.0.2.100/32")
 
 	for i := range 2 { // the second Add finds the address there
@@ -65,6 +69,64 @@ func TestAddrsIPv4(t *testing.T) {
 	if err := addrs.Add(idx, netip.Prefix{}, ""); err == nil {
 		t.Fatal("Add of an invalid prefix succeeded")
 	}
+
+	addrs.Close()
+	if err := addrs.Add(idx, vip, ""); err == nil {
+		t.Fatal("Add after Close succeeded")
+	}
+}
+
+// TestAddrsKeepStacksSmall: goroutines that change addresses through
+// Addrs keep small stacks; the netlink package's 64 KiB receive buffer
+// lives on the stack of Addrs' own goroutine. Without it, each of the
+// goroutines below would hold a stack of 128 KiB: 8 MiB in all.
+func TestAddrsKeepStacksSmall(t *testing.T) {
+	// Not parallel: it reads the process's stack memory.
+	l := lab.New(t)
+	a := l.AddHost("a", "192.0.2.11/24")
+	idx := a.Interface(t).Index
+	addrs := netif.NewAddrs(a.Handle())
+	defer addrs.Close()
+	// No collection in between: it would shrink grown stacks.
+	defer debug.SetGCPercent(debug.SetGCPercent(-1))
+	stacks := func() uint64 {
+		s := []metrics.Sample{{Name: "/memory/classes/heap/stacks:bytes"}}
+		metrics.Read(s)
+		return s[0].Value.Uint64()
+	}
+
+	const n = 64
+	before := stacks()
+	var called, done sync.WaitGroup
+	release := make(chan struct{})
+	errs := make(chan error, n)
+	for i := range n {
+		called.Add(1)
+		done.Add(1)
+		go func() {
+			defer done.Done()
+			vip := netip.PrefixFrom(netip.AddrFrom4([4]byte{192, 0, 2, byte(100 + i)}), 32)
+			if err := addrs.Add(idx, vip, ""); err != nil {
+				errs <- err
+			} else if _, err := addrs.List(idx); err != nil {
+				errs <- err
+			}
+			called.Done()
+			<-release // keep the stack until measured
+		}()
+	}
+	called.Wait()
+	grown := stacks() - before
+	close(release)
+	done.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	t.Logf("stacks grew by %d KiB for %d goroutines", grown>>10, n)
+	if grown > 2<<20 {
+		t.Errorf("stacks grew by %d KiB for %d goroutines, want under 2 MiB", grown>>10, n)
+	}
 }
 
 func TestAddrsIPv6NoDAD(t *testing.T) {
@@ -76,6 +138,7 @@ func TestAddrsIPv6NoDAD(t *testing.T) {
 	a.SetSysctl(t, "net.ipv6.conf.eth0.accept_dad", "1")
 	idx := a.Interface(t).Index
 	addrs := netif.NewAddrs(a.Handle())
+	defer addrs.Close()
 	vip := netip.MustParsePrefix("2001:db8::100/128")
 
 	for i := range 2 {

@@ -176,6 +176,7 @@ func TestAnnounceFrames(t *testing.T) {
 
 	vip4, vip6 := netip.MustParseAddr("192.0.2.100"), netip.MustParseAddr("2001:db8::100")
 	addrs := netif.NewAddrs(a.Handle())
+	defer addrs.Close()
 	idx := a.Interface(t).Index
 	for _, p := range []netip.Prefix{netip.PrefixFrom(vip4, 32), netip.PrefixFrom(vip6, 128)} {
 		if err := addrs.Add(idx, p, netif.Label("eth0")); err != nil {
@@ -244,7 +245,9 @@ func TestAnnounceWithoutIPv6(t *testing.T) {
 	capture := l.Capture(t, "arp")
 
 	vip4, vip6 := netip.MustParseAddr("192.0.2.100"), netip.MustParseAddr("2001:db8::100")
-	if err := netif.NewAddrs(a.Handle()).Add(a.Interface(t).Index, netip.PrefixFrom(vip4, 32), ""); err != nil {
+	addrs := netif.NewAddrs(a.Handle())
+	defer addrs.Close()
+	if err := addrs.Add(a.Interface(t).Index, netip.PrefixFrom(vip4, 32), ""); err != nil {
 		t.Fatal(err)
 	}
 	ann, err := announcer(t, a, vip4)

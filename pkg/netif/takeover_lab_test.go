@@ -18,6 +18,7 @@ func BenchmarkTakeover(b *testing.B) {
 	l.AddHost("b", "192.0.2.12/24") // someone to receive
 	ifindex := h.Interface(b).Index
 	addrs := netif.NewAddrs(h.Handle())
+	defer addrs.Close()
 	conn := dial(b, h, "eth0", netif.IPv4)
 	vip := netip.MustParsePrefix("192.0.2.100/24")
 	ann, err := announcer(b, h)
