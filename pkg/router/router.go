@@ -187,8 +187,10 @@ type Router struct {
 	// timer finds the new deadline when it fires and is set again. A
 	// backup's timer thus fires about once per two adverts instead of
 	// being reset by each.
-	armed   time.Time
-	advert  vrrp.Advert
+	armed  time.Time
+	advert vrrp.Advert
+	// buf holds the advert being sent, allocated by the first send to
+	// the advert's size: a router that is never master has none.
 	buf     []byte
 	dsts    []netip.Addr
 	vipAddr []netip.Addr
@@ -246,7 +248,6 @@ func New(cfg Config, deps Deps) *Router {
 			Interval: cfg.Machine.Interval,
 			Addrs:    addrs,
 		},
-		buf:     make([]byte, 0, 1500),
 		sleeper: deps.Sleeper,
 	}
 	r.filter.Store(&vrrp.Filter{
