@@ -19,6 +19,7 @@ build:
 test: build
 	$(GO) vet ./...
 	$(GO) test -race -count=1 $$($(GO) list ./... | grep -v /e2e)
+	$(GO) test -count=1 -run 'Stacks' ./pkg/router/
 	$(GO) test -count=1 ./e2e/
 
 unit:

@@ -171,7 +171,7 @@ type Router struct {
 	filter atomic.Pointer[vrrp.Filter]
 	health chan Health
 	ping   chan chan struct{}
-	reconf chan Config
+	reconf chan *Config
 	guard  chan struct{}
 	// wake tells the Run goroutine that an advert moved the deadline
 	// before the one its timer is set for.
@@ -236,7 +236,7 @@ func New(cfg Config, deps Deps) *Router {
 		log:     log,
 		health:  make(chan Health, 1),
 		ping:    make(chan chan struct{}),
-		reconf:  make(chan Config, 1),
+		reconf:  make(chan *Config, 1),
 		guard:   make(chan struct{}, 1),
 		wake:    make(chan struct{}, 1),
 		m:       vrrp.NewMachine(cfg.Machine),
@@ -321,37 +321,24 @@ func (r *Router) Run(ctx context.Context) error {
 		defer t.Stop()
 		refresh = t.C
 	}
-
-	// Checks decided before the start count from the start.
-	r.machine.Lock()
-	select {
-	case h := <-r.health:
-		r.setHealth(h)
-	default:
-	}
-	r.apply(r.m.Start(time.Now()))
-	r.machine.Unlock()
+	r.start()
+	// The loop waits with a small frame, the work being done in
+	// methods: the collector then halves the goroutine's stack, which
+	// hundreds of routers each hold while they wait.
 	done := ctx.Done()
-	for {
-		r.machine.Lock()
-		if done == nil && r.m.State() == vrrp.Initialize {
-			r.machine.Unlock()
-			return nil
-		}
-		r.arm(timer)
-		r.machine.Unlock()
+	for r.rearm(timer, done == nil) {
 		select {
 		case <-done:
 			// A master hands over before it stops: the loop goes on
 			// until the machine reaches Initialize.
 			done = nil
-			r.locked(func() { r.apply(r.m.Stop(time.Now())) })
+			r.stop()
 		case <-r.wake:
-			// The loop sets the timer for the earlier deadline.
+			// rearm sets the timer for the earlier deadline.
 		case h := <-r.health:
 			r.locked(func() { r.setHealth(h) })
 		case c := <-r.reconf:
-			r.locked(func() { r.reconfigure(c) })
+			r.locked(func() { r.reconfigure(*c) })
 		case p := <-r.ping:
 			close(p)
 		case <-timer.C:
@@ -359,12 +346,50 @@ func (r *Router) Run(ctx context.Context) error {
 		case <-r.guard:
 			r.locked(r.checkVIPs)
 		case <-refresh:
-			r.locked(func() {
-				if r.m.State() == vrrp.Master {
-					r.announce(1)
-				}
-			})
+			r.refreshVIPs()
 		}
+	}
+	return nil
+}
+
+// start starts the machine; checks decided before the start count from
+// the start.
+func (r *Router) start() {
+	r.machine.Lock()
+	defer r.machine.Unlock()
+	select {
+	case h := <-r.health:
+		r.setHealth(h)
+	default:
+	}
+	r.apply(r.m.Start(time.Now()))
+}
+
+// stop has the machine resign.
+func (r *Router) stop() {
+	r.machine.Lock()
+	defer r.machine.Unlock()
+	r.apply(r.m.Stop(time.Now()))
+}
+
+// rearm sets the timer for the machine's deadline, and reports whether
+// Run goes on: not once a stopping machine reached Initialize.
+func (r *Router) rearm(timer *time.Timer, stopping bool) bool {
+	r.machine.Lock()
+	defer r.machine.Unlock()
+	if stopping && r.m.State() == vrrp.Initialize {
+		return false
+	}
+	r.arm(timer)
+	return true
+}
+
+// refreshVIPs announces a master's VIPs once more.
+func (r *Router) refreshVIPs() {
+	r.machine.Lock()
+	defer r.machine.Unlock()
+	if r.m.State() == vrrp.Master {
+		r.announce(1)
 	}
 }
 
@@ -450,7 +475,7 @@ func (r *Router) Reconfigure(next Config) {
 	case <-r.reconf:
 	default:
 	}
-	r.reconf <- next
+	r.reconf <- &next
 }
 
 func (r *Router) reconfigure(next Config) {

@@ -2,8 +2,13 @@ package router
 
 import (
 	"context"
+	"fmt"
+	"io"
+	"log/slog"
 	"net/netip"
 	"os"
+	"runtime"
+	"runtime/metrics"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -743,4 +748,58 @@ func TestConflictAnsweredAtOnce(t *testing.T) {
 			t.Errorf("conflicts %d, want 1", c.Conflicts)
 		}
 	})
+}
+
+// TestWaitingRoutersKeepSmallStacks: a router waiting in Run holds a
+// goroutine stack of 4 KiB once the collector has run, not the 8 KiB its
+// start grew it to: hundreds of routers each hold one.
+func TestWaitingRoutersKeepSmallStacks(t *testing.T) {
+	if race {
+		t.Skip("the race detector enlarges stack frames; make test runs this test without it")
+	}
+	stacks := func() uint64 {
+		runtime.GC() // shrinks stacks using under a quarter of their size
+		s := []metrics.Sample{{Name: "/memory/classes/heap/stacks:bytes"}}
+		metrics.Read(s)
+		return s[0].Value.Uint64()
+	}
+	const n = 200
+	h := &hub{}
+	node := h.node("192.0.2.12")
+	// Taking over and logging it grow a router's stack beyond 4 KiB.
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	before := stacks()
+	ctx, cancel := context.WithCancel(t.Context())
+	var wg sync.WaitGroup
+	var rts []*Router
+	for i := range n {
+		rt := New(Config{
+			Instance: fmt.Sprint("vip", i), VRID: uint8(i + 1), IfIndex: 2, Interface: "eth0", Label: "eth0:vipd",
+			Machine:    vrrp.Config{Version: 3, Priority: 255, Interval: 100 * time.Millisecond, Primary: node.addr},
+			VIPs:       []netip.Prefix{vip},
+			GARPRepeat: 5,
+		}, Deps{Sender: node, Addrs: node.addrs, Announcer: node.ann, Logger: log})
+		rts = append(rts, rt)
+		wg.Go(func() { rt.Run(ctx) })
+	}
+	for _, rt := range rts {
+		for rt.State() != vrrp.Master {
+			time.Sleep(time.Millisecond)
+		}
+	}
+	// Each goroutine has been through its start; Ping returns once it
+	// went round its loop.
+	for _, rt := range rts {
+		if err := rt.Ping(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stacks()
+	per := float64(stacks()-before) / n
+	cancel()
+	wg.Wait()
+	t.Logf("%.0f bytes of stack per waiting router", per)
+	if per > 4096+512 {
+		t.Errorf("%.0f bytes of stack per waiting router, want 4 KiB", per)
+	}
 }
