@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/netip"
 	"reflect"
+	"runtime/debug"
 	"slices"
 	"sync"
 	"time"
@@ -77,10 +78,15 @@ type Daemon struct {
 	hooksDone   chan struct{}
 	drained     map[string]bool
 	errs        chan error // listener failures
-	// changed tells Run that a router changed state since OnChange was
-	// last called.
+	// changed tells Run that a router changed state since it last
+	// looked.
 	changed chan struct{}
 }
+
+// settleWait is how long the routers must keep their states after a burst
+// of transitions, or a reload, before the daemon hands the burst's memory
+// back to the system.
+const settleWait = time.Second
 
 // sockKey names one shared VRRP socket: an interface and a family.
 type sockKey struct {
@@ -176,6 +182,8 @@ func (d *Daemon) Run(ctx context.Context, started func()) error {
 	if started != nil {
 		started()
 	}
+	settled := time.NewTimer(settleWait) // the start-up is a burst too
+	defer settled.Stop()
 	for {
 		select {
 		case <-ctx.Done():
@@ -186,8 +194,19 @@ func (d *Daemon) Run(ctx context.Context, started func()) error {
 			return err
 		case r := <-d.reloads:
 			r.done <- d.apply(r.cfg)
+			settled.Reset(settleWait)
 		case <-d.changed:
-			d.opts.OnChange(d.summary())
+			if d.opts.OnChange != nil {
+				d.opts.OnChange(d.summary())
+			}
+			settled.Reset(settleWait)
+		case <-settled.C:
+			// Between bursts of work (the start-up, a reload, routers
+			// taking over together) the heap hardly grows, so the
+			// collector would leave a burst's garbage, and the
+			// goroutine stacks it grew, for a long time: collect now
+			// and give the free memory back to the system.
+			debug.FreeOSMemory()
 		}
 	}
 }
@@ -543,7 +562,9 @@ func (d *Daemon) shutdown() {
 	select {
 	case <-d.changed:
 		// The routers resigned after Run's loop ended.
-		d.opts.OnChange(d.summary())
+		if d.opts.OnChange != nil {
+			d.opts.OnChange(d.summary())
+		}
 	default:
 	}
 	d.mu.Lock()
@@ -579,19 +600,17 @@ func (d *Daemon) transition(r *running, t router.Transition) {
 	d.mu.Lock()
 	runner := d.hooks
 	d.mu.Unlock()
-	st := r.rt.Status()
 	if runner != nil {
+		st := r.rt.Status()
 		runner.Notify(r.inst.Name, hooks.Event{
 			Instance: r.inst.Name, Family: st.Family, VRID: st.VRID,
 			From: t.From.String(), To: t.To.String(), Reason: t.Reason,
 			VIPs: st.VIPs, Priority: st.Priority, At: t.At,
 		})
 	}
-	if d.opts.OnChange != nil {
-		select {
-		case d.changed <- struct{}{}:
-		default: // Run has yet to sum up an earlier change.
-		}
+	select {
+	case d.changed <- struct{}{}:
+	default: // Run has yet to see an earlier change.
 	}
 }
 
