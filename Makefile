@@ -4,6 +4,10 @@ PREFIX    ?= /usr/local
 DESTDIR   ?=
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS   := -s -w -X main.version=$(VERSION)
+# vipd speaks HTTP/1.1 only (checks, metrics, control API): without
+# net/http's bundled HTTP/2 the binary, most of the daemon's memory, is
+# 0.5 MiB smaller.
+TAGS      := nethttpomithttp2
 STATICCHECK := $(shell $(GO) env GOPATH)/bin/staticcheck
 
 .PHONY: all build test unit lab demo lint fuzz install clean
@@ -12,7 +16,7 @@ all: build
 
 build:
 	mkdir -p bin
-	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/ ./cmd/...
+	CGO_ENABLED=0 $(GO) build -trimpath -tags '$(TAGS)' -ldflags '$(LDFLAGS)' -o bin/ ./cmd/...
 
 # The whole suite: unit tests, then the network-namespace lab (needs root;
 # without root the lab tests skip, unless VIPD_REQUIRE_NETNS=1).

@@ -36,9 +36,10 @@ func TestMain(m *testing.M) {
 		vipdBin = filepath.Join(dir, "vipd")
 		vipctlBin = filepath.Join(dir, "vipctl")
 		// Built without -race: the lab measures timing, and the unit
-		// tests already run the same code under the race detector.
+		// tests already run the same code under the race detector. The
+		// tags are make build's.
 		for bin, pkg := range map[string]string{vipdBin: "../cmd/vipd", vipctlBin: "../cmd/vipctl"} {
-			out, err := exec.Command("go", "build", "-o", bin, pkg).CombinedOutput()
+			out, err := exec.Command("go", "build", "-tags", "nethttpomithttp2", "-o", bin, pkg).CombinedOutput()
 			if err != nil {
 				fmt.Fprintf(os.Stderr, "build %s: %v\n%s", pkg, err, out)
 				return 1
