@@ -202,6 +202,9 @@ type Router struct {
 
 	mu     sync.Mutex
 	status Status
+	// holds: the router binds its VIPs (it was last told to add them,
+	// not to remove them). Address events that agree are its own doing.
+	holds bool
 }
 
 // New returns a router; Run starts it.
@@ -614,17 +617,18 @@ func (r *Router) CheckVIPs() {
 }
 
 // VIPChanged tells the router that the kernel added or removed addr on its
-// interface. An event that agrees with the router's state (a VIP added to
-// a master, removed from a backup: its own doing, mostly) costs nothing;
-// one that contradicts it makes the router check all its VIPs, as
-// CheckVIPs: listing the interface's addresses on every event would cost a
-// netlink dump per VIP per takeover.
+// interface. An event that agrees with what the router did last (it bound
+// its VIPs, or removed them: the event is its own doing, mostly) costs
+// nothing; one that contradicts it makes the router check all its VIPs,
+// as CheckVIPs: listing the interface's addresses on every event would
+// cost a netlink dump per VIP per takeover. The router's state would not
+// do: it changes after the VIPs are bound, and the event may come first.
 func (r *Router) VIPChanged(addr netip.Addr, added bool) {
 	r.mu.Lock()
-	master := r.status.State == vrrp.Master
+	holds := r.holds
 	mine := slices.ContainsFunc(r.status.VIPs, func(p netip.Prefix) bool { return p.Addr() == addr })
 	r.mu.Unlock()
-	if mine && added != master {
+	if mine && added != holds {
 		r.CheckVIPs()
 	}
 }
@@ -768,6 +772,9 @@ func (r *Router) send(priority uint8) {
 
 func (r *Router) addVIPs() {
 	r.bound = true
+	r.mu.Lock()
+	r.holds = true
+	r.mu.Unlock()
 	for _, p := range r.cfg.VIPs {
 		if err := r.deps.Addrs.Add(r.cfg.IfIndex, p, r.cfg.Label); err != nil {
 			r.bound = false
@@ -781,6 +788,9 @@ func (r *Router) addVIPs() {
 
 func (r *Router) removeVIPs() {
 	r.bound = false
+	r.mu.Lock()
+	r.holds = false
+	r.mu.Unlock()
 	for _, p := range r.cfg.VIPs {
 		if err := r.deps.Addrs.Remove(r.cfg.IfIndex, p); err != nil {
 			r.log.Error("cannot remove VIP", "vip", p, "interface", r.cfg.Interface, "error", err)

@@ -114,19 +114,30 @@ type fakeAddrs struct {
 	mu    sync.Mutex
 	bound map[netip.Prefix]bool
 	lists int // calls of List
+	// events, if set, gets each change at once, as the kernel's address
+	// events may reach the daemon before the change's caller goes on.
+	events func(p netip.Prefix, added bool)
 }
 
 func (f *fakeAddrs) Add(_ int, p netip.Prefix, _ string) error {
 	f.mu.Lock()
 	f.bound[p] = true
+	ev := f.events
 	f.mu.Unlock()
+	if ev != nil {
+		ev(p, true)
+	}
 	return nil
 }
 
 func (f *fakeAddrs) Remove(_ int, p netip.Prefix) error {
 	f.mu.Lock()
 	delete(f.bound, p)
+	ev := f.events
 	f.mu.Unlock()
+	if ev != nil {
+		ev(p, false)
+	}
 	return nil
 }
 
@@ -720,6 +731,24 @@ func TestVIPGuard(t *testing.T) {
 		synctest.Wait()
 		if !a.addrs.holds(vip) || b.addrs.holds(vip) {
 			t.Fatalf("after contradicting events the VIP is on A=%v B=%v, want A only", a.addrs.holds(vip), b.addrs.holds(vip))
+		}
+
+		// A takeover's own binding, reported while the router is still
+		// changing state, costs no listing either.
+		for n, rt := range map[*fakeNode]*Router{a: ra, b: rb} {
+			n.addrs.mu.Lock()
+			n.addrs.events = func(p netip.Prefix, added bool) { rt.VIPChanged(p.Addr(), added) }
+			n.addrs.mu.Unlock()
+		}
+		lb = lists(b)
+		a.setCut(true)
+		time.Sleep(time.Second)
+		synctest.Wait()
+		if rb.Status().State != vrrp.Master || !b.addrs.holds(vip) {
+			t.Fatalf("B %v holding the VIP %v after A's link was cut, want MASTER holding it", rb.Status().State, b.addrs.holds(vip))
+		}
+		if n := lists(b) - lb; n != 0 {
+			t.Errorf("B listed addresses %d times for its own takeover, want 0", n)
 		}
 	})
 }
