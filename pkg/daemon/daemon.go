@@ -885,7 +885,7 @@ type readerOf struct{ c *netif.Conn }
 
 func (r readerOf) ReadEach(handle func([]byte, router.Packet)) error {
 	return r.c.ReadEach(func(b []byte, m netif.Meta) {
-		handle(b, router.Packet{Src: m.Src, Dst: m.Dst, TTL: m.TTL, Overflows: m.Overflows})
+		handle(b, router.Packet{Src: m.Src, Dst: m.Dst, TTL: m.TTL, Overflows: m.Overflows, Received: m.Received})
 	})
 }
 

@@ -66,8 +66,8 @@ const (
 	// of VRRP). A longer packet is cut and then fails its checksum.
 	slotLen = 4096
 	// oobLen holds the control messages enabled in Dial: IPv6 packet
-	// info (40 bytes with its header), hop limit (24) and the drop
-	// count (24).
+	// info (40 bytes with its header), hop limit (24), the drop count
+	// (24) and the receive time (32).
 	oobLen = 128
 )
 
@@ -85,6 +85,9 @@ type Meta struct {
 	// Overflows counts the packets the kernel dropped on the socket, since
 	// it was opened, because its receive buffer was full.
 	Overflows uint32
+	// Received is when the kernel received the packet, by the wall
+	// clock (SO_TIMESTAMPNS); zero if it did not say.
+	Received time.Time
 }
 
 // A Conn is a raw VRRP socket (IP protocol 112) bound to one interface and
@@ -202,6 +205,12 @@ func newConn(ifi *net.Interface, family Family, ipc *net.IPConn) (*Conn, error) 
 		// with each packet: the reader falling behind shows in metrics.
 		if err := unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RXQ_OVFL, 1); err != nil {
 			serr = fmt.Errorf("drop count: %w", err)
+			return
+		}
+		// Timers start when an advert arrives, not when the reader
+		// gets to it.
+		if err := unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1); err != nil {
+			serr = fmt.Errorf("receive time: %w", err)
 		}
 	}); err != nil {
 		return nil, err
@@ -426,6 +435,9 @@ func parseCmsgs(oob []byte, m *Meta) {
 			m.TTL = int(int32(binary.NativeEndian.Uint32(data[0:4])))
 		case h.Level == unix.SOL_SOCKET && h.Type == unix.SO_RXQ_OVFL && len(data) >= 4:
 			m.Overflows = binary.NativeEndian.Uint32(data[0:4])
+		case h.Level == unix.SOL_SOCKET && h.Type == unix.SCM_TIMESTAMPNS && len(data) >= 16:
+			// struct timespec { time_t tv_sec; long tv_nsec; }, 64-bit
+			m.Received = time.Unix(int64(binary.NativeEndian.Uint64(data[0:8])), int64(binary.NativeEndian.Uint64(data[8:16])))
 		}
 	}
 }

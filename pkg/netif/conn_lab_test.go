@@ -83,6 +83,17 @@ func secondInterface(t *testing.T, h *lab.Host) {
 	h.Run(t, "ip", "link", "set", "x0", "up")
 }
 
+// receivedBetween checks that the kernel stamped m between from and to, by
+// the wall clock, and clears the stamp for comparisons.
+func receivedBetween(t *testing.T, m *netif.Meta, from, to time.Time) {
+	t.Helper()
+	// Round: the wall clocks compared are the same, read in different ways.
+	if r := m.Received; r.Before(from.Round(0).Add(-time.Microsecond)) || r.After(to.Round(0).Add(time.Microsecond)) {
+		t.Errorf("received at %v, want between %v and %v", r, from.Round(0), to.Round(0))
+	}
+	m.Received = time.Time{}
+}
+
 func TestConnIPv4(t *testing.T) {
 	t.Parallel()
 	l := lab.New(t)
@@ -101,6 +112,7 @@ func TestConnIPv4(t *testing.T) {
 
 	src := netip.MustParseAddr("192.0.2.11")
 	for _, dst := range []netip.Addr{netif.GroupIPv4, netip.MustParseAddr("192.0.2.12")} {
+		sent := time.Now()
 		if err := ca.WriteTo(msg, src, dst); err != nil {
 			t.Fatal(err)
 		}
@@ -108,6 +120,7 @@ func TestConnIPv4(t *testing.T) {
 		if !bytes.Equal(got, msg) {
 			t.Fatalf("to %s: read %x, want the payload alone %x", dst, got, msg)
 		}
+		receivedBetween(t, &m, sent, time.Now())
 		want := netif.Meta{Src: src, Dst: dst, TTL: 255, IfIndex: bIndex}
 		if diff := cmp.Diff(want, m, cmp.Comparer(func(x, y netip.Addr) bool { return x == y })); diff != "" {
 			t.Fatalf("to %s: meta (-want +got)\n%s", dst, diff)
@@ -165,6 +178,7 @@ func TestConnIPv6(t *testing.T) {
 		{src, bLL},
 		{netip.MustParseAddr("2001:db8::11"), netip.MustParseAddr("2001:db8::12")},
 	} {
+		sent := time.Now()
 		if err := ca.WriteTo(msg, tc.src, tc.dst); err != nil {
 			t.Fatal(err)
 		}
@@ -172,6 +186,7 @@ func TestConnIPv6(t *testing.T) {
 		if !bytes.Equal(got, msg) {
 			t.Fatalf("to %s: read %x, want %x", tc.dst, got, msg)
 		}
+		receivedBetween(t, &m, sent, time.Now())
 		want := netif.Meta{Src: tc.src, Dst: tc.dst, TTL: 255, IfIndex: bIndex}
 		if diff := cmp.Diff(want, m, cmp.Comparer(func(x, y netip.Addr) bool { return x == y })); diff != "" {
 			t.Fatalf("to %s: meta (-want +got)\n%s", tc.dst, diff)
@@ -270,6 +285,10 @@ func TestConnReadEach(t *testing.T) {
 			}
 			var got []uint32
 			err := cb.ReadEach(func(p []byte, m netif.Meta) {
+				if m.Received.IsZero() {
+					t.Errorf("packet %d: no receive time", len(got))
+				}
+				m.Received = time.Time{}
 				want := netif.Meta{Src: src, Dst: dst, TTL: 255, IfIndex: bIndex}
 				if m != want || len(p) != 4 {
 					t.Errorf("packet %d: %x %+v, want 4 bytes and %+v", len(got), p, m, want)

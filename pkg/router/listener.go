@@ -22,6 +22,9 @@ type Packet struct {
 	// Overflows is the socket's count of packets dropped so far for want
 	// of buffer space.
 	Overflows uint32
+	// Received is when the kernel received the packet, by the wall
+	// clock; zero if unknown.
+	Received time.Time
 }
 
 // Reader is the receiving side of a VRRP socket.
@@ -97,6 +100,28 @@ func (l *Listener) Dropped(reason vrrp.DropReason) uint64 {
 	return l.drops[reason].Load()
 }
 
+// maxReadDelay bounds the time a packet may have waited in the socket for
+// its kernel timestamp to be believed: a longer one says the wall clock
+// was stepped meanwhile.
+const maxReadDelay = time.Second
+
+// arrival is when a packet read at now (with a monotonic clock reading)
+// arrived, from the kernel's wall-clock timestamp received: the master
+// down timer then starts when the advert arrived, not when the reader,
+// woken on a busy or idle processor, got to it. Without a believable
+// timestamp it is now.
+func arrival(now, received time.Time) time.Time {
+	if received.IsZero() {
+		return now
+	}
+	// now.Sub(received) compares wall clocks: received has no monotonic
+	// reading. now.Add keeps now's.
+	if waited := now.Sub(received); waited > 0 && waited < maxReadDelay {
+		return now.Add(-waited)
+	}
+	return now
+}
+
 // Run reads packets until ctx is done or the socket fails.
 func (l *Listener) Run(ctx context.Context) error {
 	stop := context.AfterFunc(ctx, func() {
@@ -110,7 +135,7 @@ func (l *Listener) Run(ctx context.Context) error {
 		if p.Overflows != 0 {
 			l.drops[vrrp.DropBacklog].Store(uint64(p.Overflows))
 		}
-		l.handle(time.Now(), b, p, &a)
+		l.handle(arrival(time.Now(), p.Received), b, p, &a)
 	}
 	for {
 		err := l.r.ReadEach(handle)

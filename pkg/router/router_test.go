@@ -832,3 +832,32 @@ func TestWaitingRoutersKeepSmallStacks(t *testing.T) {
 		t.Errorf("%.0f bytes of stack per waiting router, want 4 KiB", per)
 	}
 }
+
+// TestArrival: a packet's kernel timestamp moves its arrival back from the
+// time it was read, keeping the monotonic clock, unless it is missing or
+// says the wall clock stepped.
+func TestArrival(t *testing.T) {
+	now := time.Now() // with a monotonic reading
+	wall := now.Round(0)
+	tests := []struct {
+		name     string
+		received time.Time
+		want     time.Duration // before now
+	}{
+		{"no timestamp", time.Time{}, 0},
+		{"waited 300µs", wall.Add(-300 * time.Microsecond), 300 * time.Microsecond},
+		{"from the future: clock stepped back", wall.Add(time.Millisecond), 0},
+		{"waited 2s: clock stepped forward", wall.Add(-2 * time.Second), 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := arrival(now, tt.received)
+			if d := now.Sub(got); d != tt.want {
+				t.Errorf("arrival %v before the read, want %v", d, tt.want)
+			}
+			if got.Round(0) == got {
+				t.Error("arrival lost the monotonic clock reading")
+			}
+		})
+	}
+}
