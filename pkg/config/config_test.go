@@ -1433,3 +1433,20 @@ var cmpAddrs = cmp.Options{
 	cmp.Comparer(func(a, b netip.Addr) bool { return a == b }),
 	cmp.Comparer(func(a, b netip.Prefix) bool { return a == b }),
 }
+
+// BenchmarkParse255 parses a file of 255 instances, the most one
+// interface takes: the daemon's start-up waits for it.
+func BenchmarkParse255(b *testing.B) {
+	var src strings.Builder
+	src.WriteString(head)
+	for i := range 255 {
+		fmt.Fprintf(&src, "[[instance]]\nname = \"vip%d\"\nvrid = %d\nvips = [\"203.0.113.%d/24\"]\npreempt_delay = \"0s\"\n", i, i+1, i)
+	}
+	data := []byte(src.String())
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Parse("vipd.toml", data); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/BurntSushi/toml"
@@ -117,32 +118,32 @@ func (d *duration) UnmarshalText(text []byte) error {
 // tableKeys returns the keys a table (named without element indexes, "" for
 // the top level) may contain, and whether the table is known at all.
 func tableKeys(table string) ([]string, bool) {
-	var v any
-	switch table {
-	case "":
-		v = rawFile{}
-	case "cluster":
-		v = rawCluster{}
-	case "cluster.node":
-		v = rawNode{}
-	case "daemon":
-		v = rawDaemon{}
-	case "check":
-		v = rawCheck{}
-	case "instance":
-		v = rawInstance{}
-	case "instance.track":
-		v = rawTrack{}
-	default:
-		return nil, false
-	}
-	t := reflect.TypeOf(v)
-	keys := make([]string, 0, t.NumField())
-	for f := range t.Fields() {
-		keys = append(keys, f.Tag.Get("toml"))
-	}
-	return keys, true
+	keys, ok := knownKeys()[table]
+	return keys, ok
 }
+
+// knownKeys maps each table to its keys, read once from the raw types'
+// tags: a file of hundreds of instances asks for each of their keys.
+var knownKeys = sync.OnceValue(func() map[string][]string {
+	m := make(map[string][]string)
+	for table, v := range map[string]any{
+		"":               rawFile{},
+		"cluster":        rawCluster{},
+		"cluster.node":   rawNode{},
+		"daemon":         rawDaemon{},
+		"check":          rawCheck{},
+		"instance":       rawInstance{},
+		"instance.track": rawTrack{},
+	} {
+		t := reflect.TypeOf(v)
+		keys := make([]string, 0, t.NumField())
+		for f := range t.Fields() {
+			keys = append(keys, f.Tag.Get("toml"))
+		}
+		m[table] = keys
+	}
+	return m
+})
 
 // tableName spells a table the way it is written in the file.
 func tableName(table string) string {
