@@ -39,9 +39,10 @@ type Options struct {
 	// HookTimeout bounds each notify hook run; 0 means the default.
 	HookTimeout time.Duration
 	// OnChange, if set, is called after state transitions with a one line
-	// summary of all routers (for systemd's STATUS=), by Run's goroutine:
-	// the transitions of a burst (every router starting, or taking over
-	// at once) are summed up once, not once each. It must not block.
+	// summary of all routers (for systemd's STATUS=), by Run's goroutine,
+	// at most once per statusDelay: the transitions of a burst (every
+	// router starting, or taking over at once) are summed up once, not
+	// once each. It must not block.
 	OnChange func(summary string)
 	// Logger receives the daemon's logs; nil discards.
 	Logger *slog.Logger
@@ -82,6 +83,11 @@ type Daemon struct {
 	// looked.
 	changed chan struct{}
 }
+
+// statusDelay is how long the summary for OnChange may lag behind a
+// transition: the transitions of a burst (hundreds of routers starting or
+// taking over, over tens of milliseconds) are summed up once.
+const statusDelay = 100 * time.Millisecond
 
 // settleWait is how long the routers must keep their states after a burst
 // of transitions, or a reload, before the daemon hands the burst's memory
@@ -184,6 +190,7 @@ func (d *Daemon) Run(ctx context.Context, started func()) error {
 	}
 	settled := time.NewTimer(settleWait) // the start-up is a burst too
 	defer settled.Stop()
+	var status <-chan time.Time // the summary for OnChange is due
 	for {
 		select {
 		case <-ctx.Done():
@@ -196,10 +203,13 @@ func (d *Daemon) Run(ctx context.Context, started func()) error {
 			r.done <- d.apply(r.cfg)
 			settled.Reset(settleWait)
 		case <-d.changed:
-			if d.opts.OnChange != nil {
-				d.opts.OnChange(d.summary())
+			if d.opts.OnChange != nil && status == nil {
+				status = time.After(statusDelay)
 			}
 			settled.Reset(settleWait)
+		case <-status:
+			status = nil
+			d.opts.OnChange(d.summary())
 		case <-settled.C:
 			// Between bursts of work (the start-up, a reload, routers
 			// taking over together) the heap hardly grows, so the
@@ -559,13 +569,9 @@ func (d *Daemon) shutdown() {
 		}
 	}
 	d.stopRouters(started)
-	select {
-	case <-d.changed:
+	if d.opts.OnChange != nil {
 		// The routers resigned after Run's loop ended.
-		if d.opts.OnChange != nil {
-			d.opts.OnChange(d.summary())
-		}
-	default:
+		d.opts.OnChange(d.summary())
 	}
 	d.mu.Lock()
 	d.hooks = nil
