@@ -217,6 +217,7 @@ func (d *Daemon) Run(ctx context.Context, started func()) error {
 			// goroutine stacks it grew, for a long time: collect now
 			// and give the free memory back to the system.
 			debug.FreeOSMemory()
+			d.addrs.Warm()
 		}
 	}
 }

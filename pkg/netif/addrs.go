@@ -136,6 +136,21 @@ func (a *Addrs) List(ifindex int) ([]netip.Prefix, error) {
 	return ps, nil
 }
 
+// Warm grows the stack of the requests' goroutine to what a request needs.
+// The collector halves the stack of an idle goroutine, and growing it back
+// in the next request, on memory handed back to the system meanwhile,
+// cost a takeover 0.3 ms of page faults before its advert: call Warm
+// after a collection, while nothing is waiting.
+func (a *Addrs) Warm() {
+	if a.reqs == nil {
+		return
+	}
+	_ = a.call(func() error {
+		_, err := addrList(a.h, 1, netlink.FAMILY_V4) // the loopback's
+		return err
+	})
+}
+
 // call runs f on the requests' goroutine, or in place without one, and
 // returns its error.
 func (a *Addrs) call(f func() error) error {

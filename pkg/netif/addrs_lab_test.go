@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/netip"
 	"os"
+	"runtime"
 	"runtime/debug"
 	"runtime/metrics"
 	"slices"
@@ -304,5 +305,45 @@ func TestAddrsPermission(t *testing.T) {
 	}
 	if a.HasAddr(t, "eth0", netip.MustParseAddr("192.0.2.100")) {
 		t.Fatal("address added without CAP_NET_ADMIN")
+	}
+}
+
+// TestAddrsWarm: after a collection halved the idle requests' goroutine's
+// stack, Warm grows it back, and the next request grows no stack.
+func TestAddrsWarm(t *testing.T) {
+	// Not parallel: it reads the process's stack memory.
+	l := lab.New(t)
+	a := l.AddHost("a", "192.0.2.11/24")
+	idx := a.Interface(t).Index
+	addrs := netif.NewAddrs(a.Handle())
+	defer addrs.Close()
+	stacks := func() uint64 {
+		s := []metrics.Sample{{Name: "/memory/classes/heap/stacks:bytes"}}
+		metrics.Read(s)
+		return s[0].Value.Uint64()
+	}
+	for _, warm := range []bool{false, true} {
+		if _, err := addrs.List(idx); err != nil { // a full-grown stack
+			t.Fatal(err)
+		}
+		runtime.GC() // halves it: the goroutine waits using little
+		runtime.GC()
+		if warm {
+			addrs.Warm()
+		}
+		gc := debug.SetGCPercent(-1)
+		before := stacks()
+		if _, err := addrs.List(idx); err != nil {
+			t.Fatal(err)
+		}
+		grown := int64(stacks()) - int64(before)
+		debug.SetGCPercent(gc)
+		t.Logf("warm %v: a request grew the stacks by %d KiB", warm, grown>>10)
+		if warm && grown > 0 {
+			t.Errorf("after Warm a request grew the stacks by %d KiB, want none", grown>>10)
+		}
+		if !warm && grown <= 0 {
+			t.Errorf("without Warm a request after a collection grew no stack: the test shows nothing")
+		}
 	}
 }
