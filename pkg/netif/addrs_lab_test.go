@@ -77,6 +77,13 @@ func TestAddrsIPv4(t *testing.T) {
 	}
 }
 
+// stacks is the memory the process holds for goroutine stacks.
+func stacks() uint64 {
+	s := []metrics.Sample{{Name: "/memory/classes/heap/stacks:bytes"}}
+	metrics.Read(s)
+	return s[0].Value.Uint64()
+}
+
 // TestAddrsKeepStacksSmall: goroutines that change addresses through
 // Addrs keep small stacks; the netlink package's 64 KiB receive buffer
 // lives on the stack of Addrs' own goroutine. Without it, each of the
@@ -90,11 +97,6 @@ func TestAddrsKeepStacksSmall(t *testing.T) {
 	defer addrs.Close()
 	// No collection in between: it would shrink grown stacks.
 	defer debug.SetGCPercent(debug.SetGCPercent(-1))
-	stacks := func() uint64 {
-		s := []metrics.Sample{{Name: "/memory/classes/heap/stacks:bytes"}}
-		metrics.Read(s)
-		return s[0].Value.Uint64()
-	}
 
 	const n = 64
 	before := stacks()
@@ -317,11 +319,6 @@ func TestAddrsWarm(t *testing.T) {
 	idx := a.Interface(t).Index
 	addrs := netif.NewAddrs(a.Handle())
 	defer addrs.Close()
-	stacks := func() uint64 {
-		s := []metrics.Sample{{Name: "/memory/classes/heap/stacks:bytes"}}
-		metrics.Read(s)
-		return s[0].Value.Uint64()
-	}
 	for _, warm := range []bool{false, true} {
 		if _, err := addrs.List(idx); err != nil { // a full-grown stack
 			t.Fatal(err)
