@@ -23,9 +23,6 @@ type Addrs struct {
 	stopOnce sync.Once
 }
 
-// errClosed is returned by the requests of a closed Addrs.
-var errClosed = errors.New("closed")
-
 // NewAddrs returns an Addrs working through h, or in the network namespace
 // of the calling thread (a new netlink socket per request) when h is nil.
 //
@@ -54,8 +51,8 @@ func NewAddrs(h *netlink.Handle) *Addrs {
 	return a
 }
 
-// Close stops the goroutine of the requests; later requests fail. It does
-// not close the Handle.
+// Close stops the goroutine of the requests; later requests fail with
+// net.ErrClosed, as the Announcer's do. It does not close the Handle.
 func (a *Addrs) Close() {
 	if a.stop != nil {
 		a.stopOnce.Do(func() { close(a.stop) })
@@ -162,7 +159,7 @@ func (a *Addrs) call(f func() error) error {
 	select {
 	case a.reqs <- func() { err = f(); close(done) }:
 	case <-a.stop:
-		return errClosed
+		return net.ErrClosed
 	}
 	<-done
 	return err

@@ -2,6 +2,7 @@ package netif_test
 
 import (
 	"errors"
+	"net"
 	"net/netip"
 	"os"
 	"runtime"
@@ -72,8 +73,8 @@ func TestAddrsIPv4(t *testing.T) {
 	}
 
 	addrs.Close()
-	if err := addrs.Add(idx, vip, ""); err == nil {
-		t.Fatal("Add after Close succeeded")
+	if err := addrs.Add(idx, vip, ""); !errors.Is(err, net.ErrClosed) {
+		t.Fatalf("Add after Close = %v, want net.ErrClosed", err)
 	}
 }
 
