@@ -23,13 +23,19 @@ import (
 	"github.com/vipd/vipd/pkg/netif"
 )
 
+// addrsHost returns a lab host with 192.0.2.11/24 on eth0, eth0's index,
+// and an Addrs working in its namespace, closed at cleanup.
+func addrsHost(t *testing.T) (*lab.Host, int, *netif.Addrs) {
+	t.Helper()
+	a := lab.New(t).AddHost("a", "192.0.2.11/24")
+	addrs := netif.NewAddrs(a.Handle())
+	t.Cleanup(addrs.Close)
+	return a, a.Interface(t).Index, addrs
+}
+
 func TestAddrsIPv4(t *testing.T) {
 	t.Parallel()
-	l := lab.New(t)
-	a := l.AddHost("a", "192.0.2.11/24")
-	idx := a.Interface(t).Index
-	addrs := netif.NewAddrs(a.Handle())
-	defer addrs.Close()
+	a, idx, addrs := addrsHost(t)
 	vip := netip.MustParsePrefix("192.0.2.100/32")
 
 	for i := range 2 { // the second Add finds the address there
@@ -91,11 +97,7 @@ func stacks() uint64 {
 // goroutines below would hold a stack of 128 KiB: 8 MiB in all.
 func TestAddrsKeepStacksSmall(t *testing.T) {
 	// Not parallel: it reads the process's stack memory.
-	l := lab.New(t)
-	a := l.AddHost("a", "192.0.2.11/24")
-	idx := a.Interface(t).Index
-	addrs := netif.NewAddrs(a.Handle())
-	defer addrs.Close()
+	_, idx, addrs := addrsHost(t)
 	// No collection in between: it would shrink grown stacks.
 	defer debug.SetGCPercent(debug.SetGCPercent(-1))
 
@@ -315,11 +317,7 @@ func TestAddrsPermission(t *testing.T) {
 // stack, Warm grows it back, and the next request grows no stack.
 func TestAddrsWarm(t *testing.T) {
 	// Not parallel: it reads the process's stack memory.
-	l := lab.New(t)
-	a := l.AddHost("a", "192.0.2.11/24")
-	idx := a.Interface(t).Index
-	addrs := netif.NewAddrs(a.Handle())
-	defer addrs.Close()
+	_, idx, addrs := addrsHost(t)
 	for _, warm := range []bool{false, true} {
 		if _, err := addrs.List(idx); err != nil { // a full-grown stack
 			t.Fatal(err)
