@@ -21,10 +21,10 @@ func BenchmarkListenerHandle(b *testing.B) {
 	}, Deps{Sender: n, Addrs: n.addrs, Announcer: n.ann})
 	l := NewListener(n, nil)
 	l.Add(rt)
-	rt.locked(func() {
-		rt.apply(rt.m.Start(time.Now()))
-		rt.armed = rt.m.Deadline()
-	})
+	rt.machine.Lock()
+	rt.apply(rt.m.Start(time.Now()))
+	rt.armed = rt.m.Deadline()
+	rt.machine.Unlock()
 	if rt.m.State() != vrrp.Backup {
 		b.Fatalf("router in %v, want a backup", rt.m.State())
 	}
@@ -40,7 +40,7 @@ func BenchmarkListenerHandle(b *testing.B) {
 			b.Fatalf("dropped: %v", r)
 		}
 	}
-	if len(rt.wake) != 0 {
+	if len(rt.kick) != 0 {
 		b.Fatal("adverts that move the deadline later woke the router")
 	}
 }

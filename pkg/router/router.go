@@ -169,13 +169,13 @@ type Router struct {
 	// filter is read by the Listener's goroutine and replaced by
 	// Reconfigure.
 	filter atomic.Pointer[vrrp.Filter]
-	health chan Health
-	ping   chan chan struct{}
-	reconf chan *Config
-	guard  chan struct{}
-	// wake tells the Run goroutine that an advert moved the deadline
-	// before the one its timer is set for.
-	wake chan struct{}
+	// kick tells the Run goroutine that requests wait in pending, or
+	// that an advert moved the deadline before the one its timer is set
+	// for. One channel for all keeps what each of hundreds of waiting
+	// routers holds small: a channel and a blocked select case cost
+	// about 200 bytes each.
+	kick    chan struct{}
+	pending pending
 
 	// machine serialises the state machine and the actions on its
 	// output between the Run goroutine and the Listener's, which hands
@@ -205,6 +205,25 @@ type Router struct {
 	// holds: the router binds its VIPs (it was last told to add them,
 	// not to remove them). Address events that agree are its own doing.
 	holds bool
+}
+
+// pending holds the requests made to a router until its Run goroutine
+// serves them. Of each kind but pings, only the latest matters.
+type pending struct {
+	sync.Mutex
+	health *Health
+	reconf *Config
+	guard  bool
+	pings  []chan struct{}
+}
+
+// take returns the pending requests and clears them.
+func (p *pending) take() (health *Health, reconf *Config, guard bool, pings []chan struct{}) {
+	p.Lock()
+	defer p.Unlock()
+	health, reconf, guard, pings = p.health, p.reconf, p.guard, p.pings
+	p.health, p.reconf, p.guard, p.pings = nil, nil, false, nil
+	return
 }
 
 // New returns a router; Run starts it.
@@ -237,11 +256,7 @@ func New(cfg Config, deps Deps) *Router {
 		cfg:     cfg,
 		deps:    deps,
 		log:     log,
-		health:  make(chan Health, 1),
-		ping:    make(chan chan struct{}),
-		reconf:  make(chan *Config, 1),
-		guard:   make(chan struct{}, 1),
-		wake:    make(chan struct{}, 1),
+		kick:    make(chan struct{}, 1),
 		m:       vrrp.NewMachine(cfg.Machine),
 		dsts:    dsts,
 		vipAddr: addrs,
@@ -304,11 +319,18 @@ type Health struct {
 // latest matters: a pending one is replaced. It must not be called
 // concurrently.
 func (r *Router) SetHealth(h Health) {
+	r.pending.Lock()
+	r.pending.health = &h
+	r.pending.Unlock()
+	r.poke()
+}
+
+// poke wakes the Run goroutine, unless it is due to wake already.
+func (r *Router) poke() {
 	select {
-	case <-r.health:
+	case r.kick <- struct{}{}:
 	default:
 	}
-	r.health <- h
 }
 
 // Run runs the router until ctx is done, then resigns: a master sends a
@@ -336,18 +358,12 @@ func (r *Router) Run(ctx context.Context) error {
 			// until the machine reaches Initialize.
 			done = nil
 			r.stop()
-		case <-r.wake:
-			// rearm sets the timer for the earlier deadline.
-		case h := <-r.health:
-			r.locked(func() { r.setHealth(h) })
-		case c := <-r.reconf:
-			r.locked(func() { r.reconfigure(*c) })
-		case p := <-r.ping:
-			close(p)
+		case <-r.kick:
+			// Also after an advert that moved the deadline earlier:
+			// rearm sets the timer for it.
+			r.serve()
 		case <-timer.C:
 			r.expire()
-		case <-r.guard:
-			r.locked(r.checkVIPs)
 		case <-refresh:
 			r.refreshVIPs()
 		}
@@ -360,12 +376,36 @@ func (r *Router) Run(ctx context.Context) error {
 func (r *Router) start() {
 	r.machine.Lock()
 	defer r.machine.Unlock()
-	select {
-	case h := <-r.health:
-		r.setHealth(h)
-	default:
+	r.pending.Lock()
+	h := r.pending.health
+	r.pending.health = nil
+	r.pending.Unlock()
+	if h != nil {
+		r.setHealth(*h)
 	}
 	r.apply(r.m.Start(time.Now()))
+}
+
+// serve serves the pending requests; pings last, as proof that the
+// others were served.
+func (r *Router) serve() {
+	health, reconf, guard, pings := r.pending.take()
+	if health != nil || reconf != nil || guard {
+		r.machine.Lock()
+		if reconf != nil {
+			r.reconfigure(*reconf)
+		}
+		if health != nil {
+			r.setHealth(*health)
+		}
+		if guard {
+			r.checkVIPs()
+		}
+		r.machine.Unlock()
+	}
+	for _, p := range pings {
+		close(p)
+	}
 }
 
 // stop has the machine resign.
@@ -394,13 +434,6 @@ func (r *Router) refreshVIPs() {
 	if r.m.State() == vrrp.Master {
 		r.announce(1)
 	}
-}
-
-// locked runs f with the machine lock held.
-func (r *Router) locked(f func()) {
-	r.machine.Lock()
-	defer r.machine.Unlock()
-	f()
 }
 
 // expire serves the timer: the machine times out if its deadline has come,
@@ -435,11 +468,10 @@ func (r *Router) expire() {
 // watchdog's proof that the router is not stuck.
 func (r *Router) Ping(ctx context.Context) error {
 	p := make(chan struct{})
-	select {
-	case r.ping <- p:
-	case <-ctx.Done():
-		return fmt.Errorf("router %v does not answer: %w", r, ctx.Err())
-	}
+	r.pending.Lock()
+	r.pending.pings = append(r.pending.pings, p)
+	r.pending.Unlock()
+	r.poke()
 	select {
 	case <-p:
 		return nil
@@ -474,11 +506,10 @@ func (r *Router) Config() Config {
 // unbinds the removed ones and advertises the new list at once. The
 // priority is not taken from next: it comes with SetHealth.
 func (r *Router) Reconfigure(next Config) {
-	select {
-	case <-r.reconf:
-	default:
-	}
-	r.reconf <- &next
+	r.pending.Lock()
+	r.pending.reconf = &next
+	r.pending.Unlock()
+	r.poke()
 }
 
 func (r *Router) reconfigure(next Config) {
@@ -569,10 +600,7 @@ func (r *Router) receive(at time.Time, src netip.Addr, priority uint8, interval 
 	earlier := !d.IsZero() && (r.armed.IsZero() || d.Before(r.armed))
 	r.machine.Unlock()
 	if earlier {
-		select {
-		case r.wake <- struct{}{}:
-		default:
-		}
+		r.poke()
 	}
 }
 
@@ -610,10 +638,10 @@ func (r *Router) collision() {
 // its state, soon: the daemon calls it when the kernel reports an address
 // change of one of its VIPs.
 func (r *Router) CheckVIPs() {
-	select {
-	case r.guard <- struct{}{}:
-	default:
-	}
+	r.pending.Lock()
+	r.pending.guard = true
+	r.pending.Unlock()
+	r.poke()
 }
 
 // VIPChanged tells the router that the kernel added or removed addr on its

@@ -781,23 +781,24 @@ func TestConflictAnsweredAtOnce(t *testing.T) {
 
 // TestWaitingRoutersKeepSmallStacks: a router waiting in Run holds a
 // goroutine stack of 4 KiB once the collector has run, not the 8 KiB its
-// start grew it to: hundreds of routers each hold one.
+// start grew it to, and under 3300 bytes of heap: hundreds of routers
+// each hold both.
 func TestWaitingRoutersKeepSmallStacks(t *testing.T) {
 	if race {
 		t.Skip("the race detector enlarges stack frames; make test runs this test without it")
 	}
-	stacks := func() uint64 {
+	memory := func() (stacks, heap uint64) {
 		runtime.GC() // shrinks stacks using under a quarter of their size
-		s := []metrics.Sample{{Name: "/memory/classes/heap/stacks:bytes"}}
+		s := []metrics.Sample{{Name: "/memory/classes/heap/stacks:bytes"}, {Name: "/memory/classes/heap/objects:bytes"}}
 		metrics.Read(s)
-		return s[0].Value.Uint64()
+		return s[0].Value.Uint64(), s[1].Value.Uint64()
 	}
 	const n = 200
 	h := &hub{}
 	node := h.node("192.0.2.12")
 	// Taking over and logging it grow a router's stack beyond 4 KiB.
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	before := stacks()
+	stacksBefore, heapBefore := memory()
 	ctx, cancel := context.WithCancel(t.Context())
 	var wg sync.WaitGroup
 	var rts []*Router
@@ -823,13 +824,21 @@ func TestWaitingRoutersKeepSmallStacks(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	stacks()
-	per := float64(stacks()-before) / n
+	memory()
+	stacks, heap := memory()
+	stack := float64(stacks-stacksBefore) / n
+	objects := float64(heap-heapBefore) / n
+	runtime.KeepAlive(rts)
 	cancel()
 	wg.Wait()
-	t.Logf("%.0f bytes of stack per waiting router", per)
-	if per > 4096+512 {
-		t.Errorf("%.0f bytes of stack per waiting router, want 4 KiB", per)
+	t.Logf("per waiting router: %.0f bytes of stack, %.0f bytes of heap", stack, objects)
+	if stack > 4096+512 {
+		t.Errorf("%.0f bytes of stack per waiting router, want 4 KiB", stack)
+	}
+	// A channel per kind of request, each a case of the select, cost
+	// 3720 bytes.
+	if objects > 3300 {
+		t.Errorf("%.0f bytes of heap per waiting router, want under 3300", objects)
 	}
 }
 
