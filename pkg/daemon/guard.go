@@ -5,37 +5,31 @@ import (
 	"net/netip"
 	"time"
 
-	"github.com/vishvananda/netlink"
+	"github.com/vipd/vipd/pkg/netif"
+	"golang.org/x/sys/unix"
 )
 
 // guardVIPs follows the kernel's address events and has the router owning
 // an address that changed check its VIPs: a VIP removed from a master by
 // another network manager is put back, one bound on a backup is removed.
-// It resubscribes after an error until ctx ends.
+// It subscribes again after an error until ctx ends.
 func (d *Daemon) guardVIPs(ctx context.Context) {
 	for ctx.Err() == nil {
-		updates := make(chan netlink.AddrUpdate, 64)
-		done := make(chan struct{})
-		failed := make(chan error, 1)
-		err := netlink.AddrSubscribeWithOptions(updates, done, netlink.AddrSubscribeOptions{
-			ErrorCallback: func(err error) {
-				select {
-				case failed <- err:
-				default:
-				}
-			},
-		})
+		ev, err := netif.Subscribe(nil, unix.RTNLGRP_IPV4_IFADDR, unix.RTNLGRP_IPV6_IFADDR)
 		if err != nil {
 			d.log.Error("VIP guard: cannot follow address changes", "error", err)
 		} else {
-			err = d.follow(ctx, updates, failed)
+			stop := context.AfterFunc(ctx, func() { ev.Close() })
+			err = d.follow(ev)
+			stop()
+			ev.Close()
 		}
-		close(done)
-		if err != nil {
-			d.log.Warn("VIP guard: address events lost; following them again", "error", err)
-			// Events may have been missed meanwhile: check everything.
-			d.checkAllVIPs()
+		if ctx.Err() != nil {
+			return
 		}
+		d.log.Warn("VIP guard: address events lost; following them again", "error", err)
+		// Events may have been missed meanwhile: check everything.
+		d.checkAllVIPs()
 		select {
 		case <-ctx.Done():
 		case <-time.After(time.Second):
@@ -43,31 +37,23 @@ func (d *Daemon) guardVIPs(ctx context.Context) {
 	}
 }
 
-func (d *Daemon) follow(ctx context.Context, updates <-chan netlink.AddrUpdate, failed <-chan error) error {
+// follow hands the address events to the routers until receiving fails.
+func (d *Daemon) follow(ev *netif.Events) error {
 	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case err := <-failed:
+		msgs, err := ev.Receive()
+		if err != nil {
 			return err
-		case u, ok := <-updates:
-			if !ok {
-				return errClosed
-			}
-			a, ok := netip.AddrFromSlice(u.LinkAddress.IP)
-			if !ok {
+		}
+		for _, m := range msgs {
+			a, err := netif.ParseAddrEvent(m)
+			if err != nil {
+				d.log.Debug("VIP guard: unreadable address event", "error", err)
 				continue
 			}
-			d.vipChanged(a.Unmap(), u.NewAddr)
+			d.vipChanged(a.Addr, a.Added)
 		}
 	}
 }
-
-type closedError struct{}
-
-func (closedError) Error() string { return "address subscription closed" }
-
-var errClosed = closedError{}
 
 // vipChanged tells the routers owning addr that the kernel added or
 // removed it.

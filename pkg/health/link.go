@@ -7,10 +7,10 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/vipd/vipd/pkg/netif"
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
@@ -163,30 +163,13 @@ var errSubscribe = errors.New("subscribe to link events")
 // follow subscribes to link events, reads the interfaces and applies the
 // events until ctx ends or the subscription fails.
 func (t *LinkTracker) follow(ctx context.Context, h *netlink.Handle) error {
-	var (
-		mu      sync.Mutex
-		lastErr error
-	)
-	updates := make(chan netlink.LinkUpdate, 64)
-	done := make(chan struct{})
-	err := netlink.LinkSubscribeWithOptions(updates, done, netlink.LinkSubscribeOptions{
-		Namespace: t.cfg.Netns,
-		ErrorCallback: func(err error) {
-			mu.Lock()
-			lastErr = err
-			mu.Unlock()
-		},
-	})
+	ev, err := netif.Subscribe(t.cfg.Netns, unix.RTNLGRP_LINK)
 	if err != nil {
 		return fmt.Errorf("%w: %w", errSubscribe, err)
 	}
-	defer func() {
-		// Closing done closes the socket; the receiver then closes
-		// updates, after any send it is blocked in.
-		close(done)
-		for range updates {
-		}
-	}()
+	defer ev.Close()
+	stop := context.AfterFunc(ctx, func() { ev.Close() })
+	defer stop()
 
 	// Read the links after subscribing: a change in between shows both in
 	// what is read and as an event after it, so the last word is right.
@@ -206,18 +189,18 @@ func (t *LinkTracker) follow(ctx context.Context, h *netlink.Handle) error {
 	}
 
 	for {
-		select {
-		case <-ctx.Done():
+		msgs, err := ev.Receive()
+		if ctx.Err() != nil {
 			return ctx.Err()
-		case u, ok := <-updates:
-			if !ok {
-				mu.Lock()
-				err := lastErr
-				mu.Unlock()
-				if err == nil {
-					err = errors.New("link event subscription closed")
-				}
-				return err
+		}
+		if err != nil {
+			return err
+		}
+		for _, m := range msgs {
+			u, err := netif.ParseLinkEvent(m)
+			if err != nil {
+				t.log.Debug("unreadable link event", "error", err)
+				continue
 			}
 			t.apply(u, byIndex)
 		}

@@ -1,7 +1,8 @@
 // Package netif is vipd's contact with the kernel's network stack: the VRRP
 // socket of an interface (Conn), the virtual addresses on an interface
-// (Addrs), and the announcements that tell the segment where they live
-// (Announcer: gratuitous ARP, unsolicited neighbour advertisements).
+// (Addrs), the announcements that tell the segment where they live
+// (Announcer: gratuitous ARP, unsolicited neighbour advertisements), and the
+// kernel's link and address events (Events).
 //
 // It holds no protocol logic: pkg/vrrp builds and checks the VRRP messages
 // and decides when to send, add, remove and announce. Consumers declare the

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"net"
 	"net/netip"
+	"syscall"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -165,5 +166,39 @@ func TestDialSocketOptions(t *testing.T) {
 		if rcvbuf < 2*rcvbufSize || dev != "eth0" {
 			t.Errorf("%v: SO_RCVBUF %d, SO_BINDTODEVICE %q; want >= %d and eth0", f, rcvbuf, dev, 2*rcvbufSize)
 		}
+	}
+}
+
+// TestParseEventsBad: messages that are not what they should be are
+// errors, not panics.
+func TestParseEventsBad(t *testing.T) {
+	msg := func(typ uint16, data []byte) syscall.NetlinkMessage {
+		return syscall.NetlinkMessage{Header: syscall.NlMsghdr{Type: typ}, Data: data}
+	}
+	ifaddr := make([]byte, unix.SizeofIfAddrmsg)
+	for name, m := range map[string]syscall.NetlinkMessage{
+		"link as address":         msg(unix.RTM_NEWLINK, ifaddr),
+		"empty address":           msg(unix.RTM_NEWADDR, nil),
+		"short address header":    msg(unix.RTM_DELADDR, ifaddr[:4]),
+		"address without address": msg(unix.RTM_NEWADDR, ifaddr),
+		"truncated attribute":     msg(unix.RTM_NEWADDR, append(ifaddr, 8, 0, unix.IFA_LOCAL, 0, 192)),
+		"address of 3 bytes":      msg(unix.RTM_NEWADDR, append(ifaddr, 7, 0, unix.IFA_LOCAL, 0, 192, 0, 2, 0)),
+	} {
+		if a, err := ParseAddrEvent(m); err == nil {
+			t.Errorf("ParseAddrEvent(%s) = %+v, want an error", name, a)
+		}
+	}
+	for name, m := range map[string]syscall.NetlinkMessage{
+		"address as link": msg(unix.RTM_NEWADDR, make([]byte, unix.SizeofIfInfomsg)),
+		"empty link":      msg(unix.RTM_NEWLINK, nil),
+		"short link":      msg(unix.RTM_DELLINK, make([]byte, unix.SizeofIfInfomsg-1)),
+	} {
+		if u, err := ParseLinkEvent(m); err == nil {
+			t.Errorf("ParseLinkEvent(%s) = %+v, want an error", name, u)
+		}
+	}
+	ok := msg(unix.RTM_NEWADDR, append(ifaddr, 8, 0, unix.IFA_LOCAL, 0, 192, 0, 2, 1))
+	if a, err := ParseAddrEvent(ok); err != nil || a.Addr != netip.MustParseAddr("192.0.2.1") || !a.Added {
+		t.Errorf("ParseAddrEvent(192.0.2.1 added) = %+v, %v", a, err)
 	}
 }
