@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -71,3 +72,79 @@ func (t *Timer) SleepUntil(at time.Time) error {
 
 // Close releases the timer; a SleepUntil in progress returns.
 func (t *Timer) Close() error { return t.f.Close() }
+
+// Pool sleeps precisely for any number of goroutines at once, each on a
+// Timer taken for the time of its sleep. A backup router sleeps on one
+// only in the last milliseconds before it takes over: a Timer per router
+// would hold a file and a poller entry for nothing, hundreds of them on a
+// node of many instances. A Pool keeps a few idle Timers for the next
+// sleeps. The zero Pool is ready; its methods may be called concurrently.
+type Pool struct {
+	mu     sync.Mutex
+	idle   []*Timer
+	closed bool
+}
+
+// keepIdle is how many idle Timers a Pool keeps open.
+const keepIdle = 4
+
+// SleepUntil sleeps until at, as Timer.SleepUntil does.
+func (p *Pool) SleepUntil(at time.Time) error {
+	if time.Until(at) <= 0 {
+		return nil
+	}
+	t, err := p.get()
+	if err != nil {
+		return err
+	}
+	err = t.SleepUntil(at)
+	p.put(t, err)
+	return err
+}
+
+func (p *Pool) get() (*Timer, error) {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return nil, fmt.Errorf("hrtimer: %w", os.ErrClosed)
+	}
+	if n := len(p.idle); n > 0 {
+		t := p.idle[n-1]
+		p.idle = p.idle[:n-1]
+		p.mu.Unlock()
+		return t, nil
+	}
+	p.mu.Unlock()
+	return New()
+}
+
+// put takes back a Timer, unless it failed or enough are idle.
+func (p *Pool) put(t *Timer, err error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if err != nil || p.closed || len(p.idle) >= keepIdle {
+		t.Close()
+		return
+	}
+	p.idle = append(p.idle, t)
+}
+
+// Idle returns how many idle Timers the Pool holds open.
+func (p *Pool) Idle() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.idle)
+}
+
+// Close closes the idle Timers. Sleeps in progress end on time; later
+// ones fail with os.ErrClosed.
+func (p *Pool) Close() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.closed = true
+	for _, t := range p.idle {
+		t.Close()
+	}
+	p.idle = nil
+	return nil
+}

@@ -115,3 +115,49 @@ func BenchmarkSleepUntil(b *testing.B) {
 		}
 	}
 }
+
+// TestPool: goroutines sleeping at once each wake on time, on Timers of
+// their own; the Pool then keeps a few open, and none after Close.
+func TestPool(t *testing.T) {
+	var p Pool
+	const n = 16
+	at := time.Now().Add(20 * time.Millisecond)
+	errs := make(chan error, n)
+	for range n {
+		go func() {
+			err := p.SleepUntil(at)
+			if err == nil && time.Now().Before(at) {
+				err = errors.New("woke before the time")
+			}
+			errs <- err
+		}()
+	}
+	for range n {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := time.Since(at); got > 50*time.Millisecond {
+		t.Errorf("the last sleeper woke %v late", got)
+	}
+	if got := p.Idle(); got != keepIdle {
+		t.Errorf("%d idle Timers after %d sleeps at once, want %d", got, n, keepIdle)
+	}
+	if err := p.SleepUntil(time.Now().Add(time.Millisecond)); err != nil {
+		t.Fatal(err)
+	}
+	if got := p.Idle(); got != keepIdle {
+		t.Errorf("%d idle Timers after a sleep on an idle one, want %d", got, keepIdle)
+	}
+	p.Close()
+	if got := p.Idle(); got != 0 {
+		t.Errorf("%d idle Timers after Close", got)
+	}
+	if err := p.SleepUntil(time.Now().Add(time.Millisecond)); !errors.Is(err, os.ErrClosed) {
+		t.Errorf("SleepUntil after Close = %v, want os.ErrClosed", err)
+	}
+	// A time in the past returns at once, even then.
+	if err := p.SleepUntil(time.Now().Add(-time.Second)); err != nil {
+		t.Error(err)
+	}
+}

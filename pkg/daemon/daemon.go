@@ -64,6 +64,9 @@ type Daemon struct {
 	// phase is the grid every master advertises on (vrrp.Config.Phase):
 	// routers of one interval send together.
 	phase time.Time
+	// timers is the routers' Sleeper: the few about to take over sleep
+	// the last milliseconds on it.
+	timers hrtimer.Pool
 
 	mu          sync.Mutex // guards the fields below
 	cfg         Config
@@ -113,7 +116,6 @@ type running struct {
 	inst   config.Instance
 	sock   sockKey
 	rt     *router.Router
-	timer  *hrtimer.Timer // the router's Sleeper, closed when it stops; nil if none
 	track  tracking
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -158,6 +160,7 @@ func (d *Daemon) Run(ctx context.Context, started func()) error {
 	defer h.Close()
 	d.addrs = netif.NewAddrs(h)
 	defer d.addrs.Close()
+	defer d.timers.Close()
 	d.loadDrained()
 
 	d.mu.Lock()
@@ -464,11 +467,7 @@ func (d *Daemon) newRouter(inst config.Instance, sk sockKey, rc router.Config) *
 		OnTransition: func(t router.Transition) {
 			d.transition(r, t)
 		},
-	}
-	if t, err := hrtimer.New(); err != nil {
-		d.log.Warn("no precise timer: takeovers may come up to a millisecond late", "instance", inst.Name, "error", err)
-	} else {
-		deps.Sleeper, r.timer = t, t
+		Sleeper: &d.timers,
 	}
 	r.rt = router.New(rc, deps)
 	return r
@@ -489,9 +488,6 @@ func (d *Daemon) startRouter(r *running) {
 	go func() {
 		defer close(r.done)
 		r.rt.Run(ctx)
-		if r.timer != nil {
-			r.timer.Close()
-		}
 	}()
 }
 
