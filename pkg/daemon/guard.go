@@ -5,8 +5,9 @@ import (
 	"net/netip"
 	"time"
 
-	"github.com/vipd/vipd/pkg/netif"
 	"golang.org/x/sys/unix"
+
+	"github.com/vipd/vipd/pkg/netif"
 )
 
 // guardVIPs follows the kernel's address events and has the router owning

@@ -16,7 +16,7 @@ import (
 )
 
 // Events follows multicast groups of the kernel's routing netlink: link and
-// address changes. Receive and Close may be called concurrently.
+// address changes. One goroutine receives; Close may be called from any.
 //
 // The netlink package's own subscriptions receive into a 64 KiB array on
 // the stack of a goroutine that waits there: each holds a stack of

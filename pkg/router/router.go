@@ -316,8 +316,7 @@ type Health struct {
 }
 
 // SetHealth hands the router the result of its tracked checks. Only the
-// latest matters: a pending one is replaced. It must not be called
-// concurrently.
+// latest matters: a pending one is replaced.
 func (r *Router) SetHealth(h Health) {
 	r.pending.Lock()
 	r.pending.health = &h
