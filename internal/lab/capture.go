@@ -44,8 +44,12 @@ func (l *Lab) Capture(t testing.TB, filter string) *Capture {
 	// -U writes each frame as it comes and --immediate-mode hands it to
 	// tcpdump at once, so Wait sees frames within milliseconds; -Z root
 	// keeps tcpdump from switching to a user that cannot write t.TempDir.
+	// -s 2048 holds any frame of the lab (MTU 1500): in immediate mode the
+	// kernel's buffer is cut into slots of the snapshot length, and with
+	// tcpdump's default of 256 KiB a burst of a few hundred frames (255
+	// routers taking over) overflowed it.
 	args := []string{"netns", "exec", l.sw.name, "tcpdump",
-		"-i", l.bridge, "-w", c.path, "-U", "--immediate-mode", "-n", "-s", "0", "-Z", "root"}
+		"-i", l.bridge, "-w", c.path, "-U", "--immediate-mode", "-n", "-s", "2048", "-Z", "root"}
 	if filter != "" {
 		args = append(args, filter)
 	}
@@ -107,9 +111,25 @@ func (c *Capture) stop() error {
 		}
 		if c.err != nil {
 			err = fmt.Errorf("tcpdump: %w\n%s", c.err, c.stderr)
+			return
+		}
+		if n := droppedFrames(c.stderr.String()); n > 0 {
+			err = fmt.Errorf("tcpdump dropped %d frames: the capture is incomplete\n%s", n, c.stderr)
 		}
 	})
 	return err
+}
+
+// droppedFrames reads the count of frames the kernel dropped from
+// tcpdump's closing statistics ("N packets dropped by kernel").
+func droppedFrames(stderr string) int {
+	for line := range strings.Lines(stderr) {
+		var n int
+		if _, err := fmt.Sscanf(line, "%d packets dropped by kernel", &n); err == nil {
+			return n
+		}
+	}
+	return 0
 }
 
 // Frames returns the frames recorded so far.

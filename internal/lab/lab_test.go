@@ -204,6 +204,51 @@ func netnsList(t *testing.T) string {
 	return string(out)
 }
 
+// TestCaptureBurst: a burst of frames is captured whole (Stop fails if
+// tcpdump dropped any), as a node of 255 routers sends on taking over.
+func TestCaptureBurst(t *testing.T) {
+	t.Parallel()
+	l := lab.New(t)
+	a := l.AddHost("a", "192.0.2.11/24")
+	l.AddHost("b", "192.0.2.12/24")
+	c := l.Capture(t, "udp port 9")
+	const n = 3000
+	err := a.Do(func() error {
+		// Unconnected: b's port unreachable errors do not fail sends.
+		conn, err := net.ListenPacket("udp4", "192.0.2.11:0")
+		if err != nil {
+			return err
+		}
+		defer conn.Close()
+		to := &net.UDPAddr{IP: net.IPv4(192, 0, 2, 12), Port: 9}
+		for range n {
+			if _, err := conn.WriteTo([]byte("burst"), to); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Until tcpdump has written what it got; Stop fails if it dropped any.
+	for seen, last := 0, -1; seen != last; {
+		time.Sleep(200 * time.Millisecond)
+		frames, err := c.Frames()
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen, last = len(frames), seen
+	}
+	frames, err := lab.ReadPcap(c.Stop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(frames) != n {
+		t.Fatalf("%d frames captured, want %d", len(frames), n)
+	}
+}
+
 func TestCapture(t *testing.T) {
 	t.Parallel()
 	l := lab.New(t)
