@@ -893,3 +893,5 @@ func (r readerOf) ReadEach(handle func([]byte, router.Packet)) error {
 }
 
 func (r readerOf) SetReadDeadline(t time.Time) error { return r.c.SetReadDeadline(t) }
+
+func (r readerOf) Pending() bool { return r.c.Pending() }

@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"os"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 	"unsafe"
@@ -118,6 +119,9 @@ type Conn struct {
 	each   func(payload []byte, m Meta) // ReadEach's handler
 	readFn func(fd uintptr) bool        // recvOne, a method value made once
 	eachFn func(fd uintptr) bool        // recvEach
+	// handing: ReadEach is reading a batch or handing it over (see
+	// Pending).
+	handing atomic.Bool
 
 	wmu     sync.Mutex // serialises WriteTo, which uses w
 	w       sender
@@ -320,6 +324,10 @@ func (c *Conn) recvOne(fd uintptr) bool { return c.recv(fd, 1) }
 // find the socket empty: a short batch says so already. It returns true on
 // an error only.
 func (c *Conn) recvEach(fd uintptr) bool {
+	// Set before the read: packets taken from the socket count as
+	// pending until handed over.
+	c.handing.Store(true)
+	defer c.handing.Store(false)
 	for {
 		if !c.recv(fd, batch) {
 			return false
@@ -336,6 +344,25 @@ func (c *Conn) recvEach(fd uintptr) bool {
 			return false
 		}
 	}
+}
+
+// Pending reports whether ReadEach may have packets received so far still
+// to hand over: packets wait in the socket, or ReadEach is reading or
+// handing over a batch. An error counts as pending.
+func (c *Conn) Pending() bool {
+	if c.handing.Load() {
+		return true
+	}
+	var (
+		n    int
+		ierr error
+	)
+	if err := c.rc.Control(func(fd uintptr) {
+		n, ierr = unix.IoctlGetInt(int(fd), unix.SIOCINQ) // the next datagram's size, 0 if none
+	}); err != nil || ierr != nil {
+		return true
+	}
+	return n > 0
 }
 
 // packet returns the VRRP part of the i-th packet of the last read and

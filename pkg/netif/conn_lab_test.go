@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"os"
 	"runtime"
+	"slices"
 	"testing"
 	"time"
 
@@ -377,5 +378,43 @@ func TestConnClose(t *testing.T) {
 func TestDialUnknownFamily(t *testing.T) {
 	if _, err := netif.Dial(&net.Interface{Name: "eth0", Index: 1}, netif.Family(5)); err == nil {
 		t.Fatal("Dial with Family(5) succeeded")
+	}
+}
+
+// TestConnPending: Pending says whether ReadEach has packets received so
+// far still to hand over: waiting in the socket, or being handed over.
+func TestConnPending(t *testing.T) {
+	for _, f := range []netif.Family{netif.IPv4, netif.IPv6} {
+		t.Run(f.String(), func(t *testing.T) {
+			t.Parallel()
+			ca, cb, _, src, dst := twoHosts(t, f)
+			if cb.Pending() {
+				t.Fatal("Pending before anything was sent")
+			}
+			if err := ca.WriteTo([]byte("advert"), src, dst); err != nil {
+				t.Fatal(err)
+			}
+			deadline := time.Now().Add(5 * time.Second)
+			for !cb.Pending() {
+				if time.Now().After(deadline) {
+					t.Fatal("not Pending with a packet in the socket")
+				}
+				time.Sleep(time.Millisecond)
+			}
+			if err := cb.SetReadDeadline(time.Now().Add(200 * time.Millisecond)); err != nil {
+				t.Fatal(err)
+			}
+			var during []bool
+			err := cb.ReadEach(func([]byte, netif.Meta) { during = append(during, cb.Pending()) })
+			if !errors.Is(err, os.ErrDeadlineExceeded) {
+				t.Fatalf("ReadEach returned %v, want a deadline error", err)
+			}
+			if !slices.Equal(during, []bool{true}) {
+				t.Errorf("Pending while the packet was handed over: %v, want [true]", during)
+			}
+			if cb.Pending() {
+				t.Error("Pending after ReadEach read everything")
+			}
+		})
 	}
 }

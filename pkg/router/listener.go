@@ -37,6 +37,10 @@ type Reader interface {
 	SetReadDeadline(t time.Time) error
 }
 
+// A Reader may report by a method Pending() bool whether packets received
+// so far wait to be read or handed over. A router whose timer fires late
+// lets the Listener read them first; without the method it always waits.
+
 // Listener reads one VRRP socket (one interface and address family) and
 // hands accepted advertisements to the routers registered for their VRID,
 // in its own goroutine: a goroutine switch per advert would cost more
@@ -51,6 +55,10 @@ type Listener struct {
 	routers [256]*Router
 
 	drops [vrrp.DropBacklog + 1]atomic.Uint64
+
+	// loggedLate is when a router of the listener last logged a late
+	// timer (unix nanoseconds).
+	loggedLate atomic.Int64
 
 	// Sources already reported for an address-list mismatch, per VRID:
 	// a VRID collision is logged once, not per packet.
@@ -82,14 +90,25 @@ func (l *Listener) Add(rt *Router) error {
 		return fmt.Errorf("router: VRID %d already used by %v", rt.VRID(), old)
 	}
 	l.routers[rt.VRID()] = rt
+	rt.listener.Store(l)
 	return nil
 }
 
 // Remove unregisters the router of vrid.
 func (l *Listener) Remove(vrid uint8) {
 	l.mu.Lock()
+	if rt := l.routers[vrid]; rt != nil {
+		rt.listener.CompareAndSwap(l, nil)
+	}
 	l.routers[vrid] = nil
 	l.mu.Unlock()
+}
+
+// pending reports whether packets received so far may still be handed
+// over: the Reader says so, or cannot tell.
+func (l *Listener) pending() bool {
+	p, ok := l.r.(interface{ Pending() bool })
+	return !ok || p.Pending()
 }
 
 // Dropped returns how many packets were dropped for reason.

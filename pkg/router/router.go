@@ -176,6 +176,8 @@ type Router struct {
 	// about 200 bytes each.
 	kick    chan struct{}
 	pending pending
+	// listener is the Listener the router is added to, if any.
+	listener atomic.Pointer[Listener]
 
 	// machine serialises the state machine and the actions on its
 	// output between the Run goroutine and the Listener's, which hands
@@ -197,8 +199,10 @@ type Router struct {
 	bound   bool
 	// sleeper is Deps.Sleeper, until it fails.
 	sleeper Sleeper
-	// When each kind of incident was last logged.
-	loggedConflict, loggedLate time.Time
+	// When each kind of incident was last logged; loggedLate when the
+	// router has no Listener (unix nanoseconds).
+	loggedConflict time.Time
+	loggedLate     atomic.Int64
 
 	mu     sync.Mutex
 	status Status
@@ -443,10 +447,17 @@ func (r *Router) expire() {
 	if r.late() {
 		// After a stall the Listener has a socket backlog to read, and
 		// adverts waiting there must win over the late timer, so that a
-		// healthy master is not usurped: let it read them first.
-		r.machine.Unlock()
-		time.Sleep(lateSettle)
-		r.machine.Lock()
+		// healthy master is not usurped: let it read them first. With
+		// nothing waiting, the lateness is the process's own work
+		// (hundreds of routers taking over at once): go on.
+		if r.unread() {
+			r.logLate("reading waiting adverts before acting")
+			r.machine.Unlock()
+			time.Sleep(lateSettle)
+			r.machine.Lock()
+		} else {
+			r.logLate("no advert waiting")
+		}
 	}
 	if d := r.m.Deadline(); !d.IsZero() && r.sleeper != nil && r.m.State() == vrrp.Backup && time.Until(d) <= early {
 		// Sleep the rest precisely, with the machine unlocked: the
@@ -610,19 +621,36 @@ func (r *Router) late() bool {
 	if d.IsZero() {
 		return false
 	}
-	lateness := time.Since(d)
-	if lateness < lateTimer {
+	if time.Since(d) < lateTimer {
 		return false
 	}
 	r.mu.Lock()
 	r.status.Counters.LateTimers++
 	r.mu.Unlock()
-	if time.Since(r.loggedLate) > quiet {
-		r.loggedLate = time.Now()
-		r.log.Warn("timer fired late: the process was stopped or starved; reading waiting adverts before acting",
-			"late", lateness.Round(time.Millisecond), "state", r.m.State().String())
-	}
 	return true
+}
+
+// unread reports whether the router's Listener may have adverts received
+// before now still to hand over; true if unknown.
+func (r *Router) unread() bool {
+	l := r.listener.Load()
+	return l == nil || l.pending()
+}
+
+// logLate logs a late timer, at most once per quiet period and Listener:
+// a stall, or a burst of takeovers, makes every router's timer late.
+func (r *Router) logLate(then string) {
+	last := &r.loggedLate
+	if l := r.listener.Load(); l != nil {
+		last = &l.loggedLate
+	}
+	now := time.Now()
+	if prev := last.Load(); prev != 0 && now.Sub(time.Unix(0, prev)) <= quiet {
+		return
+	}
+	last.Store(now.UnixNano())
+	r.log.Warn("timer fired late: the process was stopped or starved; "+then,
+		"late", time.Since(r.armed).Round(time.Millisecond), "state", r.m.State().String())
 }
 
 // collision counts an advert on our VRID with another address list; the

@@ -1,6 +1,7 @@
 package router
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -9,6 +10,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/metrics"
+	"strings"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -867,6 +869,73 @@ func TestArrival(t *testing.T) {
 			if got.Round(0) == got {
 				t.Error("arrival lost the monotonic clock reading")
 			}
+		})
+	}
+}
+
+// pendingReader is a Reader that says whether packets are pending.
+type pendingReader struct {
+	*fakeNode
+	pending bool
+}
+
+func (p pendingReader) Pending() bool { return p.pending }
+
+// TestLateTimer: a backup whose timer is served well after its deadline
+// counts it, and lets the Listener hand over the adverts it may still
+// hold before it takes over: at once if none wait, after lateSettle if
+// some may. Either way one line is logged per Listener and quiet period.
+func TestLateTimer(t *testing.T) {
+	for _, tt := range []struct {
+		name    string
+		reader  func(*fakeNode) Reader
+		wait    time.Duration
+		logLine string
+	}{
+		{"nothing waiting", func(n *fakeNode) Reader { return pendingReader{n, false} }, 0, "no advert waiting"},
+		{"adverts waiting", func(n *fakeNode) Reader { return pendingReader{n, true} }, lateSettle, "reading waiting adverts"},
+		{"reader cannot tell", func(n *fakeNode) Reader { return n }, lateSettle, "reading waiting adverts"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				const ivl = 100 * time.Millisecond
+				n := (&hub{}).node("192.0.2.12")
+				var logs bytes.Buffer
+				l := NewListener(tt.reader(n), nil)
+				var rts []*Router
+				for vrid := range uint8(2) {
+					rt := New(Config{
+						Instance: fmt.Sprint("vip", vrid), VRID: 51 + vrid, IfIndex: 2, Interface: "eth0",
+						Machine: vrrp.Config{Version: 3, Priority: 100, Interval: ivl, Primary: n.addr},
+						VIPs:    []netip.Prefix{vip},
+					}, Deps{Sender: n, Addrs: n.addrs, Announcer: n.ann, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+					if err := l.Add(rt); err != nil {
+						t.Fatal(err)
+					}
+					rt.machine.Lock()
+					rt.apply(rt.m.Start(time.Now()))
+					rt.armed = rt.m.Deadline()
+					rt.machine.Unlock()
+					rts = append(rts, rt)
+				}
+				// Served 30 ms after the deadline, as in a stall or
+				// behind hundreds of routers taking over.
+				time.Sleep(time.Until(rts[0].armed) + 30*time.Millisecond)
+				for _, rt := range rts {
+					start := time.Now()
+					rt.expire()
+					if got := time.Since(start); got != tt.wait {
+						t.Errorf("%v waited %v before acting, want %v", rt, got, tt.wait)
+					}
+					st := rt.Status()
+					if st.State != vrrp.Master || st.Counters.LateTimers != 1 {
+						t.Errorf("%v: %v with %d late timers, want MASTER and 1", rt, st.State, st.Counters.LateTimers)
+					}
+				}
+				if got := strings.Count(logs.String(), "timer fired late"); got != 1 || !strings.Contains(logs.String(), tt.logLine) {
+					t.Errorf("log:\n%s\nwant one late timer line saying %q", logs.String(), tt.logLine)
+				}
+			})
 		})
 	}
 }
