@@ -27,7 +27,10 @@ type Packet struct {
 	Received time.Time
 }
 
-// Reader is the receiving side of a VRRP socket.
+// Reader is the receiving side of a VRRP socket. A Reader may also report,
+// by a method Pending() bool, whether packets received so far wait to be
+// read or handed over: a router whose timer fires late lets the Listener
+// read them first, and without the method it always waits.
 type Reader interface {
 	// ReadEach calls handle with each VRRP message received (without
 	// its IP header), in the calling goroutine, until the socket fails
@@ -36,10 +39,6 @@ type Reader interface {
 	ReadEach(handle func(b []byte, p Packet)) error
 	SetReadDeadline(t time.Time) error
 }
-
-// A Reader may report by a method Pending() bool whether packets received
-// so far wait to be read or handed over. A router whose timer fires late
-// lets the Listener read them first; without the method it always waits.
 
 // Listener reads one VRRP socket (one interface and address family) and
 // hands accepted advertisements to the routers registered for their VRID,

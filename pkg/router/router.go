@@ -614,8 +614,8 @@ func (r *Router) receive(at time.Time, src netip.Addr, priority uint8, interval 
 	}
 }
 
-// late counts and logs a timer served well after the deadline it was set
-// for, and reports whether it was.
+// late counts a timer served well after the deadline it was set for, and
+// reports whether it was.
 func (r *Router) late() bool {
 	d := r.armed
 	if d.IsZero() {
