@@ -186,6 +186,9 @@ func (c cli) status(socket string, args []string) int {
 		insts = st.Instances
 	}
 	f := formatter{now: c.now(), loc: c.loc}
+	if st.Waiting != "" && *output != "json" {
+		fmt.Fprintf(c.stdout, "vipd is waiting for %s\n", st.Waiting)
+	}
 	switch {
 	case *output == "json":
 		err = writeJSON(c.stdout, st)

@@ -27,7 +27,6 @@ import (
 	"github.com/vipd/vipd/pkg/daemon"
 	"github.com/vipd/vipd/pkg/health"
 	"github.com/vipd/vipd/pkg/metrics"
-	"github.com/vipd/vipd/pkg/netif"
 )
 
 // version is set by the build (-ldflags "-X main.version=...").
@@ -84,12 +83,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		log.Error("cannot start", "error", err)
 		return 1
 	}
-	self, dcfg, err := resolve(cfg, *node)
-	if err != nil {
-		log.Error("cannot start", "error", err)
-		return 1
-	}
-	if err := serve(cfg, self, dcfg, log); err != nil {
+	if err := serve(cfg, *node, log); err != nil {
 		log.Error("stopped", "error", err)
 		return 1
 	}
@@ -97,32 +91,62 @@ func run(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-// resolve finds this node and what it runs.
-func resolve(cfg *config.Config, node string) (string, daemon.Config, error) {
-	local, err := netif.LocalAddrs()
-	if err != nil {
-		return "", daemon.Config{}, fmt.Errorf("list local addresses: %w", err)
-	}
-	self, err := cfg.Self(node, local)
-	if err != nil {
-		return "", daemon.Config{}, err
-	}
+// resolve returns what node self runs.
+func resolve(cfg *config.Config, self string) (daemon.Config, error) {
 	instances, err := cfg.ForNode(self)
 	if err != nil {
-		return "", daemon.Config{}, err
+		return daemon.Config{}, err
 	}
-	return self, daemon.Config{Checks: cfg.Checks, Instances: instances}, nil
+	return daemon.Config{Checks: cfg.Checks, Instances: instances}, nil
 }
 
 // serve runs the daemon, its control socket, metrics, systemd
-// notifications and reloads until SIGTERM or SIGINT.
-func serve(cfg *config.Config, self string, dcfg daemon.Config, log *slog.Logger) error {
+// notifications and reloads until SIGTERM or SIGINT. node is -node: ""
+// finds the node by its addresses, waiting for one if none is there yet.
+func serve(cfg *config.Config, node string, log *slog.Logger) error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
 
+	gate := &gate{waiting: control.Status{Version: version, Config: cfg.Path, Started: time.Now()}}
+	ctl, err := control.Listen(cfg.Daemon.ControlSocket, gate, log)
+	if err != nil {
+		return err
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	// The servers outlive the daemon's resignation, so vipctl answers
+	// while masters hand over.
+	sctx, stopServers := context.WithCancel(context.Background())
+	defer stopServers()
+	g.Go(func() error { return ctl.Serve(sctx) })
+	g.Go(func() error {
+		watchdog(gctx, gate, log)
+		return nil
+	})
+
+	// A node that waits for its address is up and well: systemd hears
+	// so, rather than failing the start after its timeout and
+	// restarting vipd into the same wait.
+	self, err := waitForNode(gctx, cfg, node, func(what string) {
+		gate.wait(what)
+		sd.SdNotify(false, sd.SdNotifyReady+"\nSTATUS=waiting for "+what)
+	}, log)
+	if err != nil {
+		stopServers()
+		g.Wait()
+		if ctx.Err() != nil {
+			return nil
+		}
+		return err
+	}
+	dcfg, err := resolve(cfg, self)
+	if err != nil {
+		stopServers()
+		g.Wait()
+		return err
+	}
 	d := daemon.New(dcfg, daemon.Options{
 		Node:       self,
 		ConfigPath: cfg.Path,
@@ -133,17 +157,7 @@ func serve(cfg *config.Config, self string, dcfg daemon.Config, log *slog.Logger
 			sd.SdNotify(false, "STATUS="+summary)
 		},
 	})
-
-	ctl, err := control.Listen(cfg.Daemon.ControlSocket, d, log)
-	if err != nil {
-		return err
-	}
-	g, gctx := errgroup.WithContext(ctx)
-	// The servers outlive the daemon's resignation, so vipctl answers
-	// while masters hand over.
-	sctx, stopServers := context.WithCancel(context.Background())
-	defer stopServers()
-	g.Go(func() error { return ctl.Serve(sctx) })
+	gate.set(d)
 	if cfg.Daemon.MetricsListen != "" {
 		reg := prometheus.NewRegistry()
 		if err := metrics.New(d, reg, metrics.BuildInfo{Version: version, GoVersion: runtime.Version()}); err != nil {
@@ -170,7 +184,6 @@ func serve(cfg *config.Config, self string, dcfg daemon.Config, log *slog.Logger
 			return nil
 		}
 		sd.SdNotify(false, sd.SdNotifyReady)
-		watchdog(gctx, d, log)
 		return nil
 	})
 	g.Go(func() error {
@@ -192,7 +205,7 @@ func serve(cfg *config.Config, self string, dcfg daemon.Config, log *slog.Logger
 
 // watchdog keeps systemd's watchdog fed while every router's loop answers;
 // a stuck router stops the pings and systemd restarts vipd.
-func watchdog(ctx context.Context, d *daemon.Daemon, log *slog.Logger) {
+func watchdog(ctx context.Context, d *gate, log *slog.Logger) {
 	interval, err := sd.SdWatchdogEnabled(false)
 	if err != nil || interval == 0 {
 		return
@@ -228,7 +241,7 @@ func reload(ctx context.Context, d *daemon.Daemon, path, self string, log *slog.
 	}
 	if err == nil {
 		var dcfg daemon.Config
-		_, dcfg, err = resolve(cfg, self)
+		dcfg, err = resolve(cfg, self)
 		if err == nil {
 			err = d.Reload(ctx, dcfg)
 		}

@@ -310,13 +310,18 @@ func (c *Config) Self(name string, local []netip.Addr) (string, error) {
 		if len(addrs) == 0 {
 			addrs = []string{"none"}
 		}
-		return "", fmt.Errorf("%s: no [[cluster.node]] has an address of this host (local addresses: %s); use -node NAME",
-			c.Path, strings.Join(addrs, ", "))
+		return "", fmt.Errorf("%s: %w (local addresses: %s); use -node NAME",
+			c.Path, ErrNoLocalNode, strings.Join(addrs, ", "))
 	default:
 		return "", fmt.Errorf("%s: several [[cluster.node]] have an address of this host: %s; use -node NAME",
 			c.Path, strings.Join(why, ", "))
 	}
 }
+
+// ErrNoLocalNode is wrapped by Self when no [[cluster.node]] address is
+// held by this host: at boot the address may come later (DHCP, a bond or
+// VLAN created after vipd started), so vipd waits for it.
+var ErrNoLocalNode = errors.New("no [[cluster.node]] has an address of this host")
 
 // ForNode returns the instances as the node runs them: the priority
 // resolved (an explicit priority, else the node's rank in the instance's

@@ -1345,6 +1345,8 @@ func TestSelf(t *testing.T) {
 		local   []netip.Addr
 		want    string
 		wantErr string
+		// wantWait: the error is ErrNoLocalNode, which vipd waits out.
+		wantWait bool
 	}{
 		{name: "by name", flag: "cp-2", local: addrs("192.0.2.11"), want: "cp-2"},
 		{name: "by IPv4", local: addrs("127.0.0.1", "198.51.100.1", "192.0.2.12"), want: "cp-2"},
@@ -1357,13 +1359,15 @@ func TestSelf(t *testing.T) {
 			wantErr: `/etc/vipd/vipd.toml: -node cp-9: no [[cluster.node]] is named "cp-9" (nodes: cp-1, cp-2, cp-3)`,
 		},
 		{
-			name:    "no address",
-			local:   addrs("127.0.0.1", "198.51.100.1", "::1"),
-			wantErr: "/etc/vipd/vipd.toml: no [[cluster.node]] has an address of this host (local addresses: 127.0.0.1, 198.51.100.1, ::1); use -node NAME",
+			name:     "no address",
+			local:    addrs("127.0.0.1", "198.51.100.1", "::1"),
+			wantErr:  "/etc/vipd/vipd.toml: no [[cluster.node]] has an address of this host (local addresses: 127.0.0.1, 198.51.100.1, ::1); use -node NAME",
+			wantWait: true,
 		},
 		{
-			name:    "no local addresses",
-			wantErr: "/etc/vipd/vipd.toml: no [[cluster.node]] has an address of this host (local addresses: none); use -node NAME",
+			name:     "no local addresses",
+			wantErr:  "/etc/vipd/vipd.toml: no [[cluster.node]] has an address of this host (local addresses: none); use -node NAME",
+			wantWait: true,
 		},
 		{
 			name:    "several nodes",
@@ -1377,6 +1381,9 @@ func TestSelf(t *testing.T) {
 			if tt.wantErr != "" {
 				if err == nil || err.Error() != tt.wantErr {
 					t.Fatalf("Self: got %q, %v; want error %q", got, err, tt.wantErr)
+				}
+				if errors.Is(err, ErrNoLocalNode) != tt.wantWait {
+					t.Fatalf("Self: errors.Is(%v, ErrNoLocalNode) = %v, want %v", err, !tt.wantWait, tt.wantWait)
 				}
 				return
 			}

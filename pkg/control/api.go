@@ -63,6 +63,9 @@ type Status struct {
 	Config string `json:"config"`
 	// Started is when the daemon started.
 	Started time.Time `json:"started"`
+	// Waiting says what the daemon waits for before it runs its
+	// instances (one of this node's addresses, at boot); "" once they run.
+	Waiting string `json:"waiting,omitempty"`
 	// Instances has one entry per instance and address family: an
 	// instance with IPv4 and IPv6 VIPs runs two virtual routers.
 	Instances []Instance `json:"instances"`

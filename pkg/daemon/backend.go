@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -27,7 +28,8 @@ func (d *Daemon) Status() control.Status {
 	d.mu.Lock()
 	rs := d.routers
 	started := d.started
-	drained := d.drained
+	drained := maps.Clone(d.drained) // setDrained writes it
+	waiting := d.waiting
 	d.mu.Unlock()
 	checks := d.Checks()
 	states := make(map[string]health.State, len(checks))
@@ -91,6 +93,31 @@ func (d *Daemon) Status() control.Status {
 		}
 		for reason, n := range d.socketDrops(r.sock) {
 			inst.Counters.Dropped[reason.String()] = n
+		}
+		st.Instances = append(st.Instances, inst)
+	}
+	for _, w := range waiting {
+		inst := control.Instance{
+			Name:        w.inst.Name,
+			Family:      control.FamilyIPv4,
+			VRID:        w.inst.VRID,
+			Interface:   w.ifname,
+			VRRPVersion: w.inst.Version,
+			State:       control.StateFault,
+			Drained:     drained[w.inst.Name],
+			Priority:    w.inst.Priority,
+			Since:       w.since,
+			Reason:      w.reason,
+			Counters:    control.Counters{Dropped: map[string]uint64{}},
+		}
+		if w.fam.IPv6 {
+			inst.Family = control.FamilyIPv6
+		}
+		for _, p := range w.fam.VIPs {
+			inst.VIPs = append(inst.VIPs, p.String())
+		}
+		for _, t := range w.inst.Track {
+			inst.Tracks = append(inst.Tracks, control.Track{Check: t.Check, Weight: t.Weight})
 		}
 		st.Instances = append(st.Instances, inst)
 	}

@@ -81,7 +81,12 @@ type Daemon struct {
 	hooksCancel context.CancelFunc
 	hooksDone   chan struct{}
 	drained     map[string]bool
-	errs        chan error // listener failures
+	// waiting are the routers that cannot run yet: their interface, or
+	// its address they advertise from, is not there (at boot, a VLAN or
+	// bond made later). Any link or address event retries them.
+	waiting []waitingRouter
+	retry   chan struct{}
+	errs    chan error // listener failures
 	// changed tells Run that a router changed state since it last
 	// looked.
 	changed chan struct{}
@@ -108,6 +113,17 @@ type sock struct {
 	listener *router.Listener
 	stop     context.CancelFunc
 	done     chan struct{}
+}
+
+// waitingRouter is a router that waits for its interface or source
+// address; status shows it in FAULT with the reason.
+type waitingRouter struct {
+	key    string
+	inst   config.Instance
+	fam    config.Family
+	ifname string
+	reason string
+	since  time.Time
 }
 
 // running is one router and what it was built from.
@@ -143,6 +159,7 @@ func New(cfg Config, opts Options) *Daemon {
 		drained: make(map[string]bool),
 		errs:    make(chan error, 1),
 		changed: make(chan struct{}, 1),
+		retry:   make(chan struct{}, 1),
 	}
 }
 
@@ -205,6 +222,8 @@ func (d *Daemon) Run(ctx context.Context, started func()) error {
 		case r := <-d.reloads:
 			r.done <- d.apply(r.cfg)
 			settled.Reset(settleWait)
+		case <-d.retry:
+			d.retryWaiting()
 		case <-d.changed:
 			if d.opts.OnChange != nil && status == nil {
 				status = time.After(statusDelay)
@@ -248,6 +267,7 @@ func (d *Daemon) apply(cfg Config) error {
 	d.mu.Lock()
 	old := d.routers
 	oldCfg := d.cfg
+	oldWaiting := d.waiting
 	first := d.monitor == nil
 	d.mu.Unlock()
 
@@ -261,19 +281,32 @@ func (d *Daemon) apply(cfg Config) error {
 		rc   router.Config
 	}
 	var plan []planned
+	var waiting []waitingRouter
 	look := newLookups(cfg.Instances)
 	for _, inst := range cfg.Instances {
-		ifi, err := look.iface(inst.Interface)
-		if err != nil {
-			return fmt.Errorf("instance %q: interface %s: %w", inst.Name, inst.Interface, err)
-		}
+		ifi, ierr := look.iface(inst.Interface)
 		for _, fam := range inst.Families() {
-			sk := sockKey{ifi.Name, fam.IPv6}
+			key := routerKey(inst.Name, fam.IPv6)
+			if ierr != nil {
+				waiting = append(waiting, waitingRouter{key: key, inst: inst, fam: fam, ifname: inst.Interface,
+					reason: fmt.Sprintf("waiting for interface %s: %v", inst.Interface, ierr)})
+				continue
+			}
 			src, err := look.source(inst, fam, ifi)
+			if errors.Is(err, netif.ErrNoAddress) {
+				what := "an IPv4 address"
+				if fam.IPv6 {
+					what = "a usable IPv6 link-local address"
+				}
+				waiting = append(waiting, waitingRouter{key: key, inst: inst, fam: fam, ifname: ifi.Name,
+					reason: fmt.Sprintf("waiting for %s on %s", what, ifi.Name)})
+				continue
+			}
 			if err != nil {
 				return err
 			}
-			plan = append(plan, planned{inst, fam, routerKey(inst.Name, fam.IPv6), sk, routerConfig(inst, fam, ifi, src, d.phase)})
+			sk := sockKey{ifi.Name, fam.IPv6}
+			plan = append(plan, planned{inst, fam, key, sk, routerConfig(inst, fam, ifi, src, d.phase)})
 		}
 	}
 	for _, p := range plan {
@@ -379,10 +412,20 @@ func (d *Daemon) apply(cfg Config) error {
 			owners[p.Addr()] = append(owners[p.Addr()], r.rt)
 		}
 	}
+	now := time.Now()
 	d.mu.Lock()
+	for i, w := range waiting {
+		waiting[i].since = now
+		for _, o := range d.waiting {
+			if o.key == w.key && o.reason == w.reason {
+				waiting[i].since = o.since
+			}
+		}
+	}
 	d.cfg = cfg
 	d.routers = next
 	d.vipOwners = owners
+	d.waiting = waiting
 	d.mu.Unlock()
 
 	for _, r := range next {
@@ -394,9 +437,51 @@ func (d *Daemon) apply(cfg Config) error {
 	if !first {
 		// Removed instances resign in the background: the others go on.
 		go d.stopRouters(stopping)
-		d.log.Info("configuration reloaded", "routers", len(next), "removed", len(stopping))
+		if !reflect.DeepEqual(oldCfg, cfg) {
+			d.log.Info("configuration reloaded", "routers", len(next), "removed", len(stopping))
+		}
+	}
+	for _, w := range waiting {
+		if first || !slices.ContainsFunc(oldWaiting, func(o waitingRouter) bool { return o.key == w.key && o.reason == w.reason }) {
+			d.log.Warn("instance cannot run yet", "instance", w.inst.Name, "router", w.key, "reason", w.reason)
+		}
 	}
 	return nil
+}
+
+// retryWaiting applies the configuration again when routers wait for an
+// interface or address: a link or address event may have brought it.
+func (d *Daemon) retryWaiting() {
+	d.mu.Lock()
+	cfg, before := d.cfg, len(d.waiting)
+	d.mu.Unlock()
+	if before == 0 {
+		return
+	}
+	if err := d.apply(cfg); err != nil {
+		d.log.Error("cannot start the instances that waited", "error", err)
+		return
+	}
+	d.mu.Lock()
+	after := len(d.waiting)
+	d.mu.Unlock()
+	if after < before {
+		d.log.Info("instances that waited started", "started", before-after, "still waiting", after)
+	}
+}
+
+// poke asks Run to retry the waiting routers, if any.
+func (d *Daemon) poke() {
+	d.mu.Lock()
+	n := len(d.waiting)
+	d.mu.Unlock()
+	if n == 0 {
+		return
+	}
+	select {
+	case d.retry <- struct{}{}:
+	default:
+	}
 }
 
 func routerKey(name string, ipv6 bool) string {
@@ -629,6 +714,15 @@ func (d *Daemon) summary() string {
 			b = append(b, ", "...)
 		}
 		b = fmt.Appendf(b, "%s %v", r.key, r.rt.State())
+	}
+	d.mu.Lock()
+	ws := d.waiting
+	d.mu.Unlock()
+	for _, w := range ws {
+		if len(b) > 0 {
+			b = append(b, ", "...)
+		}
+		b = fmt.Appendf(b, "%s %v (%s)", w.key, vrrp.Fault, w.reason)
 	}
 	return string(b)
 }

@@ -13,13 +13,18 @@ import (
 // guardVIPs follows the kernel's address events and has the router owning
 // an address that changed check its VIPs: a VIP removed from a master by
 // another network manager is put back, one bound on a backup is removed.
+// Link and address events also retry the routers that wait for their
+// interface or address.
 // It subscribes again after an error until ctx ends.
 func (d *Daemon) guardVIPs(ctx context.Context) {
 	for ctx.Err() == nil {
-		ev, err := netif.Subscribe(nil, unix.RTNLGRP_IPV4_IFADDR, unix.RTNLGRP_IPV6_IFADDR)
+		ev, err := netif.Subscribe(nil, unix.RTNLGRP_LINK, unix.RTNLGRP_IPV4_IFADDR, unix.RTNLGRP_IPV6_IFADDR)
 		if err != nil {
 			d.log.Error("VIP guard: cannot follow address changes", "error", err)
 		} else {
+			// What changed before the subscription is not in its
+			// events: the waiting routers look again.
+			d.poke()
 			stop := context.AfterFunc(ctx, func() { ev.Close() })
 			err = d.follow(ev)
 			stop()
@@ -45,7 +50,15 @@ func (d *Daemon) follow(ev *netif.Events) error {
 		if err != nil {
 			return err
 		}
+		if len(msgs) > 0 {
+			// An interface or address that routers wait for may have
+			// come.
+			d.poke()
+		}
 		for _, m := range msgs {
+			if t := m.Header.Type; t == unix.RTM_NEWLINK || t == unix.RTM_DELLINK {
+				continue
+			}
 			a, err := netif.ParseAddrEvent(m)
 			if err != nil {
 				d.log.Debug("VIP guard: unreadable address event", "error", err)
