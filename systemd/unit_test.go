@@ -30,7 +30,7 @@ func TestUnitVerifies(t *testing.T) {
 		t.Fatal(err)
 	}
 	text := strings.ReplaceAll(string(unit), "/usr/local/sbin/vipd", bin)
-	for _, want := range []string{"Type=notify", "WatchdogSec=", "ExecReload=", "Restart=on-failure",
+	for _, want := range []string{"Type=notify", "WatchdogSec=", "ExecReload=", "Restart=on-failure", "StartLimitIntervalSec=0",
 		"AmbientCapabilities=CAP_NET_ADMIN CAP_NET_RAW", "CapabilityBoundingSet=CAP_NET_ADMIN CAP_NET_RAW",
 		"NoNewPrivileges=yes", "ProtectSystem=strict", "StateDirectory=vipd", "RuntimeDirectory=vipd"} {
 		if !strings.Contains(text, want) {
