@@ -197,6 +197,10 @@ type Router struct {
 	dsts    []netip.Addr
 	vipAddr []netip.Addr
 	bound   bool
+	// sendFailing is set from a failed send to the next that succeeds:
+	// a master whose adverts a firewall refuses logs that once, not
+	// once per advert.
+	sendFailing bool
 	// sleeper is Deps.Sleeper, until it fails.
 	sleeper Sleeper
 	// When each kind of incident was last logged; loggedLate when the
@@ -813,11 +817,18 @@ func (r *Router) send(priority uint8) {
 		}
 		r.buf = b[:0]
 		if err := r.deps.Sender.WriteTo(b, src, dst); err != nil {
-			r.log.Warn("cannot send advertisement", "to", dst, "error", err)
+			if !r.sendFailing {
+				r.sendFailing = true
+				r.log.Warn("cannot send advertisement; further failures are only counted until one succeeds", "to", dst, "error", err)
+			}
 			r.mu.Lock()
 			r.status.Counters.SendErrors++
 			r.mu.Unlock()
 			continue
+		}
+		if r.sendFailing {
+			r.sendFailing = false
+			r.log.Info("advertisements sent again", "to", dst)
 		}
 		r.mu.Lock()
 		r.status.Counters.AdvertsOut++

@@ -939,3 +939,44 @@ func TestLateTimer(t *testing.T) {
 		})
 	}
 }
+
+// refusingSender fails every send while refuse is set, as a master's
+// adverts do behind a firewall that rejects them.
+type refusingSender struct {
+	*fakeNode
+	refuse bool
+}
+
+func (s *refusingSender) WriteTo(b []byte, src, dst netip.Addr) error {
+	if s.refuse {
+		return fmt.Errorf("sendmsg: %w", os.ErrPermission)
+	}
+	return s.fakeNode.WriteTo(b, src, dst)
+}
+
+// TestSendFailuresLoggedOnce: a run of failed sends is logged once, and
+// its end once; every failure is counted.
+func TestSendFailuresLoggedOnce(t *testing.T) {
+	n := (&hub{}).node("192.0.2.11")
+	s := &refusingSender{fakeNode: n, refuse: true}
+	var logs bytes.Buffer
+	rt := New(Config{
+		Instance: "api", VRID: 51, IfIndex: 2, Interface: "eth0",
+		Machine: vrrp.Config{Version: 3, Priority: 100, Interval: time.Second, Primary: n.addr},
+		VIPs:    []netip.Prefix{vip},
+	}, Deps{Sender: s, Addrs: n.addrs, Announcer: n.ann, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	for range 5 {
+		rt.send(100)
+	}
+	s.refuse = false
+	rt.send(100)
+	rt.send(100)
+	c := rt.Status().Counters
+	if c.SendErrors != 5 || c.AdvertsOut != 2 {
+		t.Errorf("counted %d send errors and %d adverts, want 5 and 2", c.SendErrors, c.AdvertsOut)
+	}
+	out := logs.String()
+	if strings.Count(out, "cannot send advertisement") != 1 || strings.Count(out, "advertisements sent again") != 1 {
+		t.Errorf("log:\n%s\nwant one line for the failures and one for the recovery", out)
+	}
+}
