@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"net/netip"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -273,5 +274,59 @@ vips = ["192.0.2.100/24"]`)
 	}
 	if want := "vipd needs CAP_NET_ADMIN and CAP_NET_RAW"; !strings.Contains(string(out), want) {
 		t.Errorf("output does not say %q:\n%s", want, out)
+	}
+}
+
+// TestDualStackFamiliesFailOverApart: the IPv4 and IPv6 routers of one
+// instance share the node's health (checks, drains) but elect apart, each
+// VIP on a node that the segment reaches in its family. While the switch
+// drops cp-1's IPv6 traffic, clients reach the IPv6 VIP on cp-2 and the
+// IPv4 VIP stays on cp-1; a drain, node-wide, moves both.
+func TestDualStackFamiliesFailOverApart(t *testing.T) {
+	t.Parallel()
+	l, hosts, addrs := threeNodes(t, 2)
+	lab.RequireCommand(t, "nft")
+	vip6 := netip.MustParseAddr("2001:db8::100")
+	cfg := cluster(t, "100ms", hosts, addrs, `name = "api"
+vrid = 57
+vips = ["192.0.2.100/24", "2001:db8::100/64"]`)
+	p1 := startVipd(t, hosts[0], cfg)
+	startVipd(t, hosts[1], cfg)
+	waitHolder(t, 3*time.Second, vip4, "cp-1", hosts...)
+	waitHolder(t, 3*time.Second, vip6, "cp-1", hosts...)
+
+	port := hosts[0].Port()
+	nft := func(rules string) {
+		t.Helper()
+		if out, err := exec.Command("ip", "netns", "exec", l.SwitchNetns(), "nft", rules).CombinedOutput(); err != nil {
+			t.Fatalf("nft %s: %v\n%s", rules, err, out)
+		}
+	}
+	nft("add table bridge cut6; add chain bridge cut6 filt { type filter hook forward priority 0; }; " +
+		"add rule bridge cut6 filt iifname " + port + " ether type ip6 drop; " +
+		"add rule bridge cut6 filt oifname " + port + " ether type ip6 drop")
+	// cp-1 hears no IPv6 master either and keeps its IPv6 VIP, out of
+	// the clients' reach; cp-2 serves it.
+	waitFor(t, 3*time.Second, "cp-2 holds the IPv6 VIP", func() bool { return hosts[1].HasAddr(t, "eth0", vip6) })
+	stable(t, 500*time.Millisecond, vip4, "cp-1", hosts...)
+
+	nft("delete table bridge cut6")
+	waitHolder(t, 3*time.Second, vip6, "cp-1", hosts...)
+	stable(t, 300*time.Millisecond, vip4, "cp-1", hosts...)
+
+	if out, err := p1.vipctl("drain"); err != nil {
+		t.Fatalf("vipctl drain: %v\n%s", err, out)
+	}
+	waitHolder(t, 3*time.Second, vip4, "cp-2", hosts...)
+	waitHolder(t, 3*time.Second, vip6, "cp-2", hosts...)
+}
+
+// waitFor polls ok until it holds, and fails after timeout.
+func waitFor(t testing.TB, timeout time.Duration, what string, ok func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(timeout); !ok(); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within %v", what, timeout)
+		}
 	}
 }
