@@ -14,10 +14,15 @@ type Checker interface {
 }
 
 // New builds the Checker that s describes, after filling in its defaults
-// and validating it. It reads the files an https check names (CA bundle,
-// client certificate) and checks that the program of an exec check is safe
-// to run (see CheckOwnership), so that a configuration problem shows when
-// vipd starts rather than as a failing check.
+// and validating it. It checks that the program of an exec check is safe to
+// run (see CheckOwnership), so that a configuration problem shows when vipd
+// starts rather than as a failing check.
+//
+// New does not read the files an https check names (ca_file, cert_file,
+// key_file): they may come later, as kubeadm writes them after vipd has
+// started. The probes read them, at the first probe and again whenever a
+// stat shows one changed, and fail while one is missing or invalid, saying
+// which (see Spec.FileWarnings).
 func New(s Spec) (Checker, error) {
 	return newChecker(s, "")
 }
@@ -35,7 +40,7 @@ func newChecker(s Spec, trusted string) (Checker, error) {
 	)
 	switch s.Type {
 	case TypeHTTP, TypeHTTPS:
-		c, err = newHTTPChecker(s)
+		c = newHTTPChecker(s)
 	case TypeTCP:
 		c = &tcpChecker{addr: s.Address}
 	case TypeExec:

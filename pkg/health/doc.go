@@ -10,6 +10,16 @@
 // killed as a whole at the timeout, and only programs that CheckOwnership
 // finds safe (root's, in root's directories) are run.
 //
+// An https check verifies the server's certificate for ServerName, by
+// default the URL's host, so that a check of 127.0.0.1 can verify a
+// kube-apiserver certificate by its name "kubernetes". Its files (CA bundle,
+// client certificate and key) are read by the probes, not by New: at the
+// first probe, then whenever a stat on each probe shows a file changed, so
+// that files written after vipd started, renewed certificates and a rotated
+// CA take effect without a restart. While a file is missing or invalid the
+// probes fail and say so ("ca_file /etc/kubernetes/pki/ca.crt: not present
+// yet"); Spec.FileWarnings reports the same problems for vipd -t.
+//
 // A Monitor runs the checks, each in its own goroutine: probes of a check
 // start an interval apart and never overlap, the first after a random offset
 // so that the nodes of a cluster do not probe in step. A check starts

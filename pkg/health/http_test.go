@@ -23,6 +23,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/vipd/vipd/internal/procgroup"
 )
 
@@ -61,9 +63,10 @@ func newTestCA(t *testing.T, name string) *testCA {
 	return &testCA{cert: cert, key: key, file: file}
 }
 
-// issue signs a certificate for 127.0.0.1 with the given usage and returns
-// it as a tls.Certificate and as PEM files.
-func (ca *testCA) issue(t *testing.T, cn string, usage x509.ExtKeyUsage) (tls.Certificate, string, string) {
+// issue signs a certificate with the given usage for the names in sans
+// (IP addresses or DNS names; none means 127.0.0.1) and returns it as a
+// tls.Certificate and as PEM files.
+func (ca *testCA) issue(t *testing.T, cn string, usage x509.ExtKeyUsage, sans ...string) (tls.Certificate, string, string) {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -76,7 +79,16 @@ func (ca *testCA) issue(t *testing.T, cn string, usage x509.ExtKeyUsage) (tls.Ce
 		NotAfter:     time.Now().Add(time.Hour),
 		KeyUsage:     x509.KeyUsageDigitalSignature,
 		ExtKeyUsage:  []x509.ExtKeyUsage{usage},
-		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
+	}
+	if len(sans) == 0 {
+		sans = []string{"127.0.0.1"}
+	}
+	for _, n := range sans {
+		if ip := net.ParseIP(n); ip != nil {
+			tmpl.IPAddresses = append(tmpl.IPAddresses, ip)
+		} else {
+			tmpl.DNSNames = append(tmpl.DNSNames, n)
+		}
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
 	if err != nil {
@@ -100,13 +112,17 @@ func writePEM(t *testing.T, file, typ string, der []byte) {
 	}
 }
 
-// tlsServer starts an HTTPS server for 127.0.0.1 with a certificate of ca,
-// counting the connections it accepts.
+// tlsServer starts an HTTPS server for 127.0.0.1 with a certificate of ca
+// (or none: configure then gives one), counting the connections it
+// accepts.
 func tlsServer(t *testing.T, ca *testCA, h http.Handler, conns *atomic.Int32, configure func(*tls.Config)) *httptest.Server {
 	t.Helper()
-	cert, _, _ := ca.issue(t, "server", x509.ExtKeyUsageServerAuth)
 	srv := httptest.NewUnstartedServer(h)
-	srv.TLS = &tls.Config{Certificates: []tls.Certificate{cert}}
+	srv.TLS = &tls.Config{}
+	if ca != nil {
+		cert, _, _ := ca.issue(t, "server", x509.ExtKeyUsageServerAuth)
+		srv.TLS.Certificates = []tls.Certificate{cert}
+	}
 	if configure != nil {
 		configure(srv.TLS)
 	}
@@ -301,38 +317,222 @@ func TestHTTPSClientCertificate(t *testing.T) {
 	}
 }
 
-func TestNewHTTPSFileErrors(t *testing.T) {
+func TestHTTPSFileProblems(t *testing.T) {
+	// New reads no file; the probes do, and fail saying which file is
+	// wrong. FileWarnings finds the same problems.
 	ca := newTestCA(t, "ca")
 	_, certFile, keyFile := ca.issue(t, "vipd", x509.ExtKeyUsageClientAuth)
+	_, otherCert, _ := ca.issue(t, "other", x509.ExtKeyUsageClientAuth)
 	notPEM := filepath.Join(t.TempDir(), "not.pem")
 	if err := os.WriteFile(notPEM, []byte("hello"), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	dir := t.TempDir()
 	missing := filepath.Join(t.TempDir(), "missing")
-	base := Spec{Name: "api", Type: TypeHTTPS, URL: "https://127.0.0.1:6443/readyz", CAFile: ca.file}
+	srv := tlsServer(t, ca, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}), nil, nil)
+	base := Spec{Name: "api", Type: TypeHTTPS, URL: srv.URL, CAFile: ca.file}
 	tests := []struct {
 		name string
 		mod  func(*Spec)
-		want string
+		want []string // FileWarnings, and the probe's error joined by "; "
 	}{
-		{"missing CA", func(s *Spec) { s.CAFile = missing }, `health: check "api": ca_file: open ` + missing + ": no such file or directory"},
-		{"CA not PEM", func(s *Spec) { s.CAFile = notPEM }, `health: check "api": ca_file ` + notPEM + ": no PEM certificate found"},
-		{"missing key", func(s *Spec) { s.CertFile, s.KeyFile = certFile, missing }, "client certificate " + certFile + ", key " + missing + ": open " + missing},
-		{"key does not match", func(s *Spec) { s.CertFile, s.KeyFile = certFile, notPEM }, "client certificate " + certFile + ", key " + notPEM},
-		{"good", func(s *Spec) { s.CertFile, s.KeyFile = certFile, keyFile }, ""},
+		{"missing CA", func(s *Spec) { s.CAFile = missing }, []string{"ca_file " + missing + ": not present yet"}},
+		{"CA not PEM", func(s *Spec) { s.CAFile = notPEM }, []string{"ca_file " + notPEM + ": no PEM certificate found"}},
+		{"CA is a directory", func(s *Spec) { s.CAFile = dir }, []string{"ca_file " + dir + ": is a directory"}},
+		{
+			name: "missing key",
+			mod:  func(s *Spec) { s.CertFile, s.KeyFile = certFile, missing },
+			want: []string{"key_file " + missing + ": not present yet"},
+		},
+		{
+			name: "key not PEM",
+			mod:  func(s *Spec) { s.CertFile, s.KeyFile = certFile, notPEM },
+			want: []string{"cert_file " + certFile + " / key_file " + notPEM + ": tls: failed to find any PEM data in key input"},
+		},
+		{
+			name: "key of another certificate",
+			mod:  func(s *Spec) { s.CertFile, s.KeyFile = otherCert, keyFile },
+			want: []string{"cert_file " + otherCert + " / key_file " + keyFile + ": tls: private key does not match public key"},
+		},
+		{
+			name: "everything missing",
+			mod:  func(s *Spec) { s.CAFile, s.CertFile, s.KeyFile = missing, missing+".crt", missing+".key" },
+			want: []string{
+				"ca_file " + missing + ": not present yet",
+				"cert_file " + missing + ".crt: not present yet",
+				"key_file " + missing + ".key: not present yet",
+			},
+		},
+		{"good", func(s *Spec) { s.CertFile, s.KeyFile = certFile, keyFile }, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s := base
 			tt.mod(&s)
-			_, err := New(s)
+			if diff := cmp.Diff(tt.want, s.FileWarnings()); diff != "" {
+				t.Errorf("FileWarnings (-want +got)\n%s", diff)
+			}
+			_, _, err := probeOnce(t, mustNew(t, s), 5*time.Second)
 			switch {
-			case tt.want == "" && err != nil:
-				t.Fatalf("New: %v", err)
-			case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
-				t.Fatalf("New: %v, want an error containing %q", err, tt.want)
+			case tt.want == nil && err != nil:
+				t.Fatalf("Check: %v", err)
+			case tt.want != nil && (err == nil || err.Error() != strings.Join(tt.want, "; ")):
+				t.Fatalf("Check: %v, want %q", err, strings.Join(tt.want, "; "))
 			}
 		})
+	}
+}
+
+// kubeadmNames are the names kubeadm puts in the API server's certificate
+// of node cp-1: never 127.0.0.1.
+var kubeadmNames = []string{
+	"kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc.cluster.local", "cp-1",
+	"198.51.100.1", "192.0.2.11", "192.0.2.100",
+}
+
+// swappableServer starts an HTTPS server on 127.0.0.1 answering "ok",
+// whose certificate is *cert at each handshake.
+func swappableServer(t *testing.T, cert *atomic.Pointer[tls.Certificate]) *httptest.Server {
+	t.Helper()
+	return tlsServer(t, nil, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok")) }), nil, func(c *tls.Config) {
+		// Not GetCertificate: httptest adds a certificate of its own,
+		// which would serve clients that send no SNI.
+		c.GetConfigForClient = func(*tls.ClientHelloInfo) (*tls.Config, error) {
+			return &tls.Config{Certificates: []tls.Certificate{*cert.Load()}}, nil
+		}
+	})
+}
+
+func TestHTTPSServerName(t *testing.T) {
+	ca := newTestCA(t, "kubernetes")
+	kubeadm, _, _ := ca.issue(t, "kube-apiserver", x509.ExtKeyUsageServerAuth, kubeadmNames...)
+	var cert atomic.Pointer[tls.Certificate]
+	cert.Store(&kubeadm)
+	srv := swappableServer(t, &cert)
+
+	tests := []struct {
+		name, serverName string
+		wantErr          string // substring; empty means success
+	}{
+		{"the URL's host", "", "x509: certificate is valid for 198.51.100.1, 192.0.2.11, 192.0.2.100, not 127.0.0.1; set server_name to a name the certificate holds"},
+		{"kubernetes", "kubernetes", ""},
+		{"the node's name", "cp-1", ""},
+		{"the VIP", "192.0.2.100", ""},
+		{"a name it lacks", "etcd", "x509: certificate is valid for kubernetes, kubernetes.default, kubernetes.default.svc, kubernetes.default.svc.cluster.local, cp-1, not etcd"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := mustNew(t, Spec{Name: "api", Type: TypeHTTPS, URL: srv.URL + "/readyz", CAFile: ca.file, ServerName: tt.serverName})
+			out, _, err := probeOnce(t, c, 5*time.Second)
+			switch {
+			case tt.wantErr == "" && (err != nil || out != "ok"):
+				t.Fatalf("Check: %q, %v", out, err)
+			case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)):
+				t.Fatalf("Check: error %v, want one containing %q", err, tt.wantErr)
+			}
+		})
+	}
+}
+
+func TestHTTPSFilesLater(t *testing.T) {
+	// vipd starts before kubeadm init: the CA is not there yet. The same
+	// checker passes once it is.
+	ca := newTestCA(t, "kubernetes")
+	kubeadm, _, _ := ca.issue(t, "kube-apiserver", x509.ExtKeyUsageServerAuth, kubeadmNames...)
+	var cert atomic.Pointer[tls.Certificate]
+	cert.Store(&kubeadm)
+	srv := swappableServer(t, &cert)
+
+	caFile := filepath.Join(t.TempDir(), "pki", "ca.crt")
+	c := mustNew(t, Spec{Name: "api", Type: TypeHTTPS, URL: srv.URL + "/readyz", CAFile: caFile, ServerName: "kubernetes"})
+	want := "ca_file " + caFile + ": not present yet"
+	for range 2 {
+		if _, _, err := probeOnce(t, c, 5*time.Second); err == nil || err.Error() != want {
+			t.Fatalf("before the CA: %v, want %q", err, want)
+		}
+	}
+	if err := os.MkdirAll(filepath.Dir(caFile), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	copyFile(t, ca.file, caFile)
+	if out, _, err := probeOnce(t, c, 5*time.Second); err != nil || out != "ok" {
+		t.Fatalf("after the CA: %q, %v", out, err)
+	}
+}
+
+func TestHTTPSRotation(t *testing.T) {
+	// kubeadm's CA and the API server's certificate are replaced; the
+	// same checker passes again once both are, and says why it fails
+	// while they do not match.
+	dir := t.TempDir()
+	caFile := filepath.Join(dir, "ca.crt")
+	oldCA := newTestCA(t, "kubernetes")
+	oldCert, _, _ := oldCA.issue(t, "kube-apiserver", x509.ExtKeyUsageServerAuth, kubeadmNames...)
+	copyFile(t, oldCA.file, caFile)
+	var cert atomic.Pointer[tls.Certificate]
+	cert.Store(&oldCert)
+	srv := swappableServer(t, &cert)
+	c := mustNew(t, Spec{Name: "api", Type: TypeHTTPS, URL: srv.URL + "/readyz", CAFile: caFile, ServerName: "kubernetes"})
+	if _, _, err := probeOnce(t, c, 5*time.Second); err != nil {
+		t.Fatalf("before the rotation: %v", err)
+	}
+
+	newCA := newTestCA(t, "kubernetes")
+	newCert, _, _ := newCA.issue(t, "kube-apiserver", x509.ExtKeyUsageServerAuth, kubeadmNames...)
+	cert.Store(&newCert)
+	want := "x509: certificate signed by unknown authority"
+	hint := "; the certificate's CA is not in ca_file " + caFile
+	if _, _, err := probeOnce(t, c, 5*time.Second); err == nil || !strings.Contains(err.Error(), want) || !strings.HasSuffix(err.Error(), hint) {
+		t.Fatalf("new certificate, old CA: %v, want %q ending in %q", err, want, hint)
+	}
+	copyFile(t, newCA.file, caFile)
+	if out, _, err := probeOnce(t, c, 5*time.Second); err != nil || out != "ok" {
+		t.Fatalf("new certificate, new CA: %q, %v", out, err)
+	}
+	// The old certificate no longer passes.
+	cert.Store(&oldCert)
+	if _, _, err := probeOnce(t, c, 5*time.Second); err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("old certificate, new CA: %v, want %q", err, want)
+	}
+}
+
+func TestHTTPSClientCertificateRenewal(t *testing.T) {
+	// A renewed client certificate and key replace the files: the next
+	// handshakes present the new one.
+	ca := newTestCA(t, "ca")
+	pool := x509.NewCertPool()
+	pool.AddCert(ca.cert)
+	srv := tlsServer(t, ca, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte(r.TLS.PeerCertificates[0].Subject.CommonName))
+	}), nil, func(c *tls.Config) {
+		c.ClientAuth = tls.RequireAndVerifyClientCert
+		c.ClientCAs = pool
+	})
+	dir := t.TempDir()
+	certFile, keyFile := filepath.Join(dir, "client.crt"), filepath.Join(dir, "client.key")
+	_, c1, k1 := ca.issue(t, "vipd-1", x509.ExtKeyUsageClientAuth)
+	copyFile(t, c1, certFile)
+	copyFile(t, k1, keyFile)
+	c := mustNew(t, Spec{Name: "api", Type: TypeHTTPS, URL: srv.URL, CAFile: ca.file, CertFile: certFile, KeyFile: keyFile})
+	if out, _, err := probeOnce(t, c, 5*time.Second); err != nil || out != "vipd-1" {
+		t.Fatalf("first certificate: %q, %v", out, err)
+	}
+	_, c2, k2 := ca.issue(t, "vipd-2", x509.ExtKeyUsageClientAuth)
+	copyFile(t, c2, certFile)
+	copyFile(t, k2, keyFile)
+	if out, _, err := probeOnce(t, c, 5*time.Second); err != nil || out != "vipd-2" {
+		t.Fatalf("renewed certificate: %q, %v", out, err)
+	}
+}
+
+func copyFile(t *testing.T, from, to string) {
+	t.Helper()
+	b, err := os.ReadFile(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(to, b, 0o600); err != nil {
+		t.Fatal(err)
 	}
 }
 

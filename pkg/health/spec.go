@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"net/url"
 	"path/filepath"
 	"regexp"
@@ -70,6 +71,7 @@ type Spec struct {
 	// http and https.
 	URL                string
 	CAFile             string // PEM bundle that verifies the server; empty means the system roots
+	ServerName         string // name the server's certificate must hold; empty means the URL's host
 	CertFile, KeyFile  string // client certificate, both or neither
 	InsecureSkipVerify bool   // https without verifying the server
 	ExpectStatus       []int  // accepted status codes
@@ -183,6 +185,7 @@ func (s Spec) Validate() error {
 			set bool
 		}{
 			{"ca_file", s.CAFile != ""},
+			{"server_name", s.ServerName != ""},
 			{"cert_file", s.CertFile != ""},
 			{"key_file", s.KeyFile != ""},
 			{"insecure_skip_verify", s.InsecureSkipVerify},
@@ -205,6 +208,12 @@ func (s Spec) Validate() error {
 	if s.Type == TypeHTTPS {
 		if s.CAFile != "" && s.InsecureSkipVerify {
 			bad("insecure_skip_verify", "insecure_skip_verify and ca_file exclude each other")
+		}
+		if s.ServerName != "" && s.InsecureSkipVerify {
+			bad("insecure_skip_verify", "insecure_skip_verify and server_name exclude each other: no name is verified without verifying the server")
+		}
+		if s.ServerName != "" && !validServerName(s.ServerName) {
+			bad("server_name", "server_name %q is not a DNS name or IP address (no scheme, port or wildcard)", s.ServerName)
 		}
 		if (s.CertFile == "") != (s.KeyFile == "") {
 			bad("cert_file", "cert_file and key_file go together")
@@ -253,6 +262,18 @@ func (s Spec) validateURL(bad func(key, format string, args ...any)) {
 	case u.Host == "":
 		bad("url", "url %q has no host", s.URL)
 	}
+}
+
+// dnsName is a host name as a certificate's DNS SAN holds it.
+var dnsName = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$`)
+
+// validServerName says whether name can be verified against a
+// certificate: an IP address or a DNS name.
+func validServerName(name string) bool {
+	if ip, err := netip.ParseAddr(name); err == nil {
+		return ip.Zone() == ""
+	}
+	return len(name) <= 253 && dnsName.MatchString(name)
 }
 
 func checkAddress(addr string) error {

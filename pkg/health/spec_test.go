@@ -69,6 +69,11 @@ func TestValidate(t *testing.T) {
 		"tcp":   {Name: "haproxy", Type: TypeTCP, Address: "127.0.0.1:8443"},
 		"tcp6":  {Name: "haproxy", Type: TypeTCP, Address: "[::1]:8443"},
 		"exec":  {Name: "custom", Type: TypeExec, Command: []string{"/usr/local/lib/vipd/check-ingress", "--quick"}},
+
+		"server_name":               {Name: "api", Type: TypeHTTPS, URL: "https://127.0.0.1:6443/readyz", CAFile: "/etc/kubernetes/pki/ca.crt", ServerName: "kubernetes"},
+		"server_name, system roots": {Name: "api", Type: TypeHTTPS, URL: "https://127.0.0.1:6443/readyz", ServerName: "api.example.com"},
+		"server_name IPv4":          {Name: "api", Type: TypeHTTPS, URL: "https://127.0.0.1:6443/readyz", ServerName: "192.0.2.100"},
+		"server_name IPv6":          {Name: "api", Type: TypeHTTPS, URL: "https://[::1]:6443/readyz", ServerName: "2001:db8::100"},
 	}
 	for name, s := range good {
 		if err := s.WithDefaults().Validate(); err != nil {
@@ -162,6 +167,46 @@ func TestValidate(t *testing.T) {
 			name: "tls conflicts",
 			in:   Spec{Name: "api", Type: TypeHTTPS, URL: "https://127.0.0.1/", CAFile: "/ca", InsecureSkipVerify: true, CertFile: "/c"},
 			want: []string{"insecure_skip_verify: insecure_skip_verify and ca_file exclude each other", "cert_file: cert_file and key_file go together"},
+		},
+		{
+			name: "server_name on http",
+			in:   Spec{Name: "api", Type: TypeHTTP, URL: "http://127.0.0.1/", ServerName: "kubernetes"},
+			want: []string{"server_name: server_name applies only to https checks"},
+		},
+		{
+			name: "server_name on tcp",
+			in:   Spec{Name: "api", Type: TypeTCP, Address: "127.0.0.1:6443", ServerName: "kubernetes"},
+			want: []string{"server_name: server_name applies only to https checks"},
+		},
+		{
+			name: "server_name and insecure_skip_verify",
+			in:   Spec{Name: "api", Type: TypeHTTPS, URL: "https://127.0.0.1/", ServerName: "kubernetes", InsecureSkipVerify: true},
+			want: []string{"insecure_skip_verify: insecure_skip_verify and server_name exclude each other: no name is verified without verifying the server"},
+		},
+		{
+			name: "server_name with a port",
+			in:   Spec{Name: "api", Type: TypeHTTPS, URL: "https://127.0.0.1/", ServerName: "kubernetes:6443"},
+			want: []string{`server_name: server_name "kubernetes:6443" is not a DNS name or IP address (no scheme, port or wildcard)`},
+		},
+		{
+			name: "server_name is a URL",
+			in:   Spec{Name: "api", Type: TypeHTTPS, URL: "https://127.0.0.1/", ServerName: "https://kubernetes"},
+			want: []string{`server_name: server_name "https://kubernetes" is not a DNS name or IP address (no scheme, port or wildcard)`},
+		},
+		{
+			name: "server_name is a wildcard",
+			in:   Spec{Name: "api", Type: TypeHTTPS, URL: "https://127.0.0.1/", ServerName: "*.example.com"},
+			want: []string{`server_name: server_name "*.example.com" is not a DNS name or IP address (no scheme, port or wildcard)`},
+		},
+		{
+			name: "server_name with a zone",
+			in:   Spec{Name: "api", Type: TypeHTTPS, URL: "https://127.0.0.1/", ServerName: "fe80::1%eth0"},
+			want: []string{`server_name: server_name "fe80::1%eth0" is not a DNS name or IP address (no scheme, port or wildcard)`},
+		},
+		{
+			name: "server_name with an empty label",
+			in:   Spec{Name: "api", Type: TypeHTTPS, URL: "https://127.0.0.1/", ServerName: "kubernetes..svc"},
+			want: []string{`server_name: server_name "kubernetes..svc" is not a DNS name or IP address (no scheme, port or wildcard)`},
 		},
 		{
 			name: "bad status",
