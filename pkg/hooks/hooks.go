@@ -235,7 +235,9 @@ func (r *Runner) work(ctx context.Context, o *owner) {
 func (r *Runner) run(o *owner, ev Event) {
 	start := time.Now()
 	out, err := execHook(append(slices.Clip(o.argv), args(ev)...), environ(ev), r.timeout)
-	o.runs.Add(1)
+	// The run counts once its outcome is logged: whoever sees the count
+	// move finds the log line.
+	defer o.runs.Add(1)
 	attrs := []any{
 		"key", o.key, "instance", ev.Instance, "family", ev.Family, "from", ev.From, "to", ev.To,
 		"queued", start.Sub(ev.At), "took", time.Since(start), "output", out,
