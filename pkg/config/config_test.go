@@ -671,6 +671,26 @@ func TestParseErrors(t *testing.T) {
 			want: `vipd.toml:19: check "api": insecure_skip_verify and ca_file exclude each other`,
 		},
 		{
+			name: "server_name on a tcp check",
+			src:  head + chk("api", tcpCheck, `server_name = "kubernetes"`) + api(),
+			want: `vipd.toml:18: check "api": server_name applies only to https checks`,
+		},
+		{
+			name: "server_name on an http check",
+			src:  head + chk("api", `type = "http"`, `url = "http://127.0.0.1:10256/healthz"`, `server_name = "kubernetes"`) + api(),
+			want: `vipd.toml:18: check "api": server_name applies only to https checks`,
+		},
+		{
+			name: "server_name with a port",
+			src:  head + chk("api", httpsCheck, `server_name = "kubernetes:6443"`) + api(),
+			want: `vipd.toml:18: check "api": server_name "kubernetes:6443" is not a DNS name or IP address (no scheme, port or wildcard)`,
+		},
+		{
+			name: "server_name and insecure_skip_verify",
+			src:  head + chk("api", httpsCheck, "insecure_skip_verify = true", `server_name = "kubernetes"`) + api(),
+			want: `vipd.toml:18: check "api": insecure_skip_verify and server_name exclude each other: no name is verified without verifying the server`,
+		},
+		{
 			name: "cert_file without key_file",
 			src:  head + chk("api", httpsCheck, `cert_file = "/etc/vipd/client.crt"`) + api(),
 			want: `vipd.toml:18: check "api": cert_file and key_file go together`,
@@ -977,6 +997,7 @@ name = "apiserver"
 type = "https"
 url = "https://127.0.0.1:6443/readyz"
 ca_file = "/etc/kubernetes/pki/ca.crt"
+server_name = "kubernetes"
 cert_file = "/etc/vipd/client.crt"
 key_file = "/etc/vipd/client.key"
 expect_status = [200, 204]
@@ -1031,7 +1052,8 @@ weight = -254
 	wantChecks := []health.Spec{
 		{
 			Name: "apiserver", Type: "https", URL: "https://127.0.0.1:6443/readyz",
-			CAFile: "/etc/kubernetes/pki/ca.crt", CertFile: "/etc/vipd/client.crt", KeyFile: "/etc/vipd/client.key",
+			CAFile: "/etc/kubernetes/pki/ca.crt", ServerName: "kubernetes",
+			CertFile: "/etc/vipd/client.crt", KeyFile: "/etc/vipd/client.key",
 			ExpectStatus: []int{200, 204},
 			Interval:     200 * time.Millisecond, Timeout: 150 * time.Millisecond, Rise: 3, Fall: 1,
 		},

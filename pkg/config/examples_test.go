@@ -100,6 +100,7 @@ func TestExampleControlPlane(t *testing.T) {
 		Type:         health.TypeHTTPS,
 		URL:          "https://127.0.0.1:6443/readyz",
 		CAFile:       "/etc/kubernetes/pki/ca.crt",
+		ServerName:   "kubernetes",
 		ExpectStatus: []int{200},
 		Interval:     200 * time.Millisecond,
 		Timeout:      150 * time.Millisecond,

@@ -90,6 +90,7 @@ type rawCheck struct {
 	Type               string    `toml:"type"`
 	URL                string    `toml:"url"`
 	CAFile             string    `toml:"ca_file"`
+	ServerName         string    `toml:"server_name"`
 	CertFile           string    `toml:"cert_file"`
 	KeyFile            string    `toml:"key_file"`
 	InsecureSkipVerify bool      `toml:"insecure_skip_verify"`

@@ -216,6 +216,7 @@ func (p *parser) check(rc rawCheck, i int) health.Spec {
 		Type:               rc.Type,
 		URL:                rc.URL,
 		CAFile:             rc.CAFile,
+		ServerName:         rc.ServerName,
 		CertFile:           rc.CertFile,
 		KeyFile:            rc.KeyFile,
 		InsecureSkipVerify: rc.InsecureSkipVerify,
