@@ -21,10 +21,12 @@ build:
 # The whole suite: unit tests, then the network-namespace lab (needs root;
 # without root the lab tests skip, unless VIPD_REQUIRE_NETNS=1).
 test: build
+	@if [ "$$(id -u)" = 0 ]; then scripts/lab-deps.sh; fi
 	$(GO) vet ./...
 	$(GO) test -race -count=1 $$($(GO) list ./... | grep -v /e2e)
 	$(GO) test -count=1 -run 'Stacks' ./pkg/router/
 	$(GO) test -count=1 ./e2e/
+	@if [ "$$(id -u)" != 0 ]; then echo "make test: not root, so the namespace lab tests were skipped; sudo make test runs them (and installs the tools they need)"; fi
 
 unit:
 	$(GO) test -count=1 -short ./pkg/...

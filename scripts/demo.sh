@@ -13,9 +13,7 @@ vipd=${VIPD:-$here/bin/vipd}
 vipctl=${VIPCTL:-$here/bin/vipctl}
 
 [ "$(id -u)" = 0 ] || { echo "demo: run as root (sudo make demo): it creates network namespaces" >&2; exit 1; }
-for c in ip tcpdump tshark; do
-	command -v $c >/dev/null || { echo "demo: $c is missing (apt-get install iproute2 tcpdump tshark)" >&2; exit 1; }
-done
+"$here/scripts/lab-deps.sh" ip tcpdump tshark
 [ -x "$vipd" ] && [ -x "$vipctl" ] || { echo "demo: vipd and vipctl not built (make build)" >&2; exit 1; }
 
 id=vd$$
