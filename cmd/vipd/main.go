@@ -277,6 +277,13 @@ func check(cfg *config.Config, node string, stdout, stderr io.Writer) int {
 	if failed {
 		return 1
 	}
+	// Files a check needs may come later (kubeadm init writes the CA
+	// after vipd starts): vipd runs without them, so -t only warns.
+	for _, s := range cfg.Checks {
+		for _, w := range s.FileWarnings() {
+			fmt.Fprintf(stdout, "warning: check %q: %s (the check fails until the file is right; no restart is needed)\n", s.Name, w)
+		}
+	}
 	fmt.Fprintf(stdout, "%s: configuration OK\n", cfg.Path)
 	return 0
 }

@@ -48,6 +48,28 @@ interface = "eth0"
 vips = ["192.0.2.100/24"]
 track = [{ check = "custom" }]
 `)
+	// kubeadm init has not run yet: the check's CA is missing, which -t
+	// warns of but accepts.
+	missingCA := filepath.Join(dir, "pki", "ca.crt")
+	notPEM := write("not.pem", "hello")
+	httpsCheck := func(name, caFile string) string {
+		return write(name, `
+[[check]]
+name = "apiserver"
+type = "https"
+url = "https://127.0.0.1:6443/readyz"
+ca_file = "`+caFile+`"
+server_name = "kubernetes"
+[[instance]]
+name = "api"
+vrid = 51
+priority = 100
+interface = "eth0"
+vips = ["192.0.2.100/24"]
+track = [{ check = "apiserver" }]
+`)
+	}
+	noCA, badCA := httpsCheck("no-ca.toml", missingCA), httpsCheck("bad-ca.toml", notPEM)
 	bad := write("bad.toml", `
 [[instance]]
 name = "api"
@@ -69,6 +91,9 @@ interface = "eth0"
 		{"valid", []string{"-t", "-config", good}, 0, "  cp-2  240\n", ""},
 		{"one node", []string{"-t", "-config", good, "-node", "cp-1"}, 0, "configuration OK", ""},
 		{"unsafe exec check", []string{"-t", "-config", unsafe}, 1, "", `check "custom": `},
+		{"CA not present yet", []string{"-t", "-config", noCA}, 0, `warning: check "apiserver": ca_file ` + missingCA + ": not present yet", ""},
+		{"CA not PEM", []string{"-t", "-config", badCA}, 0, `warning: check "apiserver": ca_file ` + notPEM + ": no PEM certificate found", ""},
+		{"warned but OK", []string{"-t", "-config", noCA}, 0, "no restart is needed)\n" + noCA + ": configuration OK\n", ""},
 		{"unknown node", []string{"-t", "-config", good, "-node", "cp-9"}, 1, "", "cp-9"},
 		{"invalid", []string{"-t", "-config", bad}, 1, "", "bad.toml:4"},
 		{"missing", []string{"-t", "-config", filepath.Join(dir, "none.toml")}, 1, "", "none.toml"},
