@@ -365,8 +365,18 @@ func (m *Machine) Receive(now time.Time, from netip.Addr, priority uint8, interv
 			m.deadline = now.Add(SkewTime(m.cfg.Version, m.priority, m.masterInterval))
 			return m.none()
 		}
-		if !m.preempts(now, priority) {
+		switch {
+		case !m.preempts(now, priority):
 			m.follow(now, from, priority, interval)
+		case priority == LastResortPriority:
+			// A master that holds the VIPs only because no healthy
+			// router did is as good as gone: take over after
+			// Skew_Time, as from one that resigned. Of several
+			// backups that recover together the best still wins,
+			// by its shorter skew.
+			if at := now.Add(SkewTime(m.cfg.Version, m.priority, m.masterInterval)); at.Before(m.deadline) {
+				m.deadline = at
+			}
 		}
 		// Otherwise discard: a lower-priority master is let lapse, and
 		// this router takes over when its Master_Down_Timer fires.
