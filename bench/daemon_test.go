@@ -92,7 +92,7 @@ func vipdConfig(s spec) string {
 	var b strings.Builder
 	b.WriteString(daemonTable)
 	if c := s.check; c != nil {
-		fmt.Fprintf(&b, "[[check]]\nname = \"apiserver\"\ntype = \"https\"\nurl = \"https://127.0.0.1:6443/readyz\"\nca_file = %q\n", c.caFile)
+		fmt.Fprintf(&b, "[[check]]\nname = \"apiserver\"\ntype = \"https\"\nurl = \"https://127.0.0.1:6443/readyz\"\nca_file = %q\nserver_name = \"kubernetes\"\n", c.caFile)
 		fmt.Fprintf(&b, "interval = %q\ntimeout = %q\nrise = %d\nfall = %d\n", c.interval, c.timeout, c.rise, c.fall)
 	}
 	for i, p := range vipsOf(s.instances) {

@@ -1,16 +1,10 @@
 package e2e
 
 import (
-	"crypto/rand"
-	"crypto/rsa"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"fmt"
 	"io"
 	"log"
-	"math/big"
 	"net"
 	"net/http"
 	"net/netip"
@@ -91,10 +85,16 @@ func apiFailovers(b *testing.B, setup failoverSetup, how apiFailure) {
 	for i := 1; i <= 3; i++ {
 		hosts = append(hosts, l.AddHost(fmt.Sprintf("cp-%d", i), fmt.Sprintf("192.0.2.1%d/24", i)))
 	}
-	cert, ca := serverCert(b)
+	// One cluster CA; each node's API server has a certificate of its
+	// own, naming kubernetes and the node but not 127.0.0.1, as kubeadm
+	// makes them.
+	pki := l.KubeadmPKI()
+	ca := filepath.Join(b.TempDir(), "ca.crt")
+	pki.WriteCA(b, ca)
 	var apis []*fakeAPIServer
-	for _, h := range hosts {
-		apis = append(apis, startFakeAPIServer(b, h, "127.0.0.1:6443", cert))
+	for i, h := range hosts {
+		cert := pki.ServingCert(b, h.Name(), netip.MustParseAddr(fmt.Sprintf("192.0.2.1%d", i+1)))
+		apis = append(apis, startFakeAPIServer(b, h, "127.0.0.1:6443", cert.TLS))
 	}
 	cfg := shippedConfig(b, "control-plane.toml", daemonTable,
 		`ca_file = "/etc/kubernetes/pki/ca.crt"`, fmt.Sprintf("ca_file = %q", ca),
@@ -222,7 +222,7 @@ func BenchmarkCheckCPU(b *testing.B) {
 
 func checkCPU(b *testing.B, typ string) {
 	const checks, interval = 5, 200 * time.Millisecond
-	cert, ca := serverCert(b)
+	cert, ca := kubeadmCert(b)
 	checked := cpuNode(b, typ, checks, interval, cert, ca)
 	idle := cpuNode(b, typ, 0, interval, cert, ca)
 
@@ -285,7 +285,7 @@ vips = ["192.0.2.100/24"]
 		if typ == "tcp" {
 			fmt.Fprintf(&text, "address = %q\n", addr)
 		} else {
-			fmt.Fprintf(&text, "url = \"https://%s/readyz\"\nca_file = %q\n", addr, ca)
+			fmt.Fprintf(&text, "url = \"https://%s/readyz\"\nca_file = %q\nserver_name = \"kubernetes\"\n", addr, ca)
 		}
 		fmt.Fprintf(&text, "interval = %q\ntimeout = \"150ms\"\nrise = 2\nfall = 2\n", interval)
 	}
@@ -407,33 +407,13 @@ func (a *fakeAPIServer) restore(t testing.TB) {
 	go a.srv.Serve(tls.NewListener(ln, a.tls))
 }
 
-// serverCert returns a self-signed certificate for 127.0.0.1 with an RSA
-// 2048 key, as kubeadm gives the API server, and the path of a CA file
-// holding it.
-func serverCert(t testing.TB) (tls.Certificate, string) {
+// kubeadmCert returns the serving certificate of cp-1's API server as
+// kubeadm makes it (RSA 2048 keys, names kubernetes but not 127.0.0.1), and
+// the path of a CA file holding its CA.
+func kubeadmCert(t testing.TB) (tls.Certificate, string) {
 	t.Helper()
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: "kube-apiserver"},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(24 * time.Hour),
-		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment | x509.KeyUsageCertSign,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1)},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
+	pki := lab.NewKubeadmPKI(t, vip4)
 	path := filepath.Join(t.TempDir(), "ca.crt")
-	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, path
+	pki.WriteCA(t, path)
+	return pki.ServingCert(t, "cp-1", netip.MustParseAddr("192.0.2.11")).TLS, path
 }

@@ -17,7 +17,8 @@ func TestAPIServerCheck(t *testing.T) {
 	for _, h := range hosts {
 		apis = append(apis, lab.StartAPIServer(t, h))
 	}
-	// All fake servers share httptest's certificate.
+	// The fake servers' certificates share the lab's CA; they name
+	// kubernetes, not 127.0.0.1, as kubeadm's do.
 	ca := apis[0].CAFile
 	cfg := cluster(t, "100ms", hosts, addrs, `name = "api"
 vrid = 60
@@ -28,6 +29,7 @@ name = "apiserver"
 type = "https"
 url = "https://127.0.0.1:6443/readyz"
 ca_file = "`+ca+`"
+server_name = "kubernetes"
 interval = "200ms"
 timeout = "150ms"
 rise = 2

@@ -76,7 +76,8 @@ type Lab struct {
 
 	mu    sync.Mutex
 	hosts map[string]*Host
-	next  int // index of the next host, for port names and default MACs
+	next  int         // index of the next host, for port names and default MACs
+	pki   *KubeadmPKI // of StartAPIServer, made at its first call
 }
 
 // New creates an empty segment and registers its removal with t.Cleanup.
