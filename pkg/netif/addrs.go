@@ -3,6 +3,7 @@ package netif
 import (
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"net/netip"
 	"sync"
@@ -84,20 +85,47 @@ func Label(ifname string) string {
 // must answer at once, and VRRP, not DAD, guarantees it has one owner.
 // label is used for IPv4 only ("" means none; see Label); IPv6 addresses
 // carry no labels.
+//
+// A VIP answers but is never the source of the node's own connections,
+// which would leave from an address that moves (etcd peers check it
+// against certificates). IPv6 VIPs are deprecated (preferred lifetime 0,
+// valid forever), which source address selection avoids (RFC 6724, rule
+// 3). IPv4 VIPs get no prefix route (IFA_F_NOPREFIXROUTE, keepalived's
+// noprefixroute): the kernel makes a VIP in a subnet where the node has
+// no address the primary of that subnet, and the source of its route. The
+// node reaches such a subnet, and answers clients in it, by its own routes.
 func (a *Addrs) Add(ifindex int, p netip.Prefix, label string) error {
-	addr, err := toNetlink(ifindex, p)
+	addr, err := vipAddr(ifindex, p, label)
 	if err != nil {
 		return fmt.Errorf("netif: add %s to interface %d: %w", p, ifindex, err)
-	}
-	if p.Addr().Is4() {
-		addr.Label = label
-	} else {
-		addr.Flags = unix.IFA_F_NODAD
 	}
 	if err := a.call(func() error { return a.h.AddrAdd(nil, addr) }); err != nil && !errors.Is(err, unix.EEXIST) {
 		return fmt.Errorf("netif: add %s to interface %d: %w", p, ifindex, err)
 	}
 	return nil
+}
+
+// lftForever is the lifetime that never ends. A variable: as a constant
+// it would not convert to a 32-bit int. There it converts to -1, which the
+// netlink package does not send: IPv6 VIPs stay preferred.
+var lftForever uint32 = math.MaxUint32
+
+// vipAddr returns the address Add puts on an interface for p.
+func vipAddr(ifindex int, p netip.Prefix, label string) (*netlink.Addr, error) {
+	addr, err := toNetlink(ifindex, p)
+	if err != nil {
+		return nil, err
+	}
+	if p.Addr().Is4() {
+		addr.Label = label
+		addr.Flags = unix.IFA_F_NOPREFIXROUTE
+	} else {
+		addr.Flags = unix.IFA_F_NODAD
+		// The netlink package sends lifetimes only when one is not 0.
+		addr.ValidLft = int(lftForever)
+		addr.PreferedLft = 0
+	}
+	return addr, nil
 }
 
 // Remove takes p off the interface. An address that is not there counts as

@@ -51,8 +51,8 @@ func TestAddrsIPv4(t *testing.T) {
 		t.Fatalf("List = %v, want the host's address and %s", list, vip)
 	}
 	out := a.Run(t, "ip", "-4", "addr", "show", "dev", "eth0")
-	if !strings.Contains(out, "inet 192.0.2.100/32 scope global eth0:vipd") {
-		t.Fatalf("ip addr does not show %s labelled eth0:vipd:\n%s", vip, out)
+	if !strings.Contains(out, "inet 192.0.2.100/32 scope global noprefixroute eth0:vipd") {
+		t.Fatalf("ip addr does not show %s without prefix route, labelled eth0:vipd:\n%s", vip, out)
 	}
 
 	for i := range 2 { // the second Remove finds nothing to remove
