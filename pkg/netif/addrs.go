@@ -239,12 +239,14 @@ var ErrNoAddress = errors.New("no suitable address")
 
 // LinkLocal returns the first IPv6 link-local address of ifi that is usable
 // as a source: not tentative (duplicate address detection still running)
-// and not failed. The address has no zone.
+// and not failed. It prefers one that is not deprecated, as source address
+// selection does. The address has no zone.
 func LinkLocal(ifi *net.Interface) (netip.Addr, error) {
 	list, err := addrList(&netlink.Handle{}, ifi.Index, netlink.FAMILY_V6)
 	if err != nil {
 		return netip.Addr{}, fmt.Errorf("netif: addresses of %s: %w", ifi.Name, err)
 	}
+	var deprecated netip.Addr
 	for _, na := range list {
 		p, ok := fromNetlink(na)
 		if !ok || !p.Addr().IsLinkLocalUnicast() {
@@ -253,7 +255,16 @@ func LinkLocal(ifi *net.Interface) (netip.Addr, error) {
 		if na.Flags&(unix.IFA_F_TENTATIVE|unix.IFA_F_DADFAILED) != 0 {
 			continue
 		}
+		if na.Flags&unix.IFA_F_DEPRECATED != 0 {
+			if !deprecated.IsValid() {
+				deprecated = p.Addr()
+			}
+			continue
+		}
 		return p.Addr(), nil
+	}
+	if deprecated.IsValid() {
+		return deprecated, nil
 	}
 	return netip.Addr{}, fmt.Errorf("netif: link-local address of %s: %w", ifi.Name, ErrNoAddress)
 }

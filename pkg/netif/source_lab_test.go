@@ -133,3 +133,28 @@ func TestAddrsIPv6Deprecated(t *testing.T) {
 		}
 	}
 }
+
+// TestLinkLocalDeprecated: LinkLocal, the source of IPv6 adverts, passes
+// over a deprecated link-local address unless there is no other.
+func TestLinkLocalDeprecated(t *testing.T) {
+	t.Parallel()
+	a := lab.New(t).AddHost("a")
+	ifi := a.Interface(t)
+	linkLocal := func() netip.Addr {
+		t.Helper()
+		var ll netip.Addr
+		if err := a.Do(func() (err error) { ll, err = netif.LinkLocal(ifi); return err }); err != nil {
+			t.Fatal(err)
+		}
+		return ll
+	}
+	// Listed before the kernel's own, as the newer.
+	a.Run(t, "ip", "addr", "add", "fe80::beef/64", "dev", "eth0", "nodad", "preferred_lft", "0", "valid_lft", "forever")
+	if got, want := linkLocal(), netip.MustParseAddr("fe80::76:6cff:fe00:1"); got != want {
+		t.Errorf("LinkLocal = %s, want %s, not the deprecated fe80::beef", got, want)
+	}
+	a.Run(t, "ip", "addr", "del", "fe80::76:6cff:fe00:1/64", "dev", "eth0")
+	if got, want := linkLocal(), netip.MustParseAddr("fe80::beef"); got != want {
+		t.Errorf("LinkLocal with only a deprecated address = %s, want %s", got, want)
+	}
+}
