@@ -6,6 +6,8 @@ import (
 	"math"
 	"net"
 	"net/netip"
+	"os"
+	"strings"
 	"sync"
 
 	"github.com/vishvananda/netlink"
@@ -94,6 +96,7 @@ func Label(ifname string) string {
 // noprefixroute): the kernel makes a VIP in a subnet where the node has
 // no address the primary of that subnet, and the source of its route. The
 // node reaches such a subnet, and answers clients in it, by its own routes.
+// Demote puts a VIP behind a node address that came back after it.
 func (a *Addrs) Add(ifindex int, p netip.Prefix, label string) error {
 	addr, err := vipAddr(ifindex, p, label)
 	if err != nil {
@@ -159,6 +162,153 @@ func (a *Addrs) List(ifindex int) ([]netip.Prefix, error) {
 		}
 	}
 	return ps, nil
+}
+
+// ErrNoPromote reports that an interface does not promote secondary
+// addresses (net.ipv4.conf promote_secondaries is 0 for it and for all):
+// removing the primary address of a subnet removes the others with it.
+var ErrNoPromote = errors.New("promote_secondaries is off")
+
+// Demote puts the node's IPv4 addresses on interface ifindex back ahead of
+// the VIPs and returns the VIPs it re-added; isVIP tells vipd's VIPs, of
+// all instances, from the node's addresses.
+//
+// The kernel makes the first address of a subnet its primary and the
+// source of its route, and the first primary the source of routes that
+// name none. A node address removed and added again (by a network manager)
+// comes back behind a VIP: as its secondary, without a route then, or as a
+// later primary. Demote takes such a VIP off and puts it back, behind the
+// node's address. A VIP that would take secondaries with it stays, and the
+// error wraps ErrNoPromote.
+//
+// Demote is one request: no other request of the same Addrs comes between
+// taking a VIP off and putting it back. It reads promote_secondaries in
+// /proc/sys, which shows the network namespace of the calling thread (of
+// the process, with a Handle): it must be the interface's.
+func (a *Addrs) Demote(ifindex int, isVIP func(netip.Addr) bool) ([]netip.Prefix, error) {
+	var readded []netip.Prefix
+	err := a.call(func() error {
+		for round := 0; ; round++ {
+			list, err := addrList(a.h, ifindex, netlink.FAMILY_V4)
+			if err != nil {
+				return err
+			}
+			addrs := v4Addrs(list)
+			ah, ok := firstAhead(addrs, isVIP)
+			if !ok {
+				return nil
+			}
+			vip, node := addrs[ah.vip], addrs[ah.node]
+			// Taking a VIP off promotes its first secondary, which may
+			// be another VIP: each round puts one behind.
+			if round == len(addrs) {
+				return fmt.Errorf("%s still ahead of %s after %d rounds", vip.p, node.p, round)
+			}
+			if ah.secondaries {
+				promotes, err := a.promotes(ifindex)
+				if err != nil {
+					return err
+				}
+				if !promotes {
+					return fmt.Errorf("%s is the primary of %s, which would go with it: %w", vip.p, node.p, ErrNoPromote)
+				}
+			}
+			del, err := toNetlink(ifindex, vip.p)
+			if err != nil {
+				return err
+			}
+			if err := a.h.AddrDel(nil, del); err != nil {
+				return fmt.Errorf("remove %s: %w", vip.p, err)
+			}
+			add, err := vipAddr(ifindex, vip.p, vip.label)
+			if err != nil {
+				return err
+			}
+			if err := a.h.AddrAdd(nil, add); err != nil {
+				return fmt.Errorf("put back %s: %w", vip.p, err)
+			}
+			readded = append(readded, vip.p)
+		}
+	})
+	if err != nil {
+		return readded, fmt.Errorf("netif: put VIPs of interface %d behind the node's addresses: %w", ifindex, err)
+	}
+	return readded, nil
+}
+
+// promotes reports whether the kernel promotes secondary addresses of the
+// interface when their primary goes.
+func (a *Addrs) promotes(ifindex int) (bool, error) {
+	link, err := a.h.LinkByIndex(ifindex)
+	if err != nil {
+		return false, err
+	}
+	for _, dev := range []string{"all", link.Attrs().Name} {
+		b, err := os.ReadFile("/proc/sys/net/ipv4/conf/" + dev + "/promote_secondaries")
+		if err != nil {
+			return false, err
+		}
+		if strings.TrimSpace(string(b)) != "0" {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// v4Addr is an IPv4 address of an interface, as Demote needs it.
+type v4Addr struct {
+	p         netip.Prefix
+	secondary bool
+	global    bool // of scope global
+	label     string
+}
+
+func v4Addrs(list []netlink.Addr) []v4Addr {
+	addrs := make([]v4Addr, 0, len(list))
+	for _, na := range list {
+		if p, ok := fromNetlink(na); ok && p.Addr().Is4() {
+			addrs = append(addrs, v4Addr{
+				p:         p,
+				secondary: na.Flags&unix.IFA_F_SECONDARY != 0,
+				global:    na.Scope == unix.RT_SCOPE_UNIVERSE,
+				label:     na.Label,
+			})
+		}
+	}
+	return addrs
+}
+
+// ahead is a VIP ahead of a node address: addrs[vip] is the primary of the
+// subnet of addrs[node], or a primary before it.
+type ahead struct {
+	vip, node   int
+	secondaries bool // of the VIP's subnet, which go with it
+}
+
+// firstAhead finds the first VIP ahead of a node address in addrs, in the
+// kernel's order. Only a global node address counts for a primary after a
+// VIP: source selection for the node's traffic skips the others.
+func firstAhead(addrs []v4Addr, isVIP func(netip.Addr) bool) (ahead, bool) {
+	for i, v := range addrs {
+		if v.secondary || !isVIP(v.p.Addr()) {
+			continue
+		}
+		found := ahead{vip: i, node: -1}
+		for j, n := range addrs {
+			sub := n.secondary && n.p.Bits() == v.p.Bits() && v.p.Masked().Contains(n.p.Addr())
+			found.secondaries = found.secondaries || sub
+			if found.node >= 0 || isVIP(n.p.Addr()) {
+				continue
+			}
+			if sub || (j > i && !n.secondary && n.global) {
+				found.node = j
+			}
+		}
+		if found.node >= 0 {
+			return found, true
+		}
+	}
+	return ahead{}, false
 }
 
 // Warm grows the stack of the requests' goroutine to what a request needs.

@@ -1,6 +1,7 @@
 package netif_test
 
 import (
+	"errors"
 	"net"
 	"net/netip"
 	"slices"
@@ -157,4 +158,113 @@ func TestLinkLocalDeprecated(t *testing.T) {
 	if got, want := linkLocal(), netip.MustParseAddr("fe80::beef"); got != want {
 		t.Errorf("LinkLocal with only a deprecated address = %s, want %s", got, want)
 	}
+}
+
+// demote runs Demote in m's namespace, where it reads promote_secondaries,
+// with vips for vipd's VIPs.
+func demote(t *testing.T, m *lab.Host, idx int, vips ...netip.Prefix) ([]netip.Prefix, error) {
+	t.Helper()
+	isVIP := func(a netip.Addr) bool {
+		return slices.ContainsFunc(vips, func(p netip.Prefix) bool { return p.Addr() == a })
+	}
+	var (
+		got []netip.Prefix
+		err error
+	)
+	if derr := m.Do(func() error { got, err = netif.NewAddrs(nil).Demote(idx, isVIP); return nil }); derr != nil {
+		t.Fatal(derr)
+	}
+	return got, err
+}
+
+// nodeAddrBack removes the master's 192.0.2.11/24 and adds it again, as a
+// network manager may.
+func nodeAddrBack(t *testing.T, m *lab.Host) {
+	t.Helper()
+	m.Run(t, "ip", "addr", "del", "192.0.2.11/24", "dev", "eth0")
+	m.Run(t, "ip", "addr", "add", "192.0.2.11/24", "dev", "eth0")
+}
+
+// TestDemote: when the node's address comes back behind a VIP, Demote
+// puts the VIP behind it, and the node's traffic leaves from its own
+// address again.
+func TestDemote(t *testing.T) {
+	t.Parallel()
+	node := netip.MustParseAddr("192.0.2.11")
+
+	t.Run("secondary of the VIP", func(t *testing.T) {
+		t.Parallel()
+		m, p, idx, addrs := sourceHosts(t)
+		m.SetSysctl(t, "net.ipv4.conf.eth0.promote_secondaries", "1")
+		vip := netip.MustParsePrefix("192.0.2.100/24")
+		if err := addrs.Add(idx, vip, netif.Label("eth0")); err != nil {
+			t.Fatal(err)
+		}
+		nodeAddrBack(t, m) // the VIP was promoted meanwhile
+		out := m.Run(t, "ip", "-4", "addr", "show", "dev", "eth0")
+		if !strings.Contains(out, "inet 192.0.2.11/24 scope global secondary eth0") {
+			t.Fatalf("the node's address is not the VIP's secondary: the test shows nothing\n%s", out)
+		}
+		got, err := demote(t, m, idx, vip)
+		if err != nil || !slices.Equal(got, []netip.Prefix{vip}) {
+			t.Fatalf("Demote = %v, %v, want %v", got, err, vip)
+		}
+		out = m.Run(t, "ip", "-4", "addr", "show", "dev", "eth0")
+		if !strings.Contains(out, "inet 192.0.2.100/24 brd 192.0.2.255 scope global secondary noprefixroute eth0:vipd") {
+			t.Errorf("the VIP is not back as the node's secondary, with its label:\n%s", out)
+		}
+		checkSource(t, m, p, netip.MustParseAddr("192.0.2.12"), node)
+		if got := connect(t, p, m, vip.Addr()); got != netip.MustParseAddr("192.0.2.12") {
+			t.Errorf("the master sees the peer's connection to the VIP from %s", got)
+		}
+		if got, err := demote(t, m, idx, vip); err != nil || len(got) != 0 {
+			t.Errorf("Demote again = %v, %v, want nothing done", got, err)
+		}
+	})
+
+	t.Run("/32 VIP first", func(t *testing.T) {
+		t.Parallel()
+		m, p, idx, addrs := sourceHosts(t)
+		vip := netip.MustParsePrefix("192.0.2.100/32")
+		if err := addrs.Add(idx, vip, netif.Label("eth0")); err != nil {
+			t.Fatal(err)
+		}
+		nodeAddrBack(t, m)
+		// The first primary is the source of a route that names none.
+		m.Run(t, "ip", "route", "add", "198.51.100.0/24", "dev", "eth0")
+		dst := netip.MustParseAddr("198.51.100.7")
+		if got := routeSource(t, m, dst); got != vip.Addr() {
+			t.Fatalf("route to %s has source %s before Demote, want the VIP: the test shows nothing", dst, got)
+		}
+		// No promote_secondaries needed: the VIP has no secondaries.
+		got, err := demote(t, m, idx, vip)
+		if err != nil || !slices.Equal(got, []netip.Prefix{vip}) {
+			t.Fatalf("Demote = %v, %v, want %v", got, err, vip)
+		}
+		checkSource(t, m, p, dst, node)
+		if got := connect(t, p, m, vip.Addr()); got != netip.MustParseAddr("192.0.2.12") {
+			t.Errorf("the master sees the peer's connection to the VIP from %s", got)
+		}
+	})
+
+	t.Run("without promote_secondaries", func(t *testing.T) {
+		t.Parallel()
+		m, _, idx, addrs := sourceHosts(t)
+		m.SetSysctl(t, "net.ipv4.conf.all.promote_secondaries", "0")
+		m.SetSysctl(t, "net.ipv4.conf.eth0.promote_secondaries", "0")
+		vip := netip.MustParsePrefix("192.0.2.100/24")
+		m.Run(t, "ip", "addr", "del", "192.0.2.11/24", "dev", "eth0")
+		if err := addrs.Add(idx, vip, netif.Label("eth0")); err != nil {
+			t.Fatal(err)
+		}
+		m.Run(t, "ip", "addr", "add", "192.0.2.11/24", "dev", "eth0")
+		got, err := demote(t, m, idx, vip)
+		if !errors.Is(err, netif.ErrNoPromote) || len(got) != 0 {
+			t.Fatalf("Demote = %v, %v, want nothing done and ErrNoPromote", got, err)
+		}
+		t.Log(err)
+		if !m.HasAddr(t, "eth0", node) || !m.HasAddr(t, "eth0", vip.Addr()) {
+			t.Fatalf("addresses after Demote: %v, want the node's and the VIP", m.Addrs(t, "eth0"))
+		}
+	})
 }
