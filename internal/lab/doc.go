@@ -14,6 +14,11 @@
 // VIPD_REQUIRE_NETNS is 1, so that a CI that is meant to run the lab tests
 // cannot pass by skipping them.
 //
+// An APIServer stands in for kube-apiserver in a host, with a serving
+// certificate of a KubeadmPKI: a cluster CA and certificates made as kubeadm
+// makes them, which name "kubernetes" but never 127.0.0.1. A KubeadmPKI
+// needs no root.
+//
 // Tests must use documentation addresses only (192.0.2.0/24,
 // 198.51.100.0/24, 203.0.113.0/24, 2001:db8::/32): the lab segment is
 // isolated, but the addresses show up in captures and logs.
