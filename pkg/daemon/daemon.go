@@ -73,6 +73,10 @@ type Daemon struct {
 	started     time.Time
 	routers     []*running
 	vipOwners   map[netip.Addr][]*router.Router // the routers of each VIP, for the guard
+	// moving are the VIPs that move between nodes: all but an address
+	// owner's (priority 255), which are the node's own addresses. It is
+	// replaced, never changed, so readers may keep it.
+	moving map[netip.Addr]bool
 	socks       map[sockKey]*sock
 	anns        map[string]*netif.Announcer
 	monitor     *health.Monitor
@@ -407,9 +411,18 @@ func (d *Daemon) apply(cfg Config) error {
 	d.stopRouters(clash)
 
 	owners := make(map[netip.Addr][]*router.Router)
+	moving := make(map[netip.Addr]bool)
 	for _, r := range next {
 		for _, p := range r.inst.VIPs {
 			owners[p.Addr()] = append(owners[p.Addr()], r.rt)
+		}
+	}
+	for _, inst := range cfg.Instances {
+		if inst.Priority == 255 {
+			continue
+		}
+		for _, p := range inst.VIPs {
+			moving[p.Addr()] = true
 		}
 	}
 	now := time.Now()
@@ -425,6 +438,7 @@ func (d *Daemon) apply(cfg Config) error {
 	d.cfg = cfg
 	d.routers = next
 	d.vipOwners = owners
+	d.moving = moving
 	d.waiting = waiting
 	d.mu.Unlock()
 

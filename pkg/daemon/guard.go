@@ -2,7 +2,9 @@ package daemon
 
 import (
 	"context"
+	"errors"
 	"net/netip"
+	"slices"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -14,9 +16,12 @@ import (
 // an address that changed check its VIPs: a VIP removed from a master by
 // another network manager is put back, one bound on a backup is removed.
 // Link and address events also retry the routers that wait for their
-// interface or address.
+// interface or address, and a node address that comes back behind a VIP
+// has the VIP put behind it again (see netif.Addrs.Demote), so that the
+// node's own traffic never leaves from a VIP.
 // It subscribes again after an error until ctx ends.
 func (d *Daemon) guardVIPs(ctx context.Context) {
+	g := guard{d: d, noPromote: make(map[int]bool)}
 	for ctx.Err() == nil {
 		ev, err := netif.Subscribe(nil, unix.RTNLGRP_LINK, unix.RTNLGRP_IPV4_IFADDR, unix.RTNLGRP_IPV6_IFADDR)
 		if err != nil {
@@ -26,7 +31,7 @@ func (d *Daemon) guardVIPs(ctx context.Context) {
 			// events: the waiting routers look again.
 			d.poke()
 			stop := context.AfterFunc(ctx, func() { ev.Close() })
-			err = d.follow(ev)
+			err = g.follow(ev)
 			stop()
 			ev.Close()
 		}
@@ -36,6 +41,9 @@ func (d *Daemon) guardVIPs(ctx context.Context) {
 		d.log.Warn("VIP guard: address events lost; following them again", "error", err)
 		// Events may have been missed meanwhile: check everything.
 		d.checkAllVIPs()
+		for _, ifindex := range d.vipInterfaces() {
+			g.demote(ifindex)
+		}
 		select {
 		case <-ctx.Done():
 		case <-time.After(time.Second):
@@ -43,8 +51,18 @@ func (d *Daemon) guardVIPs(ctx context.Context) {
 	}
 }
 
+// guard is the state of guardVIPs's goroutine.
+type guard struct {
+	d *Daemon
+	// noPromote are the interfaces already warned about: they do not
+	// promote secondary addresses, so a VIP cannot be put behind a node
+	// address there.
+	noPromote map[int]bool
+}
+
 // follow hands the address events to the routers until receiving fails.
-func (d *Daemon) follow(ev *netif.Events) error {
+func (g *guard) follow(ev *netif.Events) error {
+	d := g.d
 	for {
 		msgs, err := ev.Receive()
 		if err != nil {
@@ -65,8 +83,65 @@ func (d *Daemon) follow(ev *netif.Events) error {
 				continue
 			}
 			d.vipChanged(a.Addr, a.Added)
+			if a.Addr.Is4() && !d.isVIP(a.Addr) {
+				// A node address that came back, or went and
+				// promoted a VIP.
+				g.demote(a.Index)
+			}
 		}
 	}
+}
+
+// demote puts the node's IPv4 addresses of an interface back ahead of the
+// VIPs, and says what it did.
+func (g *guard) demote(ifindex int) {
+	d := g.d
+	vips := d.movingVIPs()
+	moved, err := d.addrs.Demote(ifindex, func(a netip.Addr) bool { return vips[a] })
+	if len(moved) > 0 {
+		d.log.Warn("VIP guard: a node address came back behind VIPs; put them behind it, so that the node's own traffic does not leave from a VIP",
+			"interface", ifindex, "vips", moved)
+	}
+	switch {
+	case errors.Is(err, netif.ErrNoPromote):
+		if !g.noPromote[ifindex] {
+			g.noPromote[ifindex] = true
+			d.log.Warn("VIP guard: a VIP is the primary address of its subnet, and the interface does not promote secondary addresses: "+
+				"the node's traffic may leave from the VIP; set net.ipv4.conf.IF.promote_secondaries=1", "interface", ifindex, "error", err)
+		}
+	case err != nil:
+		d.log.Warn("VIP guard: cannot put VIPs behind the node's addresses", "interface", ifindex, "error", err)
+	}
+}
+
+// isVIP reports whether a is a VIP that moves between nodes: an address
+// owner's (priority 255) VIPs are the node's own addresses.
+func (d *Daemon) isVIP(a netip.Addr) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.moving[a]
+}
+
+// movingVIPs returns the VIPs that move between nodes, for Demote, which
+// calls its function on the Addrs goroutine.
+func (d *Daemon) movingVIPs() map[netip.Addr]bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.moving
+}
+
+// vipInterfaces returns the interfaces that carry IPv4 VIPs.
+func (d *Daemon) vipInterfaces() []int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	var out []int
+	for _, r := range d.routers {
+		c := r.rt.Config()
+		if !slices.Contains(out, c.IfIndex) && len(c.VIPs) > 0 && c.VIPs[0].Addr().Is4() {
+			out = append(out, c.IfIndex)
+		}
+	}
+	return out
 }
 
 // vipChanged tells the routers owning addr that the kernel added or
