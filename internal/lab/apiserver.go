@@ -85,6 +85,10 @@ func ServeAPIServer(t testing.TB, h *Host, cert *ServingCert) *APIServer {
 	return a
 }
 
+// Stop stops the server as a killed kube-apiserver stops: its listener and
+// connections close, and new connections are refused.
+func (a *APIServer) Stop() { a.srv.Close() }
+
 // SetCert makes the server present cert from the next TLS handshake on.
 func (a *APIServer) SetCert(cert *ServingCert) {
 	c := cert.TLS
