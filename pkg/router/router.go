@@ -799,6 +799,8 @@ func (r *Router) apply(out vrrp.Output) {
 			r.status.Transitions = slices.Delete(r.status.Transitions, 0, 1)
 		}
 		r.status.Transitions = append(r.status.Transitions, Transition{At: now, From: out.From, To: out.To, Reason: out.Reason})
+	} else if out.Reason != "" {
+		r.status.Reason = out.Reason
 	}
 	r.status.Master = master
 	r.mu.Unlock()

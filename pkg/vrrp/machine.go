@@ -65,7 +65,8 @@ type Output struct {
 	Priority uint8
 	// From and To differ when the event changed the state.
 	From, To State
-	// Reason says why the state changed, for logs and status.
+	// Reason says why the state changed, for logs and status; or, in
+	// Fault without a change of state, the new reason to be in it.
 	Reason string
 	// Event, when not empty, is worth a log line although the state did
 	// not change (a master resigning, or keeping the VIPs as a last resort).
@@ -488,7 +489,12 @@ func (m *Machine) SetFault(now time.Time, f FaultKind) Output {
 	case f == NoFault && m.state == Master:
 		m.resigning = false
 	}
-	return m.advertiseChange(now, old)
+	out := m.advertiseChange(now, old)
+	if m.state == Fault && f != was && f != NoFault {
+		// Still in Fault, for another reason: status says which.
+		out.Reason = f.why()
+	}
+	return out
 }
 
 // advertiseChange sends an advertisement at once when a master's

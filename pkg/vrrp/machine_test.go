@@ -487,3 +487,26 @@ func TestPhase(t *testing.T) {
 		t.Errorf("started on the grid: next advert at %v, want %v", got, 3*ivl)
 	}
 }
+
+// TestFaultReason: a router that stays in Fault for another reason says
+// the new one, which status shows (the transition said the first).
+func TestFaultReason(t *testing.T) {
+	m := NewMachine(cfg(3, 100, time.Second, true))
+	run(m, step{event: "start"})
+	steps := []struct {
+		fault FaultKind
+		want  string
+	}{
+		{Pending, "waiting for the first check results"}, // the transition's reason
+		{SoftFault, "tracked check failed"},
+		{SoftFault, ""}, // no change
+		{Drained, "drained"},
+		{LinkDown, "interface down"},
+	}
+	for i, s := range steps {
+		out := run(m, step{at: time.Duration(i) * time.Second, event: "fault", prio: uint8(s.fault)})
+		if out.Reason != s.want || m.State() != Fault {
+			t.Errorf("fault %v: %v with reason %q, want FAULT with %q", s.fault, m.State(), out.Reason, s.want)
+		}
+	}
+}
