@@ -59,7 +59,7 @@ func TestKubeadmBootstrap(t *testing.T) {
 		})
 	}
 	stable(t, 500*time.Millisecond, vip, "cp-3", cps...)
-	logStatus(t, procs[0], "before kubeadm init")
+	logStatus(t, procs[0], "before kubeadm init", "kube-apiserver")
 
 	// kubeadm init on cp-1: certificates first, the API server once its
 	// static pod runs.
@@ -202,10 +202,11 @@ func check(st control.Status, name string) (control.Check, bool) {
 	return st.Checks[i], true
 }
 
-// logStatus logs what vipctl status shows on p's node.
-func logStatus(t testing.TB, p *proc, when string) {
+// logStatus logs what vipctl status shows on p's node (of one instance,
+// in detail, if named).
+func logStatus(t testing.TB, p *proc, when string, name ...string) {
 	t.Helper()
-	out, err := p.vipctl("status")
+	out, err := p.vipctl(append([]string{"status"}, name...)...)
 	if err != nil {
 		t.Fatalf("vipctl status on %s: %v\n%s", p.host.Name(), err, out)
 	}
