@@ -68,15 +68,15 @@ type Daemon struct {
 	// the last milliseconds on it.
 	timers hrtimer.Pool
 
-	mu          sync.Mutex // guards the fields below
-	cfg         Config
-	started     time.Time
-	routers     []*running
-	vipOwners   map[netip.Addr][]*router.Router // the routers of each VIP, for the guard
+	mu        sync.Mutex // guards the fields below
+	cfg       Config
+	started   time.Time
+	routers   []*running
+	vipOwners map[netip.Addr][]*router.Router // the routers of each VIP, for the guard
 	// moving are the VIPs that move between nodes: all but an address
 	// owner's (priority 255), which are the node's own addresses. It is
 	// replaced, never changed, so readers may keep it.
-	moving map[netip.Addr]bool
+	moving      map[netip.Addr]bool
 	socks       map[sockKey]*sock
 	anns        map[string]*netif.Announcer
 	monitor     *health.Monitor
