@@ -2,6 +2,21 @@
 GO        ?= go
 PREFIX    ?= /usr/local
 DESTDIR   ?=
+SBINDIR   ?= $(PREFIX)/sbin
+BINDIR    ?= $(PREFIX)/bin
+MANDIR    ?= $(PREFIX)/share/man
+UNITDIR   ?= /etc/systemd/system
+# The date of the last commit: manual pages, package and image carry it,
+# so that the same commit builds the same bytes.
+SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 1)
+export SOURCE_DATE_EPOCH
+# Where make man, make deb and make image write, and for which
+# architectures (linux/ARCH); DEB_ARCH is the package's.
+DOCDIR    ?= build/doc
+DEB_OUT   ?= build
+DEB_ARCH  ?= $(shell $(GO) env GOARCH)
+IMAGE_OUT ?= build/image
+ARCHES    ?= amd64 arm64
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS   := -s -w -X main.version=$(VERSION)
 # vipd speaks HTTP/1.1 only (checks, metrics, control API): without
@@ -10,13 +25,32 @@ LDFLAGS   := -s -w -X main.version=$(VERSION)
 TAGS      := nethttpomithttp2
 STATICCHECK := $(shell $(GO) env GOPATH)/bin/staticcheck
 
-.PHONY: all build test unit lab demo lint fuzz install clean
+.PHONY: all build cross man deb image test unit lab demo lint fuzz install clean
 
 all: build
 
 build:
 	mkdir -p bin
 	CGO_ENABLED=0 $(GO) build -trimpath -tags '$(TAGS)' -ldflags '$(LDFLAGS)' -o bin/ ./cmd/...
+
+# bin/linux-ARCH/ for each of ARCHES (or ARCHES=amd64 make cross).
+cross:
+	for a in $(ARCHES); do \
+		mkdir -p bin/linux-$$a && \
+		CGO_ENABLED=0 GOOS=linux GOARCH=$$a $(GO) build -trimpath -tags '$(TAGS)' -ldflags '$(LDFLAGS)' -o bin/linux-$$a/ ./cmd/... || exit 1; \
+	done
+
+# The manual pages vipd(8), vipctl(8), vipd.toml(5), from the reference
+# configuration and the programs' help, and the packaged vipd.toml: the
+# reference with every setting commented out.
+man: build
+	$(GO) run ./internal/tools/gendocs -version $(VERSION) -o $(DOCDIR)
+
+# The Debian package, $(DEB_OUT)/vipd_VERSION_ARCH.deb (dpkg-deb, no
+# Debian source tree needed).
+deb: man
+	$(MAKE) --no-print-directory cross ARCHES=$(DEB_ARCH)
+	packaging/deb/mkdeb.sh -v $(VERSION) -a $(DEB_ARCH) -b bin/linux-$(DEB_ARCH) -d $(DOCDIR) -o $(DEB_OUT)
 
 # The whole suite: unit tests, then the network-namespace lab (needs root;
 # without root the lab tests skip, unless VIPD_REQUIRE_NETNS=1).
@@ -73,11 +107,16 @@ chaos:
 bench:
 	VIPD_BENCH=1 VIPD_REQUIRE_NETNS=1 $(GO) test -count=1 -run '^TestBench$$' -v -timeout 60m ./bench/
 
-install: build
-	install -D -m 0755 bin/vipd $(DESTDIR)$(PREFIX)/sbin/vipd
-	for b in bin/*; do [ "$$b" = bin/vipd ] || install -D -m 0755 $$b $(DESTDIR)$(PREFIX)/bin/$${b#bin/}; done
-	install -D -m 0644 systemd/vipd.service $(DESTDIR)/etc/systemd/system/vipd.service
-	test -e $(DESTDIR)/etc/vipd/vipd.toml || install -D -m 0644 configs/vipd.toml $(DESTDIR)/etc/vipd/vipd.toml
+# The paths agree with the package's: PREFIX=/usr installs as it does,
+# except the unit, which goes to UNITDIR.
+install: man
+	install -D -m 0755 bin/vipd $(DESTDIR)$(SBINDIR)/vipd
+	for b in bin/*; do [ ! -f "$$b" ] || [ "$$b" = bin/vipd ] || install -D -m 0755 $$b $(DESTDIR)$(BINDIR)/$${b#bin/}; done
+	mkdir -p $(DESTDIR)$(UNITDIR)
+	sed 's|@sbindir@|$(SBINDIR)|g' systemd/vipd.service.in > $(DESTDIR)$(UNITDIR)/vipd.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/vipd.service
+	for p in vipd.8 vipctl.8 vipd.toml.5; do install -D -m 0644 $(DOCDIR)/$$p $(DESTDIR)$(MANDIR)/man$${p##*.}/$$p; done
+	test -e $(DESTDIR)/etc/vipd/vipd.toml || install -D -m 0644 $(DOCDIR)/vipd.toml $(DESTDIR)/etc/vipd/vipd.toml
 
 clean:
-	rm -rf bin
+	rm -rf bin build
