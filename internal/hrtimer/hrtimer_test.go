@@ -10,36 +10,47 @@ import (
 	"time"
 )
 
-// TestSleepUntil sleeps to points a few milliseconds ahead and reports how
-// late it woke. The test fails only on gross lateness, which a busy
-// machine can cause too; the figures are in the log.
+// TestSleepUntil: a sleep never ends before its time, and a time in the
+// past returns at once. How late it wakes is BenchmarkSleepUntilLateness's.
 func TestSleepUntil(t *testing.T) {
 	tm, err := New()
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer tm.Close()
-	var late []time.Duration
 	for range 50 {
 		at := time.Now().Add(2 * time.Millisecond)
 		if err := tm.SleepUntil(at); err != nil {
 			t.Fatal(err)
 		}
-		l := time.Since(at)
-		if l < 0 {
+		if l := time.Since(at); l < 0 {
 			t.Fatalf("woke %v before the time", -l)
 		}
-		late = append(late, l)
 	}
-	slices.Sort(late)
-	t.Logf("lateness: median %v, max %v", late[len(late)/2], late[len(late)-1])
-	if late[len(late)/2] > 5*time.Millisecond {
-		t.Fatalf("median lateness %v", late[len(late)/2])
-	}
-	// A time in the past returns at once.
 	if err := tm.SleepUntil(time.Now().Add(-time.Second)); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// BenchmarkSleepUntilLateness reports how late sleeps of 2 ms wake: the
+// median and the maximum, in microseconds.
+func BenchmarkSleepUntilLateness(b *testing.B) {
+	tm, err := New()
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer tm.Close()
+	var late []time.Duration
+	for b.Loop() {
+		at := time.Now().Add(2 * time.Millisecond)
+		if err := tm.SleepUntil(at); err != nil {
+			b.Fatal(err)
+		}
+		late = append(late, time.Since(at))
+	}
+	slices.Sort(late)
+	b.ReportMetric(float64(late[len(late)/2].Microseconds()), "median-late-µs")
+	b.ReportMetric(float64(late[len(late)-1].Microseconds()), "max-late-µs")
 }
 
 // TestSleepLeavesTheProcessor: with one P, a goroutine sleeping on the
@@ -72,12 +83,14 @@ func TestSleepLeavesTheProcessor(t *testing.T) {
 		time.Sleep(5 * time.Millisecond)
 		c.Write([]byte("x"))
 	}()
-	start := time.Now()
-	if err := tm.SleepUntil(start.Add(200 * time.Millisecond)); err != nil {
+	// Long enough that the writer runs well within it, however busy the
+	// machine: the reader must wake before the sleep ends.
+	if err := tm.SleepUntil(time.Now().Add(time.Second)); err != nil {
 		t.Fatal(err)
 	}
-	if w := (<-woke).Sub(start); w > 100*time.Millisecond {
-		t.Fatalf("the reader woke %v after the start, at the end of the sleep", w)
+	slept := time.Now()
+	if w := <-woke; !w.Before(slept) {
+		t.Fatalf("the reader woke %v after the sleep ended, not during it", w.Sub(slept))
 	}
 }
 
@@ -136,9 +149,6 @@ func TestPool(t *testing.T) {
 		if err := <-errs; err != nil {
 			t.Fatal(err)
 		}
-	}
-	if got := time.Since(at); got > 50*time.Millisecond {
-		t.Errorf("the last sleeper woke %v late", got)
 	}
 	if got := p.Idle(); got != keepIdle {
 		t.Errorf("%d idle Timers after %d sleeps at once, want %d", got, n, keepIdle)
