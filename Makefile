@@ -58,7 +58,6 @@ test: build
 	@if [ "$$(id -u)" = 0 ]; then scripts/lab-deps.sh; fi
 	$(GO) vet ./...
 	$(GO) test -race -count=1 $$($(GO) list ./... | grep -v /e2e)
-	$(GO) test -count=1 -run 'Stacks' ./pkg/router/
 	$(GO) test -count=1 ./e2e/
 	@if [ "$$(id -u)" != 0 ]; then echo "make test: not root, so the namespace lab tests were skipped; sudo make test runs them (and installs the tools they need)"; fi
 
@@ -98,6 +97,16 @@ CHAOS_TIMEOUT  ?= 30m
 .PHONY: chaos
 chaos:
 	VIPD_REQUIRE_NETNS=1 VIPD_CHAOS_DURATION=$(CHAOS_DURATION) $(GO) test -count=1 -v -timeout=$(CHAOS_TIMEOUT) -run='^TestChaos$$' ./e2e/
+
+# Figures that depend on the Go runtime, reported by benchmarks rather than
+# asserted by tests: stack and heap of a waiting router, stacks of netlink
+# callers and event waiters (root, lab), timerfd lateness. Without -race,
+# which enlarges stack frames.
+.PHONY: benchmarks
+benchmarks:
+	$(GO) test -run '^$$' -bench 'WaitingRouterMemory' -benchtime 1x ./pkg/router/
+	$(GO) test -run '^$$' -bench 'Stacks' -benchtime 1x ./pkg/netif/
+	$(GO) test -run '^$$' -bench 'Lateness' -benchtime 500x ./internal/hrtimer/
 
 # vipd against keepalived 2.2.7, side by side in the namespace lab (root,
 # keepalived, tcpdump, curl and ping needed). It waits up to 10 minutes for a

@@ -25,7 +25,7 @@ import (
 
 // addrsHost returns a lab host with 192.0.2.11/24 on eth0, eth0's index,
 // and an Addrs working in its namespace, closed at cleanup.
-func addrsHost(t *testing.T) (*lab.Host, int, *netif.Addrs) {
+func addrsHost(t testing.TB) (*lab.Host, int, *netif.Addrs) {
 	t.Helper()
 	a := lab.New(t).AddHost("a", "192.0.2.11/24")
 	addrs := netif.NewAddrs(a.Handle())
@@ -91,48 +91,48 @@ func stacks() uint64 {
 	return s[0].Value.Uint64()
 }
 
-// TestAddrsKeepStacksSmall: goroutines that change addresses through
-// Addrs keep small stacks; the netlink package's 64 KiB receive buffer
-// lives on the stack of Addrs' own goroutine. Without it, each of the
-// goroutines below would hold a stack of 128 KiB: 8 MiB in all.
-func TestAddrsKeepStacksSmall(t *testing.T) {
-	// Not parallel: it reads the process's stack memory.
-	_, idx, addrs := addrsHost(t)
+// BenchmarkAddrsStacks reports how much the stacks of goroutines that
+// change addresses through Addrs grow; the netlink package's 64 KiB receive
+// buffer lives on the stack of Addrs' own goroutine. Without it, each would
+// hold a stack of 128 KiB.
+func BenchmarkAddrsStacks(b *testing.B) {
+	// It reads the process's stack memory: nothing else may run.
+	_, idx, addrs := addrsHost(b)
 	// No collection in between: it would shrink grown stacks.
 	defer debug.SetGCPercent(debug.SetGCPercent(-1))
 
 	const n = 64
-	before := stacks()
-	var called, done sync.WaitGroup
-	release := make(chan struct{})
-	errs := make(chan error, n)
-	for i := range n {
-		called.Add(1)
-		done.Add(1)
-		go func() {
-			defer done.Done()
-			vip := netip.PrefixFrom(netip.AddrFrom4([4]byte{192, 0, 2, byte(100 + i)}), 32)
-			if err := addrs.Add(idx, vip, ""); err != nil {
-				errs <- err
-			} else if _, err := addrs.List(idx); err != nil {
-				errs <- err
-			}
-			called.Done()
-			<-release // keep the stack until measured
-		}()
+	var grown uint64
+	for range b.N {
+		before := stacks()
+		var called, done sync.WaitGroup
+		release := make(chan struct{})
+		errs := make(chan error, n)
+		for i := range n {
+			called.Add(1)
+			done.Add(1)
+			go func() {
+				defer done.Done()
+				vip := netip.PrefixFrom(netip.AddrFrom4([4]byte{192, 0, 2, byte(100 + i)}), 32)
+				if err := addrs.Add(idx, vip, ""); err != nil {
+					errs <- err
+				} else if _, err := addrs.List(idx); err != nil {
+					errs <- err
+				}
+				called.Done()
+				<-release // keep the stack until measured
+			}()
+		}
+		called.Wait()
+		grown = stacks() - before
+		close(release)
+		done.Wait()
+		close(errs)
+		for err := range errs {
+			b.Fatal(err)
+		}
 	}
-	called.Wait()
-	grown := stacks() - before
-	close(release)
-	done.Wait()
-	close(errs)
-	for err := range errs {
-		t.Fatal(err)
-	}
-	t.Logf("stacks grew by %d KiB for %d goroutines", grown>>10, n)
-	if grown > 2<<20 {
-		t.Errorf("stacks grew by %d KiB for %d goroutines, want under 2 MiB", grown>>10, n)
-	}
+	b.ReportMetric(float64(grown)/n, "stack-B/caller")
 }
 
 func TestAddrsIPv6NoDAD(t *testing.T) {
