@@ -7,6 +7,8 @@
 //	vipctl version                         versions of vipctl and the running vipd
 //	vipctl convert-keepalived [-o DIR] FILE...
 //	                                       keepalived.conf files (one per node) to vipd's
+//	vipctl manifest static-pod|daemonset -image IMAGE [CONFIG]
+//	                                       a Kubernetes manifest that runs vipd
 //
 // Every command accepts -socket PATH, before or after its name.
 package main
@@ -46,6 +48,9 @@ Commands:
                                  into vipd configurations (stdout, or
                                  DIR/NODE.toml with -o); what does not carry
                                  over is listed on stderr
+  manifest static-pod|daemonset -image IMAGE [CONFIG]
+                                 write a static pod or DaemonSet that runs
+                                 vipd with CONFIG (vipctl manifest -h)
 
 Flags, accepted before or after the command:
   -socket PATH                   vipd's control socket (default ` + control.DefaultSocket + `)
@@ -87,6 +92,8 @@ func (c cli) run(args []string) int {
 		return c.showVersion(*socket, rest)
 	case "convert-keepalived":
 		return c.convertKeepalived(rest)
+	case "manifest":
+		return c.manifest(rest)
 	case "help":
 		fmt.Fprint(c.stdout, usage)
 		return 0

@@ -204,7 +204,7 @@ func TestProgramPages(t *testing.T) {
 	if err != nil {
 		t.Fatalf("vipctl(8): %v", err)
 	}
-	for _, c := range []string{"status", "drain", "resume", "version", "convert\\-keepalived", "\\-socket"} {
+	for _, c := range []string{"status", "drain", "resume", "version", "convert\\-keepalived", "manifest", "\\-socket"} {
 		if !bytes.Contains(page, []byte(".TP\n\\fB"+c+"\\fR")) {
 			t.Errorf("vipctl(8) does not describe %s", c)
 		}
