@@ -2,6 +2,8 @@ package lab
 
 import (
 	"crypto/tls"
+	"encoding/json"
+	"fmt"
 	"io"
 	"log"
 	"net"
@@ -23,11 +25,13 @@ const APIServerPort = 6443
 const LabEndpoint = "192.0.2.100"
 
 // An APIServer is a fake kube-apiserver: HTTPS on port 6443 of every
-// address of a lab host, 127.0.0.1 included, answering /readyz with 200
-// while up and 503 while Down. Its serving certificate can be replaced
-// while it runs (SetCert), as kube-apiserver reloads its files.
+// address of a lab host, 127.0.0.1 included, answering /readyz, /livez and
+// /healthz with 200 while up and 503 while Down, and any other path with
+// 403, as kube-apiserver answers anonymous requests. Its serving
+// certificate can be replaced while it runs (SetCert), as kube-apiserver
+// reloads its files.
 type APIServer struct {
-	// Down makes /readyz fail while true.
+	// Down makes /readyz, /livez and /healthz fail while true.
 	Down atomic.Bool
 	// CAFile is the CA that verifies the server, for a check's ca_file;
 	// StartAPIServer writes it, ServeAPIServer leaves it empty.
@@ -96,7 +100,21 @@ func (a *APIServer) SetCert(cert *ServingCert) {
 }
 
 func (a *APIServer) serveHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.URL.Path != "/readyz" || a.Down.Load() {
+	switch r.URL.Path {
+	case "/readyz", "/livez", "/healthz":
+	default:
+		// What kube-apiserver tells an anonymous request for any other
+		// path, "/" included.
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusForbidden)
+		json.NewEncoder(w).Encode(map[string]any{
+			"kind": "Status", "apiVersion": "v1", "metadata": map[string]any{}, "status": "Failure",
+			"message": fmt.Sprintf("forbidden: User \"system:anonymous\" cannot get path %q", r.URL.Path),
+			"reason":  "Forbidden", "details": map[string]any{}, "code": http.StatusForbidden,
+		})
+		return
+	}
+	if a.Down.Load() {
 		http.Error(w, "not ready", http.StatusServiceUnavailable)
 		return
 	}
