@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
-	"net/netip"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -15,6 +14,25 @@ import (
 // ErrNothingToConvert is returned when a file yields no virtual router:
 // it has no vrrp_instance, or none that vipd can run.
 var ErrNothingToConvert = errors.New("kaconf: nothing to convert")
+
+// ErrRefused marks files the converter refuses: keepalived 2.2.7 itself
+// would not run them (it stops at a missing parameter, an instance
+// without virtual_router_id, unicast peers in strict mode, ...), or how
+// keepalived reads them depends on something the converter was not told
+// (the config id of conditional lines).
+var ErrRefused = errors.New("kaconf: refused")
+
+// A RefusalError is an ErrRefused at a place in a file.
+type RefusalError struct {
+	File string
+	Line int
+	Msg  string
+}
+
+func (e *RefusalError) Error() string { return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Msg) }
+
+// Unwrap makes errors.Is(err, ErrRefused) hold.
+func (e *RefusalError) Unwrap() error { return ErrRefused }
 
 // A Note is something of a keepalived configuration that the vipd
 // configuration does not carry over, or carries over differently, with
@@ -42,8 +60,47 @@ type Node struct {
 	// Source is the keepalived.conf the node was converted from, as given.
 	Source string
 	// TOML is the vipd configuration. It describes the node alone (no
-	// [cluster]) and passes config.Parse.
+	// [cluster]) and passes config.Parse. It holds every converted
+	// instance, also those whose verdict is not safe.
 	TOML []byte
+}
+
+// A Verdict says whether a vrrp_instance converts into a vipd instance
+// that, next to keepalived nodes running the original file, advertises,
+// elects and fails over as keepalived does: safe for a mixed fleet.
+type Verdict struct {
+	File string // where the vrrp_instance is
+	Line int
+	Node string // the node's name
+	// Instance is the vrrp_instance's name; the vipd instance's is
+	// InstanceName.
+	Instance     string
+	InstanceName string
+	// Converted: the instance is in the node's TOML. An instance that
+	// vipd cannot run as keepalived does is left out.
+	Converted bool
+	Safe      bool
+	// Reasons say why the verdict is not safe, each at the place of the
+	// file that causes it.
+	Reasons []Note
+}
+
+// String formats the verdict and its reasons, one a line.
+func (v Verdict) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s:%d: vrrp_instance %s of node %s: ", v.File, v.Line, v.Instance, v.Node)
+	switch {
+	case v.Safe:
+		b.WriteString("safe for a mixed fleet")
+	case v.Converted:
+		b.WriteString("NOT SAFE for a mixed fleet (converted):")
+	default:
+		b.WriteString("NOT SAFE for a mixed fleet (not converted):")
+	}
+	for _, r := range v.Reasons {
+		b.WriteString("\n\t" + r.String())
+	}
+	return b.String()
 }
 
 // Result is what Convert made.
@@ -53,47 +110,93 @@ type Result struct {
 	// Notes are everything not carried over, by file (in the order read)
 	// and line.
 	Notes []Note
+	// Verdicts are those of every vrrp_instance keepalived runs, by node
+	// and line.
+	Verdicts []Verdict
+}
+
+// Safe reports whether every instance is safe for a mixed fleet.
+func (r Result) Safe() bool {
+	for _, v := range r.Verdicts {
+		if !v.Safe {
+			return false
+		}
+	}
+	return true
+}
+
+// Options are how keepalived is run on the nodes, for what depends on it.
+type Options struct {
+	// ConfigID is keepalived's config id (its -i option; by default the
+	// host name up to the first dot), which selects the conditional
+	// lines "@ID ..." and "@^ID ...". Without it, a file with such lines
+	// is refused.
+	ConfigID string
+	// ConfigIDs sets the config id of some files (by the name given to
+	// Convert), overriding ConfigID.
+	ConfigIDs map[string]string
+	// Root is where a copy of the nodes' file systems is: an include of
+	// an absolute path is read under it.
+	Root string
 }
 
 // Convert converts keepalived configurations, one file per node, each with
-// the files it includes, into vipd configurations.
+// the files it includes, into vipd configurations, with no options.
+func Convert(files []string) (Result, error) {
+	return ConvertOptions(files, Options{})
+}
+
+// ConvertOptions converts keepalived configurations, one file per node,
+// each with the files it includes, into vipd configurations.
 //
-// Each node gets a file of its own, without [cluster], as keepalived.conf
-// is: a [cluster] derives the priorities from the order of the nodes (250,
-// 240, ...), while keepalived's are whatever the operator chose (often 101
-// and 100), and during a rolling migration, vipd and keepalived nodes that
-// share a virtual router must keep exactly those. Given several files,
-// Convert also checks that they describe the same virtual routers
-// consistently (the same VIPs, version, interval and password), and notes
-// where they do not.
+// Each file is read as keepalived 2.2.7 reads it, defaults and fallbacks
+// for invalid values included. Each node gets a file of its own, without
+// [cluster], as keepalived.conf is: a [cluster] derives the priorities
+// from the order of the nodes (250, 240, ...), while keepalived's are
+// whatever the operator chose (often 101 and 100), and during a rolling
+// migration, vipd and keepalived nodes that share a virtual router must
+// keep exactly those. Every vrrp_instance gets a Verdict. Given several
+// files, ConvertOptions also checks that they describe the same virtual
+// routers consistently (the same VIPs, version, interval and password),
+// and notes what keepalived does where they do not.
 //
 // On an error, Result holds the notes made so far. The error is a
 // *SyntaxError (errors.Is ErrSyntax) for a file keepalived's syntax cannot
-// read, wraps ErrNothingToConvert for a file without a convertible
-// vrrp_instance, and otherwise reports a file that cannot be read.
-func Convert(files []string) (Result, error) {
-	return convert(osLoader{}, files)
+// read, a *RefusalError (ErrRefused) for a file keepalived would not run
+// or that needs an option, wraps ErrNothingToConvert for a file without a
+// convertible vrrp_instance, and otherwise reports a file that cannot be
+// read.
+func ConvertOptions(files []string, opts Options) (Result, error) {
+	return convert(osLoader{}, files, opts)
 }
 
-func convert(load loader, files []string) (Result, error) {
+func convert(load loader, files []string, opts Options) (Result, error) {
 	n := &notes{}
 	var nodes []*node
 	for _, f := range files {
 		n.file(f)
-		stmts, err := parseFile(load, f, n)
+		id, idSet := opts.ConfigID, opts.ConfigID != ""
+		if v, ok := opts.ConfigIDs[f]; ok {
+			id, idSet = v, true
+		}
+		ps := parseSettings{root: opts.Root, configID: id, configIDSet: idSet}
+		stmts, err := parseFile(load, f, ps, n)
 		if err != nil {
 			return Result{Notes: n.sorted()}, err
 		}
-		nd := convertFile(f, stmts, n)
-		if len(nd.instances) == 0 {
-			return Result{Notes: n.sorted()}, fmt.Errorf("%s: no vrrp_instance that vipd can run: %w", f, ErrNothingToConvert)
+		nd, err := convertFile(f, stmts, n)
+		if err != nil {
+			return Result{Notes: n.sorted()}, err
+		}
+		if !slices.ContainsFunc(nd.instances, func(in *vInstance) bool { return !in.refused }) {
+			return Result{Notes: n.sorted(), Verdicts: verdicts([]*node{nd})}, fmt.Errorf("%s: no vrrp_instance that vipd can run: %w", f, ErrNothingToConvert)
 		}
 		nodes = append(nodes, nd)
 	}
 	nameNodes(nodes, n)
 	compareNodes(nodes, n)
 
-	var res Result
+	res := Result{Verdicts: verdicts(nodes)}
 	for _, nd := range nodes {
 		data := render(nd)
 		if err := validate(nd.source, data); err != nil {
@@ -105,6 +208,22 @@ func convert(load loader, files []string) (Result, error) {
 	}
 	res.Notes = n.sorted()
 	return res, nil
+}
+
+// verdicts lists the verdicts of the nodes' instances.
+func verdicts(nodes []*node) []Verdict {
+	var out []Verdict
+	for _, nd := range nodes {
+		for _, in := range nd.instances {
+			out = append(out, Verdict{
+				File: in.at.file, Line: in.at.line, Node: nd.name,
+				Instance: in.kaName, InstanceName: in.name,
+				Converted: !in.refused, Safe: len(in.reasons) == 0,
+				Reasons: slices.Clone(in.reasons),
+			})
+		}
+	}
+	return out
 }
 
 // validate checks a converted file as vipd -t does: it parses, and every
@@ -219,15 +338,16 @@ func safeName(s string) string {
 }
 
 // compareNodes checks the virtual routers that several nodes share: they
-// must agree on what keepalived and vipd compare in every advert, and
+// must agree on what keepalived and vipd compare in every advert; where
+// they do not, it notes what keepalived does. Priorities may differ, and
 // state MASTER only says who starts as master.
 func compareNodes(nodes []*node, n *notes) {
 	if len(nodes) < 2 {
 		return
 	}
 	type key struct {
-		vrid int
-		ipv6 bool
+		vrid   int
+		family int
 	}
 	type member struct {
 		node *node
@@ -237,7 +357,7 @@ func compareNodes(nodes []*node, n *notes) {
 	var keys []key
 	for _, nd := range nodes {
 		for _, in := range nd.instances {
-			k := key{in.vrid, in.ipv6}
+			k := key{in.vrid, in.family}
 			if _, ok := groups[k]; !ok {
 				keys = append(keys, k)
 			}
@@ -273,66 +393,83 @@ func compareNodes(nodes []*node, n *notes) {
 	}
 	for _, ms := range sets {
 		first := ms[0]
-		k := key{first.inst.vrid, first.inst.ipv6}
 		if len(ms) == 1 {
-			if len(nodes) > 1 {
-				n.at(first.inst.at, "vrrp_instance %s (vrid %d, %s) is in this file only: its node has no peer among the files given",
-					first.inst.kaName, k.vrid, family(k.ipv6))
-			}
+			n.at(first.inst.at, "vrrp_instance %s (vrid %d, %s) is in this file only: its node has no peer among the files given",
+				first.inst.kaName, first.inst.vrid, familyOf(first.inst.family))
 			continue
 		}
 		for _, m := range ms[1:] {
 			in, ref := m.inst, first.inst
 			where := fmt.Sprintf("%s (%s:%d)", first.node.name, ref.at.file, ref.at.line)
-			if !sameVIPs(in.vips, ref.vips) {
-				n.at(in.at, "vrrp_instance %s: its VIPs differ from those of %s: the routers of a VRID must advertise the same addresses (vipd drops adverts whose address list differs from its own)", in.kaName, where)
+			if !sameAddrs(in.kaVIPs, ref.kaVIPs) {
+				n.at(in.at, "vrrp_instance %s: its VIPs differ from those of %s: keepalived drops adverts whose address list differs from its own (\"expected N VIPs\", \"not present in MASTER advert\"), and so does vipd: both become master", in.kaName, where)
 			}
-			if in.version != ref.version {
-				n.at(in.at, "vrrp_instance %s: VRRP version %d differs from %d on %s: the routers of a VRID must speak one version", in.kaName, in.version, ref.version, where)
+			if in.unicast != ref.unicast {
+				n.at(in.at, "vrrp_instance %s: it sends adverts by %s, %s by %s: keepalived drops them (\"Expected %s packet\"), and so does vipd: both become master", in.kaName, castOf(in.unicast), where, castOf(ref.unicast), castOf(in.unicast))
 			}
-			if in.advert != ref.advert {
-				n.at(in.at, "vrrp_instance %s: advert interval %s differs from %s on %s: the routers of a VRID must use one interval", in.kaName, in.advert, ref.advert, where)
+			switch {
+			case in.version != ref.version:
+				n.at(in.at, "vrrp_instance %s: VRRP version %d differs from %d on %s: keepalived drops the other's adverts (\"wrong version\"), and so does vipd: both become master", in.kaName, in.version, ref.version, where)
+			case in.advert != ref.advert && in.version == 2:
+				n.at(in.at, "vrrp_instance %s: advert interval %s differs from %s on %s: VRRPv2 routers drop the other's adverts (\"advertisement interval mismatch\"), keepalived and vipd alike: both become master", in.kaName, in.advert, ref.advert, where)
+			case in.advert != ref.advert:
+				n.at(in.at, "vrrp_instance %s: advert interval %s differs from %s on %s: VRRPv3 routers accept it (a backup times the master by the master's interval), keepalived and vipd alike", in.kaName, in.advert, ref.advert, where)
 			}
-			if in.auth != ref.auth {
-				n.at(in.at, "vrrp_instance %s: the password (auth_pass) differs from that of %s: VRRPv2 routers drop each other's adverts", in.kaName, where)
+			if in.version == 2 && ref.version == 2 && (in.authType != ref.authType || in.authType == "PASS" && in.authPass != ref.authPass) {
+				n.at(in.at, "vrrp_instance %s: the authentication (auth_type, auth_pass) differs from that of %s: VRRPv2 routers drop the other's adverts (\"received an invalid passwd\"), keepalived and vipd alike: both become master", in.kaName, where)
 			}
 		}
-		best := slices.MaxFunc(ms, func(a, b member) int { return cmp.Compare(a.inst.priority, b.inst.priority) })
+		best := slices.MaxFunc(ms, func(a, b member) int { return cmp.Compare(a.inst.basePriority, b.inst.basePriority) })
 		for _, m := range ms {
 			in := m.inst
-			if in.stateAt == nil || in.state != "MASTER" || in.priority >= best.inst.priority {
+			if in.stateAt == nil || in.state != "MASTER" || in.basePriority >= best.inst.basePriority {
 				continue
 			}
 			n.at(in.stateAt, "vrrp_instance %s: state MASTER with priority %d: the highest priority wins in vipd (and in keepalived once the routers hear each other): %s has %d",
-				in.kaName, in.priority, best.node.name, best.inst.priority)
+				in.kaName, in.basePriority, best.node.name, best.inst.basePriority)
 		}
 		for _, m := range ms {
 			in := m.inst
-			if len(in.peers) == 0 {
+			if !in.unicast {
 				continue
 			}
 			for _, o := range ms {
-				src := o.inst.unicastSource
-				if o.node == m.node || !src.IsValid() || slices.Contains(in.peers, src) {
+				src := o.inst.src
+				if o.node == m.node || !o.inst.unicast || !src.IsValid() || slices.Contains(in.kaPeers, src) {
 					continue
 				}
-				n.at(in.peersAt, "vrrp_instance %s: unicast_peer does not list %s, the unicast_src_ip of %s: vipd accepts adverts only from listed peers",
-					in.kaName, src, o.node.name)
+				if in.checkSrc {
+					n.at(in.peersAt, "vrrp_instance %s: unicast_peer does not list %s, the unicast_src_ip of %s: keepalived drops its adverts (\"not a unicast peer\"), and so does vipd",
+						in.kaName, src, o.node.name)
+					continue
+				}
+				msg := fmt.Sprintf("unicast_peer does not list %s, the unicast_src_ip of %s: keepalived accepts its adverts (it checks the source only with check_unicast_src), vipd drops them: a vipd node here would become master beside it", src, o.node.name)
+				n.at(in.peersAt, "vrrp_instance %s: %s", in.kaName, msg)
+				in.reasons = append(in.reasons, Note{File: in.peersAt.file, Line: in.peersAt.line, Msg: msg})
 			}
 		}
 	}
 }
 
-func sameVIPs(a, b []netip.Prefix) bool {
+// sameAddrs reports whether two instances advertise the same addresses,
+// as keepalived compares them: as many, and each of one in the other.
+func sameAddrs(a, b []kaVIP) bool {
 	if len(a) != len(b) {
 		return false
 	}
 	for _, p := range a {
-		if !slices.ContainsFunc(b, func(q netip.Prefix) bool { return q.Addr() == p.Addr() }) {
+		if !slices.ContainsFunc(b, func(q kaVIP) bool { return q.addr == p.addr }) {
 			return false
 		}
 	}
 	return true
+}
+
+func castOf(unicast bool) string {
+	if unicast {
+		return "unicast"
+	}
+	return "multicast"
 }
 
 func family(ipv6 bool) string {

@@ -17,8 +17,9 @@ import (
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 
 // TestConvertGolden converts each directory of testdata: the files listed
-// in its args, converted from inside it. The vipd configurations are
-// compared with want/NODE.toml, the notes with notes.txt, and a failed
+// in its args (after the options -id and -root), converted from inside
+// it. The vipd configurations are compared with want/NODE.toml, the notes
+// with notes.txt, the verdicts with verdicts.txt, and a failed
 // conversion's error with error.txt.
 func TestConvertGolden(t *testing.T) {
 	dirs, err := filepath.Glob("testdata/*/args")
@@ -39,13 +40,25 @@ func TestConvertGolden(t *testing.T) {
 				t.Fatal(err)
 			}
 			t.Chdir(dir)
-			res, err := Convert(strings.Fields(string(b)))
+			fs := flag.NewFlagSet("args", flag.ContinueOnError)
+			var opts Options
+			fs.StringVar(&opts.ConfigID, "id", "", "")
+			fs.StringVar(&opts.Root, "root", "", "")
+			if err := fs.Parse(strings.Fields(string(b))); err != nil {
+				t.Fatal(err)
+			}
+			res, err := ConvertOptions(fs.Args(), opts)
 
 			var notes strings.Builder
 			for _, n := range res.Notes {
 				notes.WriteString(n.String() + "\n")
 			}
 			golden(t, "notes.txt", notes.String())
+			var verdicts strings.Builder
+			for _, v := range res.Verdicts {
+				verdicts.WriteString(v.String() + "\n")
+			}
+			golden(t, "verdicts.txt", verdicts.String())
 			if err != nil {
 				golden(t, "error.txt", err.Error()+"\n")
 				if len(res.Nodes) != 0 {
@@ -142,7 +155,7 @@ func TestCompareNodes(t *testing.T) {
 			a:    inst("VI_1", "eth0", 51, 101, "192.0.2.10/24"),
 			b:    inst("VI_1", "ens3", 51, 100, "192.0.2.11/24"),
 			notes: []string{
-				"b.conf:1: vrrp_instance VI_1: its VIPs differ from those of a (a.conf:1): the routers of a VRID must advertise the same addresses (vipd drops adverts whose address list differs from its own)",
+				"b.conf:1: vrrp_instance VI_1: its VIPs differ from those of a (a.conf:1): keepalived drops adverts whose address list differs from its own (\"expected N VIPs\", \"not present in MASTER advert\"), and so does vipd: both become master",
 			},
 		},
 		{
@@ -150,7 +163,7 @@ func TestCompareNodes(t *testing.T) {
 			a:    inst("VI_1", "eth0", 51, 101, "192.0.2.10/24") + inst("VI_2", "eth1", 51, 101, "198.51.100.10/24"),
 			b:    inst("VI_1", "eth0", 51, 100, "192.0.2.10/24") + inst("VI_2", "eth1", 51, 100, "198.51.100.11/24"),
 			notes: []string{
-				"b.conf:9: vrrp_instance VI_2: its VIPs differ from those of a (a.conf:9): the routers of a VRID must advertise the same addresses (vipd drops adverts whose address list differs from its own)",
+				"b.conf:9: vrrp_instance VI_2: its VIPs differ from those of a (a.conf:9): keepalived drops adverts whose address list differs from its own (\"expected N VIPs\", \"not present in MASTER advert\"), and so does vipd: both become master",
 			},
 		},
 		{
@@ -164,7 +177,7 @@ func TestCompareNodes(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			res, err := convert(mapLoader{"a.conf": tt.a, "b.conf": tt.b}, []string{"a.conf", "b.conf"})
+			res, err := convert(mapLoader{"a.conf": tt.a, "b.conf": tt.b}, []string{"a.conf", "b.conf"}, Options{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -224,7 +237,7 @@ vrrp_instance v2 {
   track_script { %[1]sb }
 }
 `, long)
-	res, err := convert(mapLoader{"k.conf": conf}, []string{"k.conf"})
+	res, err := convert(mapLoader{"k.conf": conf}, []string{"k.conf"}, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -244,7 +257,7 @@ vrrp_instance v2 {
 	if diff := cmp.Diff(want, checks); diff != "" {
 		t.Errorf("checks (-want +got)\n%s", diff)
 	}
-	if diff := cmp.Diff([]string{"v-1", "v2"}, insts); diff != "" {
+	if diff := cmp.Diff([]string{"v-1", "v-1-2", "v2"}, insts); diff != "" {
 		t.Errorf("instances (-want +got)\n%s", diff)
 	}
 }

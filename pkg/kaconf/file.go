@@ -3,8 +3,8 @@ package kaconf
 import (
 	"fmt"
 	"math"
+	"net/netip"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -25,7 +25,7 @@ type vCheck struct {
 	at   *stmt // the vrrp_script
 	name string
 	probe
-	interval, timeout time.Duration // timeout 0: vipd's default
+	interval, timeout time.Duration
 	rise, fall        int
 }
 
@@ -49,14 +49,31 @@ func (c *vCheck) spec() health.Spec {
 	return s
 }
 
-// kaScript is a vrrp_script as keepalived reads it.
+// kaScript is a vrrp_script as keepalived 2.2.7 reads it.
 type kaScript struct {
 	at       *stmt
 	name     string
-	weight   int // applies where track_script sets none
+	script   *stmt
+	interval time.Duration // 1s unless set
+	timeout  time.Duration // 0: the interval
+	weight   int
+	reverse  bool
+	rise     int
+	fall     int
+	timeAt   *stmt // the timeout statement
+	// check is the conversion, made when an instance first tracks the
+	// script; bad says why there is none.
 	check    *vCheck
-	bad      bool // keepalived drops it, or vipd cannot run it
-	resolved bool // converted (once, when first tracked)
+	bad      string
+	unsafe   []Note // what makes the check differ from keepalived's script
+	resolved bool
+	tracked  bool // a track names it
+}
+
+// kaProcess is a vrrp_track_process, kept to tell the tracks that name it.
+type kaProcess struct {
+	at   *stmt
+	name string
 }
 
 // kaGroup is a vrrp_sync_group.
@@ -64,51 +81,73 @@ type kaGroup struct {
 	at      *stmt
 	name    string
 	members []string
-	// keepWeights is sync_group_tracking_weight: without it keepalived
-	// sets the weights of its members' tracks to 0.
+	// keepWeights is sync_group_tracking_weight (or global_tracking):
+	// without it keepalived ignores the weighted tracks of its members.
 	keepWeights bool
-	trackIfs    []*stmt
-	trackScr    []*stmt
+	trackIfs    []kaTrackIf
+	tracks      []kaTrack
+	lacks       []kaLack
+	instances   []*vInstance
 }
 
 // fileConv converts the statements of one keepalived.conf.
 type fileConv struct {
-	path     string
-	n        *notes
-	nd       *node
-	version  int // global vrrp_version; 0 when not set
-	garpRep  int // global vrrp_garp_master_repeat; 0 when not set
-	garpRef  time.Duration
-	scripts  map[string]*kaScript
-	order    []*kaScript
-	groupsOf map[string][]*kaGroup // instance name → its sync groups
-	tracked  map[string]bool       // vrrp_script names in the instances' track_script
+	path string
+	n    *notes
+	nd   *node
+	// keepalived's global_defs.
+	version  int // vrrp_version; 0 when not set
+	versAt   *stmt
+	strict   bool
+	strictAt *stmt
+	checkSrc bool          // vrrp_check_unicast_src
+	garpRep  int           // vrrp_garp_master_repeat; 0 when not set
+	garpRef  time.Duration // vrrp_garp_master_refresh
+	mcast4   *stmt         // vrrp_mcast_group4 of another group than the standard one
+	mcast6   *stmt
+	// What is defined so far: keepalived looks up the scripts and
+	// processes a track names while it reads the track, so a vrrp_script
+	// after the vrrp_instance that tracks it is not found.
+	scripts   []*kaScript
+	processes []*kaProcess
+	files     map[string]*stmt // vrrp_track_file
+	groups    []*kaGroup
 	// checkNames are the names given to checks so far: two scripts
 	// whose names differ only in characters vipd does not allow must
 	// not become two checks of one name.
 	checkNames map[string]bool
+	// fatal are the reasons keepalived would not run the file at all.
+	fatal []*RefusalError
 }
 
-func convertFile(path string, stmts []*stmt, n *notes) *node {
+func convertFile(path string, stmts []*stmt, n *notes) (*node, error) {
 	c := &fileConv{
 		path:       path,
 		n:          n,
 		nd:         &node{source: path},
-		scripts:    make(map[string]*kaScript),
-		groupsOf:   make(map[string][]*kaGroup),
-		tracked:    make(map[string]bool),
+		files:      make(map[string]*stmt),
 		checkNames: make(map[string]bool),
 	}
-	var instances []*stmt
+	// keepalived applies global_defs once it has read the whole file.
+	for _, s := range stmts {
+		if s.keyword() == "global_defs" && c.needBlock(s) {
+			c.globalDefs(s)
+		}
+	}
 	for _, s := range stmts {
 		switch kw := s.keyword(); kw {
 		case "global_defs":
-			if c.needBlock(s) {
-				c.globalDefs(s)
-			}
 		case "vrrp_script":
-			if c.needBlock(s) {
+			if c.needBlock(s) && c.needArg(s) {
 				c.vrrpScript(s)
+			}
+		case "vrrp_track_process":
+			if c.needBlock(s) && c.needArg(s) {
+				c.processes = append(c.processes, &kaProcess{at: s, name: s.arg(1)})
+			}
+		case "vrrp_track_file":
+			if c.needBlock(s) && c.needArg(s) {
+				c.files[s.arg(1)] = s
 			}
 		case "vrrp_sync_group":
 			if c.needBlock(s) {
@@ -116,41 +155,62 @@ func convertFile(path string, stmts []*stmt, n *notes) *node {
 			}
 		case "vrrp_instance":
 			if c.needBlock(s) {
-				instances = append(instances, s)
-				for _, k := range s.block {
-					if k.keyword() == "track_script" {
-						for _, e := range k.block {
-							c.tracked[e.keyword()] = true
-						}
-					}
+				if in := c.instance(s); in != nil {
+					c.nd.instances = append(c.nd.instances, in)
 				}
 			}
 		default:
 			c.n.at(s, "%s", topLevelReason(s))
 		}
 	}
-	for _, s := range instances {
-		if in := c.instance(s); in != nil {
-			c.nd.instances = append(c.nd.instances, in)
+	if len(c.fatal) == 0 {
+		c.chkMinCfg()
+	}
+	if len(c.fatal) == 0 {
+		c.setGroups()
+		for _, in := range c.nd.instances {
+			c.complete(in)
 		}
 	}
+	if len(c.fatal) == 0 {
+		c.vridConflicts()
+	}
+	if len(c.fatal) > 0 {
+		for _, f := range c.fatal {
+			c.n.add(f.File, f.Line, f.Msg)
+		}
+		return nil, c.fatal[0]
+	}
+	for _, in := range c.nd.instances {
+		c.convertInstance(in)
+	}
+	for _, g := range c.groups {
+		c.groupEffects(g)
+	}
 	c.keepValid()
-	for _, sc := range c.order {
+	for _, sc := range c.scripts {
 		used := sc.check != nil && slices.ContainsFunc(c.nd.instances, func(in *vInstance) bool {
-			return slices.ContainsFunc(in.track, func(t vTrack) bool { return t.check == sc.check.name })
+			return !in.refused && slices.ContainsFunc(in.track, func(t vTrack) bool { return t.check == sc.check.name })
 		})
 		switch {
 		case used:
 			c.nd.checks = append(c.nd.checks, sc.check)
-		case sc.bad:
+		case sc.bad != "":
 			// Noted when it was converted.
-		case !c.tracked[sc.name]:
+		case !sc.resolved && sc.tracked:
+			c.n.at(sc.at, "vrrp_script %s: keepalived ignores every track of it; not converted", sc.name)
+		case !sc.resolved:
 			c.n.at(sc.at, "vrrp_script %s: no vrrp_instance tracks it, so keepalived does not run it either; not converted", sc.name)
 		default:
 			c.n.at(sc.at, "vrrp_script %s: only vrrp_instances that are not converted track it; not converted", sc.name)
 		}
 	}
-	return c.nd
+	return c.nd, nil
+}
+
+// refuseFile records a reason keepalived would not run the file.
+func (c *fileConv) refuseFile(s *stmt, format string, args ...any) {
+	c.fatal = append(c.fatal, &RefusalError{File: s.file, Line: s.line, Msg: "keepalived 2.2.7 does not run this file: " + fmt.Sprintf(format, args...)})
 }
 
 // needBlock reports whether s has the block its keyword needs, noting it
@@ -162,69 +222,105 @@ func (c *fileConv) needBlock(s *stmt) bool {
 	return s.hasBlock
 }
 
-// topLevelReason says why a top-level keyword other than global_defs,
-// vrrp_script, vrrp_sync_group and vrrp_instance is not converted.
+// needArg reports whether s has an argument; keepalived stops at a keyword
+// that misses its parameter ("Configuration line starting ... is missing a
+// parameter").
+func (c *fileConv) needArg(s *stmt) bool {
+	return c.needArgs(s, 1)
+}
+
+// needArgs reports whether s has at least n arguments.
+func (c *fileConv) needArgs(s *stmt, n int) bool {
+	if len(s.words) > n {
+		return true
+	}
+	c.refuseFile(s, "%s is missing a parameter, and keepalived stops there (exit code 2)", s.keyword())
+	return false
+}
+
+// topLevelReason says why a top-level keyword other than those converted
+// is not converted.
 func topLevelReason(s *stmt) string {
 	kw := s.keyword()
 	switch kw {
-	case "virtual_server", "virtual_server_group", "SSL":
+	case "virtual_server", "virtual_server_group", "SSL", "real_server":
 		return kw + ": not converted: vipd does not do load balancing (LVS); keep keepalived's checker process or use a load balancer such as HAProxy"
 	case "static_ipaddress", "static_routes", "static_rules":
 		return kw + ": not converted: vipd manages only the VIPs of its instances; configure static addresses, routes and rules with the system's network configuration"
-	case "vrrp_track_file", "vrrp_track_process", "bfd_instance", "track_group":
-		return kw + ": not converted: vipd tracks checks ([[check]]: http, https, tcp, exec) and interfaces only; an exec check can test the same condition"
+	case "bfd_instance", "track_group":
+		return kw + ": not converted: vipd tracks checks ([[check]]: http, https, tcp, exec) and interfaces only"
 	case "garp_group":
 		return "garp_group: not converted: vipd sends its gratuitous ARPs and neighbour advertisements without a delay between them"
 	case "net_namespace", "net_namespace_ipvs", "namespace_with_ipsets", "instance", "use_pid_dir",
-		"linkbeat_use_polling", "child_wait_time", "random_seed":
+		"linkbeat_use_polling", "linkbeat_interfaces", "child_wait_time", "random_seed", "interface_up_down_delays":
 		return kw + ": not converted: a setting of the keepalived process; vipd runs in the network namespace it is started in"
 	case "{", "}":
 		return "stray brace; not converted"
 	}
-	return fmt.Sprintf("%s: not a keepalived keyword this converter knows; not converted", kw)
+	return fmt.Sprintf("%s: keepalived 2.2.7 does not know this keyword here and ignores it (\"Unknown keyword\"); not converted", kw)
 }
 
 // globalDefs reads global_defs: the router_id names the node; the VRRP
-// version and gratuitous ARP settings are defaults of the instances.
+// version, strict mode and gratuitous ARP settings are defaults of the
+// instances.
 func (c *fileConv) globalDefs(g *stmt) {
 	for _, s := range g.block {
 		switch kw := s.keyword(); kw {
 		case "router_id":
-			id := s.arg(1)
-			if id == "" {
-				c.n.at(s, "router_id without a value; not converted")
+			if !c.needArg(s) {
 				continue
 			}
+			id := s.arg(1)
 			name := safeName(id)
 			if name != id {
 				c.n.at(s, "router_id %q names the node %q (vipd names may hold letters, digits, '-', '_' and '.')", id, name)
 			}
 			c.nd.name, c.nd.nameLine = name, s.line
 		case "vrrp_version":
-			switch v := s.arg(1); v {
-			case "2", "3":
-				c.version = int(v[0] - '0')
-			default:
-				c.n.at(s, "vrrp_version %q is neither 2 nor 3; ignored, as keepalived does", v)
+			if !c.needArg(s) {
+				continue
 			}
+			if v := kaInt(s.arg(1), 2, 3, true); v.ok {
+				c.version, c.versAt = int(v.val), s
+			} else {
+				c.n.at(s, "vrrp_version %q: keepalived says \"Version must be either 2 or 3\" and ignores it", s.arg(1))
+			}
+		case "vrrp_strict":
+			c.strict, c.strictAt = true, s
 		case "vrrp_garp_master_repeat":
+			if !c.needArg(s) {
+				continue
+			}
 			if v, ok := c.garpRepeat("global_defs", s); ok {
 				c.garpRep = v
 			}
 		case "vrrp_garp_master_refresh":
-			if d, ok := c.durationArg("global_defs", s); ok {
-				c.garpRef = d
+			if !c.needArg(s) {
+				continue
 			}
-		case "vrrp_strict":
-			c.n.at(s, "vrrp_strict: not converted: vipd follows RFC 9568 without it, and adds no firewall rules (keepalived's strict mode adds iptables rules that drop traffic to the VIPs)")
+			c.garpRef = c.garpRefresh("global_defs", s)
 		case "vrrp_mcast_group4", "vrrp_mcast_group6":
-			def := map[string]string{"vrrp_mcast_group4": "224.0.0.18", "vrrp_mcast_group6": "ff02::12"}[kw]
-			if s.arg(1) != def {
-				c.n.at(s, "%s %s: not converted: vipd sends adverts to the standard group %s only", kw, s.arg(1), def)
+			if !c.needArg(s) {
+				continue
 			}
-		case "vrrp_check_unicast_src", "enable_script_security":
-			// vipd always does this: it accepts unicast adverts only
-			// from the listed peers, and runs only programs root owns.
+			def := map[string]string{"vrrp_mcast_group4": "224.0.0.18", "vrrp_mcast_group6": "ff02::12"}[kw]
+			a, err := netip.ParseAddr(s.arg(1))
+			switch {
+			case err != nil || !a.IsMulticast() || a.Is6() != (kw == "vrrp_mcast_group6"):
+				c.n.at(s, "%s %s is not a multicast address of its family; keepalived ignores it", kw, s.arg(1))
+			case a != netip.MustParseAddr(def):
+				if kw == "vrrp_mcast_group4" {
+					c.mcast4 = s
+				} else {
+					c.mcast6 = s
+				}
+			}
+		case "vrrp_check_unicast_src":
+			c.checkSrc = true
+		case "enable_script_security":
+			// vipd runs only programs root owns.
+		case "vrrp_skip_check_adv_addr":
+			c.n.at(s, "vrrp_skip_check_adv_addr: not converted: vipd checks the address list of every advert; it matters only where the lists differ, which the converter reports")
 		case "script_user":
 			if s.arg(1) != "root" {
 				c.n.at(s, "script_user %s: not converted: vipd runs checks and notify programs as root, and only those that root owns", s.arg(1))
@@ -235,6 +331,8 @@ func (c *fileConv) globalDefs(g *stmt) {
 		case "vrrp_garp_master_delay", "vrrp_garp_interval", "vrrp_gna_interval", "vrrp_garp_lower_prio_delay",
 			"vrrp_garp_lower_prio_repeat", "vrrp_garp_master_refresh_repeat", "vrrp_min_garp":
 			c.n.at(s, "%s: not converted: vipd sends garp_repeat gratuitous ARPs (or neighbour advertisements) at once on becoming master, and one round every garp_refresh", kw)
+		case "vrrp_lower_prio_no_advert", "vrrp_higher_prio_send_advert":
+			c.n.at(s, "%s: not converted: vipd answers a lower-priority advert as RFC 9568 says; the election is the same", kw)
 		case "notify_fifo", "notify_fifo_script", "vrrp_notify_fifo", "vrrp_notify_fifo_script":
 			c.n.at(s, "%s: not converted: vipd has no notify FIFO; give the instances a notify program", kw)
 		case "enable_snmp_vrrp", "enable_snmp_keepalived", "enable_snmp_checker", "enable_snmp_rfc",
@@ -242,33 +340,110 @@ func (c *fileConv) globalDefs(g *stmt) {
 			c.n.at(s, "%s: not converted: vipd has no SNMP agent; it exports Prometheus metrics ([daemon] metrics_listen)", kw)
 		case "enable_dbus", "dbus_service_name":
 			c.n.at(s, "%s: not converted: vipd has no D-Bus interface; see vipctl status", kw)
+		case "vrrp_iptables", "vrrp_ipsets", "nftables", "nftables_priority", "nftables_counters", "nftables_ifindex":
+			c.n.at(s, "%s: not converted: vipd adds no firewall rules; its master accepts traffic to the VIPs", kw)
 		default:
 			c.n.at(s, "%s: not converted: a keepalived process setting with no vipd equivalent", kw)
 		}
 	}
 }
 
-// vrrpScript records a vrrp_script; it is converted when first tracked.
+// vrrpScript reads a vrrp_script as keepalived does; it is converted when
+// first tracked.
 func (c *fileConv) vrrpScript(s *stmt) {
 	name := s.arg(1)
-	if name == "" {
-		c.n.at(s, "vrrp_script without a name; not converted")
-		return
-	}
-	sc := &kaScript{at: s, name: name}
+	sc := &kaScript{at: s, name: name, interval: time.Second, rise: 1, fall: 1}
+	label := "vrrp_script " + name
 	for _, k := range s.block {
-		if k.keyword() == "weight" {
-			if w, ok := c.weightArg("vrrp_script "+name, k, 253); ok {
-				sc.weight = w
+		switch kw := k.keyword(); kw {
+		case "script":
+			sc.script = k
+		case "interval", "timeout":
+			if !c.needArg(k) {
+				continue
 			}
+			v := kaUnsigned(k.arg(1), 0, math.MaxUint32/timerHz, true)
+			switch {
+			case !v.ok:
+				c.n.at(k, "%s: %s %q: keepalived says it is invalid and ignores it", label, kw, k.arg(1))
+				continue
+			case !v.clean:
+				c.n.at(k, "%s: %s %q: keepalived reads %d (whole seconds) and warns; keepalived -t rejects it", label, kw, k.arg(1), v.val)
+			}
+			d := time.Duration(v.val) * time.Second
+			if d == 0 {
+				c.n.at(k, "%s: %s 0: keepalived makes it 1 second", label, kw)
+				d = time.Second
+			}
+			if kw == "interval" {
+				sc.interval = d
+			} else {
+				sc.timeout, sc.timeAt = d, k
+			}
+		case "weight":
+			if !c.needArg(k) {
+				continue
+			}
+			v := kaInt(k.arg(1), -253, 253, true)
+			if !v.clean {
+				c.n.at(k, "%s: weight %q is not a number from -253 to 253: keepalived reads %d", label, k.arg(1), v.val)
+			}
+			sc.weight = int(max(min(v.val, 253), -253))
+			switch k.arg(2) {
+			case "":
+			case "reverse":
+				sc.reverse = true
+			default:
+				c.n.at(k, "%s: weight option %s: keepalived ignores it", label, k.arg(2))
+			}
+		case "rise", "fall":
+			if !c.needArg(k) {
+				continue
+			}
+			v := kaUnsigned(k.arg(1), 1, math.MaxInt32, true)
+			n := 1
+			switch {
+			case !v.ok:
+				c.n.at(k, "%s: %s %q is invalid: keepalived makes it 1", label, kw, k.arg(1))
+			case !v.clean:
+				c.n.at(k, "%s: %s %q: keepalived reads %d and warns; keepalived -t makes it 1", label, kw, k.arg(1), v.val)
+				n = int(v.val)
+			default:
+				n = int(v.val)
+			}
+			if kw == "rise" {
+				sc.rise = n
+			} else {
+				sc.fall = n
+			}
+		case "init_fail":
+			// vipd starts every check failing, as init_fail asks.
+		case "user":
+			if k.arg(1) != "root" {
+				c.n.at(k, "%s: user %s: not converted: vipd runs checks as root, and only programs that root owns", label, k.arg(1))
+			}
+		default:
+			c.n.at(k, "%s: %s: keepalived 2.2.7 does not know it and ignores it", label, kw)
 		}
 	}
-	if old, ok := c.scripts[name]; ok {
-		c.n.at(s, "vrrp_script %s is also defined on line %d; this one is used", name, old.at.line)
-		c.order = slices.DeleteFunc(c.order, func(o *kaScript) bool { return o == old })
+	if sc.script == nil || sc.script.rest == "" {
+		// keepalived removes it ("No script set for vrrp_script"), so
+		// a track naming it finds nothing.
+		c.n.at(s, "%s has no script: keepalived removes it; not converted", label)
+		return
 	}
-	c.scripts[name] = sc
-	c.order = append(c.order, sc)
+	c.scripts = append(c.scripts, sc)
+}
+
+// findScript finds a vrrp_script defined so far by name, the first
+// defined as keepalived's find_script_by_name.
+func (c *fileConv) findScript(name string) *kaScript {
+	for _, sc := range c.scripts {
+		if sc.name == name {
+			return sc
+		}
+	}
+	return nil
 }
 
 // resolve converts a tracked vrrp_script into a check, once.
@@ -277,93 +452,70 @@ func (c *fileConv) resolve(sc *kaScript) *vCheck {
 		return sc.check
 	}
 	sc.resolved = true
-	ch := &vCheck{at: sc.at, name: checkName(sc.name), rise: 1, fall: 1, interval: time.Second}
+	label := "vrrp_script " + sc.name
+	bad := func(s *stmt, format string, args ...any) *vCheck {
+		sc.bad = fmt.Sprintf(format, args...)
+		c.n.at(s, "%s: %s; not converted", label, sc.bad)
+		return nil
+	}
+	ch := &vCheck{at: sc.at, name: checkName(sc.name), rise: sc.rise, fall: sc.fall, interval: sc.interval}
 	if c.checkNames[ch.name] {
 		base := ch.name
 		for i := 2; c.checkNames[ch.name]; i++ {
 			suffix := fmt.Sprintf("-%d", i)
 			ch.name = base[:min(len(base), 63-len(suffix))] + suffix
 		}
-		c.n.at(sc.at, "vrrp_script %s: its check is named %q, as %q is another script's", sc.name, ch.name, base)
+		c.n.at(sc.at, "%s: its check is named %q, as %q is another script's", label, ch.name, base)
 	}
 	c.checkNames[ch.name] = true
-	var script, timeoutAt *stmt
-	var timeout time.Duration
-	for _, k := range sc.at.block {
-		switch kw := k.keyword(); kw {
-		case "script":
-			script = k
-		case "interval":
-			if d, ok := c.durationArg("vrrp_script "+sc.name, k); ok {
-				ch.interval = max(d, time.Second) // keepalived's minimum
-			}
-		case "timeout":
-			if d, ok := c.durationArg("vrrp_script "+sc.name, k); ok {
-				timeout, timeoutAt = d, k
-			}
-		case "rise", "fall":
-			v, ok := c.intArg("vrrp_script "+sc.name, k, 1, math.MaxInt32)
-			if !ok {
-				continue
-			}
-			if v > health.MaxRiseFall {
-				c.n.at(k, "vrrp_script %s: %s %d is above vipd's maximum of %d; %d", sc.name, kw, v, health.MaxRiseFall, health.MaxRiseFall)
-				v = health.MaxRiseFall
-			}
-			if kw == "rise" {
-				ch.rise = v
-			} else {
-				ch.fall = v
-			}
-		case "weight", "init_fail":
-			// weight is read with the script; vipd starts every check
-			// failing, as init_fail asks.
-		case "user":
-			if k.arg(1) != "root" {
-				c.n.at(k, "vrrp_script %s: user %s: not converted: vipd runs checks as root, and only programs that root owns", sc.name, k.arg(1))
-			}
-		default:
-			c.n.at(k, "vrrp_script %s: %s: not converted: unknown to the converter", sc.name, kw)
-		}
-	}
-	if script == nil || script.rest == "" {
-		c.n.at(sc.at, "vrrp_script %s has no script, so keepalived drops it; not converted", sc.name)
-		sc.bad = true
-		return nil
-	}
+	script := sc.script
 	text, extra, err := commandText(script)
 	var p probe
 	if err == nil {
 		p, err = classify(text)
 	}
 	if err != nil {
-		c.n.at(script, "vrrp_script %s: script %s: %v; not converted", sc.name, script.rest, err)
-		sc.bad = true
-		return nil
+		return bad(script, "script %s: %v", script.rest, err)
 	}
 	if extra {
-		c.n.at(script, "vrrp_script %s: the script is not quoted: keepalived 2 runs only %q, ignoring the words after it; the check runs the whole line, as keepalived 1 did (quote it in keepalived.conf)", sc.name, script.arg(1))
+		c.n.at(script, "%s: the script is not quoted: keepalived 2 runs only %q, ignoring the words after it; the check runs the whole line, as keepalived 1 did (quote it in keepalived.conf)", label, script.arg(1))
 	}
 	ch.probe = p
-	c.remarkProbe(script, "vrrp_script "+sc.name, &ch.probe)
-	switch {
-	case timeout > 0:
-		ch.timeout = timeout
-	case p.timeout > 0:
-		ch.timeout, timeoutAt = p.timeout, script
+	c.remarkProbe(script, label, &ch.probe)
+	for _, r := range [...]struct {
+		kw string
+		v  *int
+	}{{"rise", &ch.rise}, {"fall", &ch.fall}} {
+		if *r.v > health.MaxRiseFall {
+			sc.unsafe = append(sc.unsafe, Note{sc.at.file, sc.at.line, fmt.Sprintf("%s: %s %d is above vipd's maximum of %d: the check changes state sooner than keepalived's", label, r.kw, *r.v, health.MaxRiseFall)})
+			c.n.at(sc.at, "%s: %s %d is above vipd's maximum of %d; %d", label, r.kw, *r.v, health.MaxRiseFall, health.MaxRiseFall)
+			*r.v = health.MaxRiseFall
+		}
+	}
+	// keepalived gives a script its timeout, else the whole interval; a
+	// timeout of timeout(1) or curl inside the script ends it sooner.
+	timeout, timeAt := sc.timeout, sc.timeAt
+	if timeout == 0 {
+		timeout, timeAt = sc.interval, sc.at
+	}
+	if p.timeout > 0 && p.timeout <= timeout {
+		timeout, timeAt = p.timeout, script
 	}
 	if ch.typ == health.TypeExec && ch.interval < health.MinExecInterval {
 		ch.interval = health.MinExecInterval
 	}
+	ch.timeout = timeout
 	if ch.timeout >= ch.interval {
-		c.n.at(timeoutAt, "vrrp_script %s: timeout %s is not shorter than the interval %s, as vipd requires; vipd's default applies (3/4 of the interval: %s)",
-			sc.name, ch.timeout, ch.interval, min(ch.interval*3/4, health.MaxDefaultTimeout))
-		ch.timeout = 0
+		ch.timeout = ch.interval - time.Millisecond
+		switch {
+		case sc.timeout == 0:
+			c.n.at(timeAt, "%s: without timeout keepalived gives the script its whole interval (%s); vipd needs a timeout shorter than the interval: %s", label, sc.interval, ch.timeout)
+		default:
+			c.n.at(timeAt, "%s: timeout %s is not shorter than the interval %s, as vipd requires: %s; a run that takes longer passes in keepalived and fails in vipd", label, timeout, ch.interval, ch.timeout)
+		}
 	}
 	if err := ch.spec().Validate(); err != nil {
-		c.n.at(sc.at, "vrrp_script %s: vipd rejects the check: %s; not converted", sc.name, strings.ReplaceAll(err.Error(), "\n", "; "))
-		sc.bad = true
-		return nil
+		return bad(sc.at, "vipd rejects the check: %s", strings.ReplaceAll(err.Error(), "\n", "; "))
 	}
 	sc.check = ch
 	return ch
@@ -431,85 +583,118 @@ func checkName(s string) string {
 	return string(b)
 }
 
-// syncGroup records a vrrp_sync_group: vipd has no sync groups, but
-// keepalived applies the group's tracking to each member.
+// syncGroup reads a vrrp_sync_group; its tracks are looked up now, as
+// keepalived does, and its members once every instance is read.
 func (c *fileConv) syncGroup(s *stmt) {
+	if len(s.words) != 2 {
+		c.n.at(s, "vrrp_sync_group without a name: keepalived skips it (\"vrrp_sync_group must have a name\")")
+		return
+	}
+	if slices.ContainsFunc(c.groups, func(g *kaGroup) bool { return g.name == s.arg(1) }) {
+		c.n.at(s, "vrrp_sync_group %s is defined twice: keepalived skips this one", s.arg(1))
+		return
+	}
 	g := &kaGroup{at: s, name: s.arg(1)}
+	label := "vrrp_sync_group " + g.name
+	groupSet := false
 	for _, k := range s.block {
 		switch kw := k.keyword(); kw {
 		case "group":
+			if groupSet {
+				c.n.at(k, "%s: the group list is given twice: keepalived ignores this one", label)
+				continue
+			}
+			groupSet = true
 			for _, m := range k.block {
 				g.members = append(g.members, m.words...)
 			}
 		case "sync_group_tracking_weight", "global_tracking":
 			g.keepWeights = true
 		case "track_interface":
-			g.trackIfs = append(g.trackIfs, k)
-		case "track_script":
-			g.trackScr = append(g.trackScr, k)
 			for _, e := range k.block {
-				c.tracked[e.keyword()] = true
+				if t, ok := c.readTrackIf(label, e, g.trackIfs); ok {
+					g.trackIfs = append(g.trackIfs, t)
+				}
+			}
+		case "track_script":
+			for _, e := range k.block {
+				if t, ok := c.readTrack(label, e, g.tracks); ok {
+					g.tracks = append(g.tracks, t)
+				}
+			}
+		case "track_process", "track_file", "track_bfd":
+			for _, e := range k.block {
+				g.lacks = append(g.lacks, kaLack{kw, e})
 			}
 		case "notify", "notify_master", "notify_backup", "notify_fault", "notify_stop":
-			c.n.at(k, "vrrp_sync_group %s: %s: not converted: vipd runs notify programs per instance; give the members a notify program", g.name, kw)
+			c.n.at(k, "%s: %s: not converted: vipd runs notify programs per instance; give the members a notify program", label, kw)
+		case "smtp_alert", "notify_priority_changes":
+			c.n.at(k, "%s: %s: not converted", label, kw)
 		default:
-			c.n.at(k, "vrrp_sync_group %s: %s: not converted", g.name, kw)
+			c.n.at(k, "%s: %s: keepalived 2.2.7 does not know it and ignores it", label, kw)
 		}
 	}
-	c.n.at(s, "vrrp_sync_group %s: not converted as a group: vipd moves each instance on its own (the two families of one instance do follow one master); the group's tracking is added to each member", g.name)
-	for _, m := range g.members {
-		c.groupsOf[m] = append(c.groupsOf[m], g)
+	c.groups = append(c.groups, g)
+}
+
+// setGroups makes the instances members of their sync groups, as
+// keepalived's vrrp_sync_set_group: an unknown name or an instance already
+// in a group is skipped, and a group without members removed.
+func (c *fileConv) setGroups() {
+	var kept []*kaGroup
+	for _, g := range c.groups {
+		for _, m := range g.members {
+			i := slices.IndexFunc(c.nd.instances, func(in *vInstance) bool { return in.kaName == m })
+			switch {
+			case i < 0:
+				c.n.at(g.at, "vrrp_sync_group %s: there is no vrrp_instance %s: keepalived ignores it", g.name, m)
+			case c.nd.instances[i].group != nil:
+				c.n.at(g.at, "vrrp_sync_group %s: vrrp_instance %s is already in vrrp_sync_group %s: keepalived ignores it here", g.name, m, c.nd.instances[i].group.name)
+			default:
+				c.nd.instances[i].group = g
+				g.instances = append(g.instances, c.nd.instances[i])
+			}
+		}
+		if len(g.instances) == 0 {
+			c.n.at(g.at, "vrrp_sync_group %s has no vrrp_instance: keepalived removes it", g.name)
+			continue
+		}
+		kept = append(kept, g)
 	}
-}
-
-// intArg reads argument 1 of s as an integer in lo..hi. label names what
-// s belongs to, for the note.
-func (c *fileConv) intArg(label string, s *stmt, lo, hi int) (int, bool) {
-	return c.intArgAt(label, s, 1, lo, hi)
-}
-
-// weightArg reads argument 1 of s as a tracking weight.
-func (c *fileConv) weightArg(label string, s *stmt, limit int) (int, bool) {
-	return c.intArgAt(label, s, 1, -limit, limit)
-}
-
-// intArgAt reads argument i of s as an integer in lo..hi.
-func (c *fileConv) intArgAt(label string, s *stmt, i, lo, hi int) (int, bool) {
-	v, err := strconv.Atoi(s.arg(i))
-	if err != nil || v < lo || v > hi {
-		c.n.at(s, "%s: %s: %q is not a number from %d to %d; ignored, as keepalived does", label, s.keyword(), s.arg(i), lo, hi)
-		return 0, false
-	}
-	return v, true
-}
-
-// durationArg reads argument 1 of s as keepalived's seconds (fractional
-// allowed), up to a day.
-func (c *fileConv) durationArg(label string, s *stmt) (time.Duration, bool) {
-	d, ok := seconds(s.arg(1), time.Second)
-	if !ok || d > 24*time.Hour {
-		c.n.at(s, "%s: %s %q is not a number of seconds; ignored, as keepalived does", label, s.keyword(), s.arg(1))
-		return 0, false
-	}
-	return d, true
+	c.groups = kept
 }
 
 // maxGARPRepeat is vipd's limit of garp_repeat.
 const maxGARPRepeat = 100
 
-// garpRepeat reads a gratuitous ARP count, capped at vipd's maximum.
+// garpRepeat reads a gratuitous ARP count as keepalived does, capped at
+// vipd's maximum.
 func (c *fileConv) garpRepeat(label string, s *stmt) (int, bool) {
-	v, err := strconv.Atoi(s.arg(1))
+	v := kaUnsigned(s.arg(1), 0, math.MaxUint32, true)
 	switch {
-	case err != nil || v < 0:
-		c.n.at(s, "%s: %s %q is not a count; ignored, as keepalived does", label, s.keyword(), s.arg(1))
+	case !v.ok:
+		c.n.at(s, "%s: %s %q is invalid: keepalived ignores it", label, s.keyword(), s.arg(1))
 		return 0, false
-	case v == 0:
-		c.n.at(s, "%s: %s 0: vipd sends at least one gratuitous ARP on becoming master; 1", label, s.keyword())
+	case v.val == 0:
+		c.n.at(s, "%s: %s 0: keepalived makes it 1", label, s.keyword())
 		return 1, true
-	case v > maxGARPRepeat:
-		c.n.at(s, "%s: %s %d is above vipd's maximum of %d; %d", label, s.keyword(), v, maxGARPRepeat, maxGARPRepeat)
+	case v.val > maxGARPRepeat:
+		c.n.at(s, "%s: %s %d is above vipd's maximum of %d; %d", label, s.keyword(), v.val, maxGARPRepeat, maxGARPRepeat)
 		return maxGARPRepeat, true
 	}
-	return v, true
+	return int(v.val), true
+}
+
+// garpRefresh reads a gratuitous ARP refresh interval: whole seconds, 0
+// (also for an invalid value) for none.
+func (c *fileConv) garpRefresh(label string, s *stmt) time.Duration {
+	v := kaUnsigned(s.arg(1), 0, math.MaxUint32, true)
+	switch {
+	case !v.ok:
+		c.n.at(s, "%s: %s %q is invalid: keepalived sends no refresh", label, s.keyword(), s.arg(1))
+		return 0
+	case !v.clean:
+		c.n.at(s, "%s: %s %q: keepalived reads %d seconds and warns", label, s.keyword(), s.arg(1), v.val)
+	}
+	return time.Duration(v.val) * time.Second
 }

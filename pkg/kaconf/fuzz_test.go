@@ -43,7 +43,7 @@ func FuzzParse(f *testing.F) {
 			"keepalived.conf": string(data),
 			"inc.conf":        "virtual_router_id 7\nvirtual_ipaddress { 192.0.2.7/24 }\n",
 		}
-		res, err := convert(load, []string{"keepalived.conf"})
+		res, err := convert(load, []string{"keepalived.conf"}, Options{})
 		switch {
 		case err == nil:
 			for _, nd := range res.Nodes {
@@ -51,7 +51,7 @@ func FuzzParse(f *testing.F) {
 					t.Fatalf("vipd rejects the converted file: %v\n%s", err, nd.TOML)
 				}
 			}
-		case errors.Is(err, ErrSyntax), errors.Is(err, ErrNothingToConvert):
+		case errors.Is(err, ErrSyntax), errors.Is(err, ErrNothingToConvert), errors.Is(err, ErrRefused):
 		default:
 			t.Fatalf("convert: %v", err)
 		}

@@ -13,18 +13,62 @@ import (
 	"github.com/vipd/vipd/pkg/health"
 )
 
-// vInstance is an [[instance]] made from a vrrp_instance.
+// vInstance is a vrrp_instance: first as keepalived 2.2.7 reads and
+// completes it, then the [[instance]] made from it.
 type vInstance struct {
-	at            *stmt // the vrrp_instance
-	kaName        string
+	at     *stmt // the vrrp_instance
+	kaName string
+
+	// keepalived's view, with where each keyword was written.
+	iface             string
+	ifaceAt           *stmt
+	vrid              int
+	basePriority      int // 0: not set
+	prioAt            *stmt
+	state             string // MASTER or BACKUP as keepalived settles it
+	stateAt           *stmt
+	advertSet         time.Duration // advert_int as read; 0: not set
+	advertAt          *stmt
+	family            int // 4 or 6; 0 until an address says
+	nopreempt         bool
+	nopreemptAt       *stmt
+	delay             time.Duration
+	delayAt           *stmt
+	kaVIPs            []kaVIP
+	evips             []*stmt
+	unicastConfigured bool
+	unicast           bool // unicast peers, once completed
+	faultNoPeer       bool
+	checkSrc          bool // keepalived accepts unicast adverts from its peers only
+	src               netip.Addr
+	srcAt             *stmt
+	kaPeers           []netip.Addr
+	peerTTL           []*stmt // peers with min_ttl or max_ttl
+	authType          string
+	authAt            *stmt
+	authPass          string
+	authPassAt        *stmt
+	garpRep           int
+	garpRepSet        bool
+	garpRef           time.Duration
+	garpRefSet        bool
+	tracks            []kaTrack
+	trackIfs          []kaTrackIf
+	lacks             []kaLack
+	strictMode        int  // -1 not set, else 0 or 1
+	strict            bool // strict mode, once completed
+	mcastDst          *stmt
+	notifyAt          *stmt
+	differs           []Note // keywords whose effect vipd does not have
+	group             *kaGroup
+
+	// The [[instance]].
 	name          string
-	vrid          int
-	iface         string
 	version       int
 	advert        time.Duration
 	priority      int
 	vips          []netip.Prefix
-	ipv6          bool // the family of the VIPs, as keepalived has one per instance
+	ipv6          bool
 	preempt       bool
 	preemptDelay  time.Duration
 	unicastSource netip.Addr
@@ -36,8 +80,42 @@ type vInstance struct {
 	notify        []string
 	track         []vTrack
 	trackIfaces   []string
-	state         string // MASTER or BACKUP, as written; "" when not
-	stateAt       *stmt
+
+	// refused: vipd cannot run the instance as keepalived does, and it
+	// is left out; reasons say why it is not safe for a mixed fleet.
+	refused bool
+	reasons []Note
+}
+
+// kaVIP is a virtual_ipaddress entry keepalived keeps.
+type kaVIP struct {
+	at   *stmt
+	addr netip.Addr
+	bits int
+	dev  string
+}
+
+// kaTrack is a track_script entry keepalived keeps.
+type kaTrack struct {
+	at      *stmt
+	script  *kaScript
+	weight  int
+	reverse bool
+}
+
+// kaTrackIf is a track_interface entry keepalived keeps.
+type kaTrackIf struct {
+	at      *stmt
+	name    string
+	weight  int
+	reverse bool
+}
+
+// kaLack is a track of a kind vipd has no equivalent of (track_process,
+// track_file, track_bfd), with its entry.
+type kaLack struct {
+	kind string
+	at   *stmt
 }
 
 // vTrack is an element of an instance's track list.
@@ -48,103 +126,249 @@ type vTrack struct {
 
 // keepalived's and VRRP's limits and defaults.
 const (
-	defaultPriority  = 100 // keepalived's, for an instance that is not state MASTER
-	ownerPriority    = 255
-	minAdvertV3      = 10 * time.Millisecond
-	maxAdvertV3      = 4095 * 10 * time.Millisecond
-	maxAdvertV2      = 255 * time.Second
-	maxAuthPassword  = 8
-	maxPreemptDelay  = 1000 * time.Second // keepalived's; vipd allows 1h
-	maxTrackIfWeight = 254
+	defaultPriority = 100 // keepalived's, for an instance that is not state MASTER
+	ownerPriority   = 255
+	minAdvert       = 10 * time.Millisecond
+	maxAdvert       = 255 * time.Second
+	maxAdvertV3     = 4095 * 10 * time.Millisecond
+	maxAuthPassword = 8
+	maxPreemptDelay = 1000 * time.Second // keepalived's TIMER_MAX_SEC
+	maxIfName       = 15                 // IFNAMSIZ - 1
+	// The most addresses keepalived puts in an advert on an interface of
+	// MTU 1500 (VRRP's count is one octet; IPv6 addresses fill a frame
+	// sooner). keepalived moves the rest to virtual_ipaddress_excluded.
+	maxAddrsV4 = 255
+	maxAddrsV6 = (1500 - 14 - 40 - 8) / 16
 )
 
-// instance converts one vrrp_instance, or notes why it cannot.
+// unsafe records why the instance is not safe for a mixed fleet; it is
+// still converted.
+func (c *fileConv) unsafe(in *vInstance, s *stmt, format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	c.n.at(s, "vrrp_instance %s: %s", in.kaName, msg)
+	in.reasons = append(in.reasons, Note{File: s.file, Line: s.line, Msg: msg})
+}
+
+// refuse records why vipd cannot run the instance as keepalived does; it
+// is left out.
+func (c *fileConv) refuse(in *vInstance, s *stmt, format string, args ...any) {
+	c.unsafe(in, s, format+"; the instance is not converted", args...)
+	in.refused = true
+}
+
+// instance reads one vrrp_instance in the order keepalived does: the
+// first address of any kind fixes its family, a version after that is
+// checked against it, and the scripts a track names must be defined
+// before it. It returns nil for an instance keepalived skips.
 func (c *fileConv) instance(s *stmt) *vInstance {
-	in := &vInstance{at: s, kaName: s.arg(1), preempt: true}
-	if in.kaName == "" {
-		c.n.at(s, "vrrp_instance without a name; not converted")
+	if len(s.words) != 2 {
+		c.n.at(s, "vrrp_instance without a name: keepalived skips it (\"vrrp_instance must have a name\")")
+		return nil
+	}
+	in := &vInstance{at: s, kaName: s.arg(1), strictMode: -1}
+	if slices.ContainsFunc(c.nd.instances, func(o *vInstance) bool { return o.kaName == in.kaName }) {
+		c.n.at(s, "vrrp_instance %s is defined twice: keepalived skips this one (\"vrrp instance %s already defined\")", in.kaName, in.kaName)
 		return nil
 	}
 	label := "vrrp_instance " + in.kaName
-	in.name = safeName(in.kaName)
-	if in.name == "" {
-		in.name = "instance"
-	}
-	if in.name != in.kaName {
-		c.n.at(s, "%s is named %q in vipd (names may hold letters, digits, '-', '_' and '.')", label, in.name)
-	}
-
-	// Where the keywords that interact were written, for the notes.
-	var versionAt, advertAt, nopreemptAt, delayAt, srcAt, authAt, notifyAt *stmt
-	var (
-		version                                         int
-		advert, delay, garpRef                          time.Duration
-		garpRep                                         int
-		garpRepSet, garpRefSet                          bool
-		vipEntries, peerEntries, trackIfs, trackScripts []*stmt
-	)
 	for _, k := range s.block {
-		switch kw := k.keyword(); kw {
+		kw := k.keyword()
+		if needsArg[kw] && !c.needArg(k) {
+			continue
+		}
+		switch kw {
 		case "interface":
-			in.iface = k.arg(1)
+			switch name := k.arg(1); {
+			case len(name) > maxIfName:
+				c.n.at(k, "%s: interface name %q is too long: keepalived ignores it", label, name)
+			case name == "lo":
+				c.n.at(k, "%s: keepalived cannot use a loopback interface and ignores it", label)
+				in.iface, in.ifaceAt = "", nil
+			default:
+				in.iface, in.ifaceAt = name, k
+			}
 		case "virtual_router_id":
-			if v, ok := c.intArg(label, k, 1, 255); ok {
-				in.vrid = v
+			if v := kaUnsigned(k.arg(1), 1, 255, false); v.ok {
+				in.vrid = int(v.val)
+			} else {
+				c.n.at(k, "%s: virtual_router_id %q: keepalived says \"VRID not valid - must be between 1 & 255\" and ignores it", label, k.arg(1))
 			}
 		case "priority":
-			if v, ok := c.intArg(label, k, 1, 255); ok {
-				in.priority = v
+			if v := kaUnsigned(k.arg(1), 1, ownerPriority, false); v.ok {
+				in.basePriority = int(v.val)
+			} else {
+				c.n.at(k, "%s: priority %q: keepalived says \"Priority not valid! must be between 1 & 255. Using default 100\"; 100", label, k.arg(1))
+				in.basePriority = defaultPriority
+			}
+			in.prioAt = k
+		case "state":
+			switch v := k.arg(1); {
+			case v == "MASTER":
+				in.state, in.stateAt = "MASTER", k
+			case v == "BACKUP" && in.state == "MASTER":
+				c.n.at(k, "%s: state BACKUP after state MASTER: keepalived keeps MASTER", label)
+			case v == "BACKUP":
+				in.state, in.stateAt = "BACKUP", k
+			default:
+				c.n.at(k, "%s: state %q: keepalived says \"unknown state\" and uses BACKUP", label, v)
+				in.state, in.stateAt = "BACKUP", k
 			}
 		case "advert_int":
-			switch d, ok := c.durationArg(label, k); {
-			case ok && d == 0:
-				c.n.at(k, "%s: advert_int 0 is no interval; ignored, as keepalived does", label)
-			case ok:
-				advert, advertAt = d, k
+			d, v := kaSeconds(k.arg(1), minAdvert, maxAdvert, true)
+			switch {
+			case !v.ok:
+				c.n.at(k, "%s: advert_int %q: keepalived says \"Advert interval not valid\" and ignores it", label, k.arg(1))
+			default:
+				in.advertSet, in.advertAt = d, k
 			}
 		case "version":
-			switch v := k.arg(1); v {
-			case "2", "3":
-				version, versionAt = int(v[0]-'0'), k
+			v := kaInt(k.arg(1), 2, 3, true)
+			switch {
+			case !v.ok:
+				c.n.at(k, "%s: version %q: keepalived says \"Version must be either 2 or 3\" and ignores it", label, k.arg(1))
+			case v.val == 2 && in.family == 6:
+				c.n.at(k, "%s: version 2 after an IPv6 address: keepalived ignores it (\"conflicts with configured or deduced version\")", label)
 			default:
-				c.n.at(k, "%s: version %q is neither 2 nor 3; ignored, as keepalived does", label, v)
-			}
-		case "state":
-			switch v := k.arg(1); v {
-			case "MASTER", "BACKUP":
-				in.state, in.stateAt = v, k
-			default:
-				c.n.at(k, "%s: state %q is neither MASTER nor BACKUP; ignored, as keepalived does", label, v)
+				if in.version != 0 && in.version != int(v.val) {
+					c.n.at(k, "%s: version %d after version %d: keepalived ignores it", label, v.val, in.version)
+					continue
+				}
+				in.version = int(v.val)
 			}
 		case "nopreempt":
-			nopreemptAt = k
+			in.nopreempt, in.nopreemptAt = true, k
+		case "preempt":
+			in.nopreempt, in.nopreemptAt = false, nil
 		case "preempt_delay":
-			if d, ok := c.durationArg(label, k); ok {
-				delay, delayAt = d, k
+			d, v := kaSeconds(k.arg(1), 0, maxPreemptDelay, true)
+			if !v.ok {
+				c.n.at(k, "%s: preempt_delay %q: keepalived says \"Preempt_delay not valid! must be between 0-1000\"; 0", label, k.arg(1))
+				d = 0
 			}
+			in.delay, in.delayAt = d, k
 		case "virtual_ipaddress":
-			vipEntries = append(vipEntries, k.block...)
-		case "virtual_ipaddress_excluded":
 			for _, e := range k.block {
-				c.n.at(e, "%s: virtual_ipaddress_excluded %s: not converted: vipd has no excluded addresses, and as a VIP it would change the address list the routers of the VRID compare in every advert; add it to vips once every node runs vipd", label, e.keyword())
+				c.vip(in, label, e)
 			}
+		case "virtual_ipaddress_excluded":
+			in.evips = append(in.evips, k.block...)
+		case "native_ipv6":
+			if in.family == 4 {
+				c.n.at(k, "%s: native_ipv6 with IPv4 addresses: keepalived ignores it", label)
+				continue
+			}
+			in.family, in.version = 6, 3
 		case "unicast_src_ip", "mcast_src_ip":
-			srcAt = k
+			if kw == "unicast_src_ip" {
+				in.unicastConfigured = true
+			}
+			a, err := netip.ParseAddr(k.arg(1))
+			switch {
+			case err != nil || a.Zone() != "":
+				c.n.at(k, "%s: %s %q is malformed: keepalived skips it", label, kw, k.arg(1))
+			case !c.setFamily(in, a):
+				c.n.at(k, "%s: %s %s is %s, but the instance is %s: keepalived skips it", label, kw, a, family(a.Is6()), familyOf(in.family))
+			default:
+				in.src, in.srcAt = a, k
+			}
 		case "unicast_peer":
+			in.unicastConfigured = true
 			in.peersAt = k
-			peerEntries = append(peerEntries, k.block...)
+			for _, e := range k.block {
+				c.peer(in, label, e)
+			}
+		case "unicast_fault_no_peer":
+			in.unicastConfigured, in.faultNoPeer = true, true
+		case "check_unicast_src":
+			in.unicastConfigured, in.checkSrc = true, true
+		case "mcast_dst_ip":
+			a, err := netip.ParseAddr(k.arg(1))
+			switch {
+			case err != nil || !c.setFamily(in, a):
+				c.n.at(k, "%s: mcast_dst_ip %s is malformed or not of the instance's family: keepalived skips it", label, k.arg(1))
+			case a.Is4() && !a.IsMulticast() || a.Is6() && !a.IsLinkLocalMulticast():
+				c.n.at(k, "%s: mcast_dst_ip %s is not a link-local multicast address: keepalived skips it", label, a)
+			case a != netip.MustParseAddr("224.0.0.18") && a != netip.MustParseAddr("ff02::12"):
+				in.mcastDst = k
+			}
 		case "authentication":
-			authAt = k
+			in.authAt = k
+			for _, e := range k.block {
+				switch e.keyword() {
+				case "auth_type":
+					if !c.needArg(e) {
+						continue
+					}
+					switch t := e.arg(1); t {
+					case "PASS", "AH":
+						in.authType = t
+					default:
+						c.n.at(e, "%s: auth_type %q: keepalived says \"unknown authentication type\" and ignores it", label, t)
+					}
+				case "auth_pass":
+					if !c.needArg(e) {
+						continue
+					}
+					in.authPass, in.authPassAt = e.arg(1), e
+					if len(in.authPass) > maxAuthPassword {
+						c.n.at(e, "%s: auth_pass is longer than 8 bytes: keepalived uses the first 8 (\"Truncating auth_pass\"), and so does vipd", label)
+						in.authPass = in.authPass[:maxAuthPassword]
+					}
+				default:
+					c.n.at(e, "%s: authentication: %s: keepalived 2.2.7 does not know it and ignores it", label, e.keyword())
+				}
+			}
 		case "garp_master_repeat":
-			garpRep, garpRepSet = c.garpRepeat(label, k)
+			in.garpRep, in.garpRepSet = c.garpRepeat(label, k)
 		case "garp_master_refresh":
-			garpRef, garpRefSet = c.durationArg(label, k)
+			in.garpRef, in.garpRefSet = c.garpRefresh(label, k), true
 		case "track_interface":
-			trackIfs = append(trackIfs, k.block...)
+			for _, e := range k.block {
+				if t, ok := c.readTrackIf(label, e, in.trackIfs); ok {
+					in.trackIfs = append(in.trackIfs, t)
+				}
+			}
 		case "track_script":
-			trackScripts = append(trackScripts, k.block...)
+			for _, e := range k.block {
+				if t, ok := c.readTrack(label, e, in.tracks); ok {
+					in.tracks = append(in.tracks, t)
+				}
+			}
+		case "track_process":
+			for _, e := range k.block {
+				if !slices.ContainsFunc(c.processes, func(p *kaProcess) bool { return p.name == e.keyword() }) {
+					c.n.at(e, "%s: track_process %s: there is no vrrp_track_process %s before it, so keepalived ignores it (\"track process not found\")", label, e.keyword(), e.keyword())
+					continue
+				}
+				in.lacks = append(in.lacks, kaLack{kw, e})
+			}
+		case "track_file":
+			for _, e := range k.block {
+				if _, ok := c.files[e.keyword()]; !ok {
+					c.n.at(e, "%s: track_file %s: there is no vrrp_track_file %s before it, so keepalived ignores it", label, e.keyword(), e.keyword())
+					continue
+				}
+				in.lacks = append(in.lacks, kaLack{kw, e})
+			}
+		case "track_bfd":
+			for _, e := range k.block {
+				in.lacks = append(in.lacks, kaLack{kw, e})
+			}
+		case "strict_mode":
+			switch v := k.arg(1); {
+			case v == "":
+				in.strictMode = 1
+			case kaTrueFalse(v) >= 0:
+				in.strictMode = kaTrueFalse(v)
+			default:
+				c.n.at(k, "%s: strict_mode %q: keepalived says it is invalid and ignores it", label, v)
+			}
 		case "notify":
-			notifyAt = k
+			if in.notifyAt != nil {
+				c.n.at(k, "%s: a second notify: keepalived ignores it (\"notify script already specified\")", label)
+				continue
+			}
+			in.notifyAt = k
 		case "notify_master", "notify_backup", "notify_fault", "notify_stop", "notify_master_rx_lower_pri", "notify_deleted":
 			state := map[string]string{
 				"notify_master": "MASTER", "notify_backup": "BACKUP", "notify_fault": "FAULT",
@@ -152,190 +376,689 @@ func (c *fileConv) instance(s *stmt) *vInstance {
 				"notify_deleted": "INIT (vipd stopping)",
 			}[kw]
 			c.n.at(k, "%s: %s: not converted: vipd runs one notify program on every change, with the new state as an argument (and in $VIPD_TO): run %s from a wrapper when the new state is %s", label, kw, k.arg(1), state)
-		case "accept", "native_ipv6", "check_unicast_src":
-			// What vipd does anyway: a master accepts traffic to its
-			// VIPs, the VIPs decide the family, and unicast adverts
-			// are accepted from the listed peers only.
+		case "accept":
+			// A vipd master accepts traffic to its VIPs.
+		case "dont_track_primary":
+			c.n.at(k, "%s: dont_track_primary: vipd always tracks the instance's interface: with its link down, vipd gives the VIPs up where keepalived keeps its state (no advert passes that link either way)", label)
+		case "virtual_routes", "virtual_rules":
+			in.differs = append(in.differs, Note{k.file, k.line, kw + ": vipd adds no routes or rules on becoming master, so a vipd master would lack them (a notify program can add them)"})
+		case "down_timer_adverts":
+			in.differs = append(in.differs, Note{k.file, k.line, "down_timer_adverts: vipd takes over after the RFC's master down interval (3 adverts and the skew time)"})
+		case "unicast_ttl":
+			in.differs = append(in.differs, Note{k.file, k.line, "unicast_ttl: vipd sends and accepts adverts with TTL 255 only"})
+		case "use_vmac", "vmac_xmit_base", "use_vmac_addr", "use_ipvlan":
+			c.n.at(k, "%s: %s: vipd does not use virtual MACs (the VIP moves with gratuitous ARP, which keepalived backups accept); dropped", label, kw)
+		case "no_accept":
+			c.n.at(k, "%s: no_accept: vipd has no non-accept mode: its master accepts traffic to the VIPs; dropped", label)
+		case "promote_secondaries":
+			c.n.at(k, "%s: promote_secondaries: not converted: vipd sets no interface options", label)
+		case "smtp_alert":
+			c.n.at(k, "%s: smtp_alert: not converted: vipd sends no email; a notify program can", label)
+		case "garp_master_delay", "garp_lower_prio_delay", "garp_lower_prio_repeat", "garp_master_refresh_repeat",
+			"lower_prio_no_advert", "higher_prio_send_advert", "garp_extra_if", "vmac_garp_intvl":
+			c.n.at(k, "%s: %s: not converted: vipd sends garp_repeat gratuitous ARPs at once on becoming master and answers a lower-priority advert as RFC 9568 says", label, kw)
+		case "debug", "skip_check_adv_addr", "track_src_ip", "old_unicast_checksum", "kernel_rx_buf_size",
+			"linkbeat_use_polling", "notify_priority_changes", "lvs_sync_daemon_interface", "vrf":
+			c.n.at(k, "%s: %s: not converted: no vipd equivalent", label, kw)
 		default:
-			c.n.at(k, "%s: %s", label, instanceReason(kw))
+			c.n.at(k, "%s: %s: keepalived 2.2.7 does not know it here and ignores it (\"Unknown keyword\")", label, kw)
 		}
-	}
-
-	// The VIPs decide the family, as in keepalived: the first one's.
-	for _, e := range vipEntries {
-		c.vip(in, label, e)
-	}
-	switch {
-	case len(in.vips) == 0:
-		c.n.at(s, "%s has no virtual_ipaddress that vipd can use; not converted", label)
-		return nil
-	case in.iface == "":
-		c.n.at(s, "%s has no interface; not converted", label)
-		return nil
-	case in.vrid == 0:
-		c.n.at(s, "%s has no valid virtual_router_id; not converted", label)
-		return nil
-	}
-	for _, e := range vipEntries {
-		c.vipDev(in, label, e)
-	}
-
-	switch {
-	case version != 0:
-		in.version = version
-		if version == 2 && in.ipv6 {
-			c.n.at(versionAt, "%s: VRRPv2 cannot carry IPv6 addresses; version 3, as keepalived uses", label)
-			in.version = 3
-		}
-	case in.ipv6:
-		in.version = 3
-	case c.version != 0:
-		in.version = c.version
-	default:
-		in.version = 2 // keepalived's default; vipd's is 3
-	}
-	c.advert(in, label, advert, advertAt)
-
-	if in.priority == 0 {
-		in.priority = defaultPriority
-		if in.state == "MASTER" {
-			in.priority = ownerPriority
-			c.n.at(in.stateAt, "%s: state MASTER without priority: keepalived's priority is then 255 (the address owner), and so is vipd's; write the priority meant", label)
-		}
-	}
-	c.preemption(in, label, nopreemptAt, delay, delayAt)
-	c.unicast(in, label, srcAt, peerEntries)
-	if authAt != nil && !c.auth(in, label, authAt) {
-		return nil
-	}
-
-	in.garpRepeat, in.garpRefresh = c.garpRep, c.garpRef
-	if garpRepSet {
-		in.garpRepeat = garpRep
-	}
-	if garpRefSet {
-		in.garpRefresh = garpRef
-	}
-	if in.garpRefresh > 0 && in.garpRefresh < time.Second {
-		in.garpRefresh = time.Second
-	}
-
-	for _, e := range trackIfs {
-		c.trackInterface(in, label, e)
-	}
-	for _, e := range trackScripts {
-		c.trackScript(in, label, e, false)
-	}
-	c.groups(in, label)
-	if notifyAt != nil {
-		c.notify(in, label, notifyAt)
 	}
 	return in
 }
 
-// instanceReason says why an instance keyword is not converted.
-func instanceReason(kw string) string {
-	switch kw {
-	case "use_vmac", "vmac_xmit_base":
-		return kw + ": vipd does not use virtual MACs (the VIP moves with gratuitous ARP); dropped"
-	case "dont_track_primary":
-		return "dont_track_primary: vipd always tracks the instance's own interface; dropped"
-	case "no_accept":
-		return "no_accept: vipd has no non-accept mode: its master accepts traffic to the VIPs; dropped"
-	case "strict_mode":
-		return "strict_mode: vipd follows RFC 9568 without it and adds no firewall rules; dropped"
-	case "track_file", "track_bfd", "track_process":
-		return kw + ": not converted: vipd tracks checks and interfaces only; an exec check can test the same condition"
-	case "virtual_routes", "virtual_rules", "promote_secondaries":
-		return kw + ": not converted: vipd manages only the VIPs; a notify program can add routes and rules"
-	case "smtp_alert":
-		return "smtp_alert: not converted: vipd sends no email; a notify program can"
-	case "garp_master_delay", "garp_lower_prio_delay", "garp_lower_prio_repeat", "garp_master_refresh_repeat",
-		"lower_prio_no_advert", "higher_prio_send_advert":
-		return kw + ": not converted: vipd sends garp_repeat gratuitous ARPs at once on becoming master and answers a lower-priority advert as RFC 9568 says"
-	case "debug", "skip_check_adv_addr", "track_src_ip", "old_unicast_checksum", "kernel_rx_buf_size",
-		"unicast_fault_no_peer", "unicast_ttl", "vrrp_skip_check_adv_addr":
-		return kw + ": not converted: no vipd equivalent"
-	}
-	return kw + ": not converted: unknown to the converter"
+// needsArg are the instance keywords whose handler reads a parameter:
+// keepalived stops when it is missing.
+var needsArg = map[string]bool{
+	"interface": true, "virtual_router_id": true, "priority": true, "state": true, "advert_int": true,
+	"version": true, "preempt_delay": true, "unicast_src_ip": true, "mcast_src_ip": true, "mcast_dst_ip": true,
+	"garp_master_repeat": true, "garp_master_refresh": true, "garp_master_delay": true,
+	"garp_lower_prio_delay": true, "garp_lower_prio_repeat": true, "garp_master_refresh_repeat": true,
+	"down_timer_adverts": true, "unicast_ttl": true, "debug": true, "notify": true, "notify_master": true,
+	"notify_backup": true, "notify_fault": true, "notify_stop": true, "notify_master_rx_lower_pri": true,
 }
 
-// vip reads one virtual_ipaddress entry: ADDRESS[/PREFIX] [options].
+// setFamily fixes the instance's family at a's if not yet fixed, and
+// reports whether a is of it.
+func (c *fileConv) setFamily(in *vInstance, a netip.Addr) bool {
+	f := 4
+	if a.Is6() {
+		f = 6
+	}
+	if in.family == 0 {
+		in.family = f
+	}
+	return in.family == f
+}
+
+// vip reads one virtual_ipaddress entry as keepalived's alloc_ipaddress:
+// ADDRESS[/PREFIX] and options, some of which drop the address when wrong.
 func (c *fileConv) vip(in *vInstance, label string, e *stmt) {
-	addr := e.keyword()
-	p, err := parseVIP(addr)
-	if err != nil {
-		why := err.Error()
-		if strings.Contains(addr, "$") {
-			why = "an unresolved placeholder: write the address"
+	text := e.keyword()
+	v6 := strings.Contains(text, ":")
+	bits := 32
+	if v6 {
+		bits = 128
+	}
+	addrText := text
+	if i := strings.IndexByte(text, '/'); i >= 0 {
+		addrText = text[:i]
+		if n := kaUnsigned(text[i+1:], 0, uint64(bits), true); n.ok {
+			bits = int(n.val)
+		} else {
+			c.n.at(e, "%s: virtual_ipaddress %s: keepalived says \"Invalid address prefix len\" and uses /%d", label, text, bits)
 		}
-		c.n.at(e, "%s: virtual_ipaddress %s: %s; not converted", label, addr, why)
+	}
+	a, err := netip.ParseAddr(addrText)
+	if err != nil || a.Zone() != "" || a.Is6() != v6 {
+		why := "keepalived skips it (\"VRRP parsed invalid IP\")"
+		if strings.Contains(text, "$") || strings.Contains(text, "{") {
+			why += "; an unresolved placeholder?"
+		}
+		c.n.at(e, "%s: virtual_ipaddress %s: %s", label, text, why)
 		return
 	}
-	if len(in.vips) == 0 {
-		in.ipv6 = p.Addr().Is6()
-	}
-	switch {
-	case p.Addr().Is6() != in.ipv6:
-		c.n.at(e, "%s: virtual_ipaddress %s is %s, but the instance is %s (its first address): keepalived ignores it; not converted (vipd could run both families in one instance, once every node runs vipd)",
-			label, addr, family(p.Addr().Is6()), family(in.ipv6))
-		return
-	case slices.ContainsFunc(in.vips, func(q netip.Prefix) bool { return q.Addr() == p.Addr() }):
-		c.n.at(e, "%s: virtual_ipaddress %s is listed twice; once", label, addr)
-		return
-	}
-	in.vips = append(in.vips, p)
-}
-
-// vipDev notes the options of a virtual_ipaddress entry that vipd does
-// not carry; it runs when the instance's interface is known.
-func (c *fileConv) vipDev(in *vInstance, label string, e *stmt) {
-	addr := e.keyword()
-	if _, err := parseVIP(addr); err != nil {
-		return
-	}
+	vp := kaVIP{at: e, addr: a, bits: bits}
 	opts := e.words[1:]
 	for i := 0; i < len(opts); i++ {
 		o := opts[i]
-		val := ""
 		switch o {
-		case "dev", "label", "scope", "brd", "broadcast", "preferred_lft", "metric":
-			if i+1 < len(opts) {
-				i++
-				val = opts[i]
+		case "dev", "scope", "broadcast", "brd", "label", "peer", "preferred_lft":
+			if i+1 >= len(opts) {
+				c.n.at(e, "%s: virtual_ipaddress %s: %s without a value: keepalived skips the address", label, text, o)
+				return
 			}
 		}
 		switch o {
 		case "dev":
-			if val != in.iface {
-				c.n.at(e, "%s: virtual_ipaddress %s dev %s: vipd binds all VIPs of an instance on its interface, %s; the VIP is bound there (make an instance on %s to keep it there)",
-					label, addr, val, in.iface, val)
+			i++
+			if vp.dev != "" {
+				c.n.at(e, "%s: virtual_ipaddress %s: dev given twice: keepalived skips the address", label, text)
+				return
+			}
+			vp.dev = opts[i]
+		case "broadcast", "brd":
+			i++
+			if v6 {
+				c.n.at(e, "%s: virtual_ipaddress %s: a broadcast address for IPv6: keepalived skips the address", label, text)
+				return
+			}
+			if b := opts[i]; b != "+" && b != "-" {
+				if _, err := netip.ParseAddr(b); err != nil {
+					c.n.at(e, "%s: virtual_ipaddress %s: invalid broadcast %s: keepalived skips the address", label, text, b)
+					return
+				}
+				c.n.at(e, "%s: virtual_ipaddress %s %s %s: dropped; vipd sets the broadcast address of the prefix", label, text, o, b)
 			}
 		case "label":
-			c.n.at(e, "%s: virtual_ipaddress %s label %s: dropped; vipd labels its IPv4 addresses %s", label, addr, val, labelOf(in.iface))
+			i++
+			if len(opts[i]) > maxIfName {
+				c.n.at(e, "%s: virtual_ipaddress %s: label %s is too long: keepalived skips the address", label, text, opts[i])
+				return
+			}
+			if !v6 {
+				c.n.at(e, "%s: virtual_ipaddress %s label %s: dropped; vipd labels its IPv4 addresses IF:vipd", label, text, opts[i])
+			}
 		case "scope":
-			if val != "global" {
-				c.n.at(e, "%s: virtual_ipaddress %s scope %s: dropped; vipd adds VIPs with global scope", label, addr, val)
+			i++
+			if !v6 && opts[i] != "global" && opts[i] != "0" {
+				c.n.at(e, "%s: virtual_ipaddress %s scope %s: dropped; vipd adds VIPs with global scope", label, text, opts[i])
 			}
-		case "brd", "broadcast":
-			if val != "+" {
-				c.n.at(e, "%s: virtual_ipaddress %s %s %s: dropped; vipd sets the broadcast address of the prefix", label, addr, o, val)
+		case "peer", "preferred_lft":
+			i++
+			c.n.at(e, "%s: virtual_ipaddress %s %s %s: dropped; vipd adds the address with its prefix and nothing else", label, text, o, opts[i])
+		case "-nodad", "nodad", "home", "mngtmpaddr", "noprefixroute", "autojoin", "no_track", "use_vmac":
+			if o != "-nodad" && o != "nodad" {
+				c.n.at(e, "%s: virtual_ipaddress %s: option %s: dropped; vipd adds the address with its prefix and nothing else", label, text, o)
 			}
-		case "-nodad", "nodad":
-			// vipd adds IPv6 VIPs without duplicate address detection.
 		default:
-			c.n.at(e, "%s: virtual_ipaddress %s: option %s: dropped; vipd adds the address with its prefix and nothing else", label, addr, strings.TrimSpace(o+" "+val))
+			c.n.at(e, "%s: virtual_ipaddress %s: option %s: keepalived ignores it (\"Unknown configuration entry\")", label, text, o)
+		}
+	}
+	if !c.setFamily(in, a) {
+		c.n.at(e, "%s: virtual_ipaddress %s is %s, but the instance is %s: keepalived ignores it (\"address family must match VRRP instance\")",
+			label, text, family(a.Is6()), familyOf(in.family))
+		return
+	}
+	in.kaVIPs = append(in.kaVIPs, vp)
+}
+
+// peer reads one unicast_peer entry: ADDRESS [min_ttl N] [max_ttl N].
+func (c *fileConv) peer(in *vInstance, label string, e *stmt) {
+	a, err := netip.ParseAddr(e.keyword())
+	switch {
+	case err != nil || a.Zone() != "":
+		c.n.at(e, "%s: unicast_peer %s is malformed: keepalived skips it", label, e.keyword())
+		return
+	case !c.setFamily(in, a):
+		c.n.at(e, "%s: unicast_peer %s is %s, but the instance is %s: keepalived skips it", label, a, family(a.Is6()), familyOf(in.family))
+		return
+	}
+	if len(e.words) > 1 {
+		in.peerTTL = append(in.peerTTL, e)
+		in.checkSrc = true
+	}
+	in.kaPeers = append(in.kaPeers, a)
+}
+
+// readTrackIf reads a track_interface entry as keepalived's alloc_track_if:
+// IFNAME [weight W [reverse]].
+func (c *fileConv) readTrackIf(label string, e *stmt, have []kaTrackIf) (kaTrackIf, bool) {
+	t := kaTrackIf{at: e, name: e.keyword()}
+	if slices.ContainsFunc(have, func(o kaTrackIf) bool { return o.name == t.name }) {
+		c.n.at(e, "%s: track_interface %s is listed twice: keepalived ignores this one", label, t.name)
+		return t, false
+	}
+	if len(e.words) >= 2 {
+		if e.arg(1) != "weight" {
+			c.n.at(e, "%s: track_interface %s: unknown option %s: keepalived ignores the entry", label, t.name, e.arg(1))
+			return t, false
+		}
+		if len(e.words) == 2 {
+			c.n.at(e, "%s: track_interface %s: weight without a value: keepalived ignores the entry", label, t.name)
+			return t, false
+		}
+		v := kaInt(e.arg(2), -254, 254, true)
+		if v.ok {
+			t.weight = int(max(min(v.val, 253), -253))
+		} else {
+			c.n.at(e, "%s: track_interface %s: weight %s is not from -253 to 253: keepalived uses 0", label, t.name, e.arg(2))
+		}
+		t.reverse = e.arg(3) == "reverse"
+	}
+	return t, true
+}
+
+// readTrack reads a track_script entry as keepalived's alloc_track_script:
+// NAME [weight W [reverse|noreverse]], NAME a vrrp_script defined before.
+func (c *fileConv) readTrack(label string, e *stmt, have []kaTrack) (kaTrack, bool) {
+	name := e.keyword()
+	sc := c.findScript(name)
+	t := kaTrack{at: e, script: sc}
+	switch {
+	case sc == nil:
+		c.n.at(e, "%s: track_script %s: there is no vrrp_script %s before it (with a script), so keepalived ignores it (\"track script not found\")", label, name, name)
+		return t, false
+	case slices.ContainsFunc(have, func(o kaTrack) bool { return o.script == sc }):
+		c.n.at(e, "%s: track_script %s is listed twice: keepalived ignores this one", label, name)
+		return t, false
+	}
+	sc.tracked = true
+	t.weight, t.reverse = sc.weight, sc.reverse
+	if len(e.words) >= 2 {
+		if e.arg(1) != "weight" {
+			c.n.at(e, "%s: track_script %s: unknown option %s: keepalived ignores the entry", label, name, e.arg(1))
+			return t, false
+		}
+		if len(e.words) == 2 {
+			c.n.at(e, "%s: track_script %s: weight without a value: keepalived ignores the entry", label, name)
+			return t, false
+		}
+		if v := kaInt(e.arg(2), -254, 254, true); v.ok {
+			t.weight = int(max(min(v.val, 253), -253))
+		} else {
+			c.n.at(e, "%s: track_script %s: weight %s is not from -253 to 253: keepalived uses the script's, %d", label, name, e.arg(2), sc.weight)
+		}
+		switch e.arg(3) {
+		case "reverse":
+			t.reverse = true
+		case "noreverse":
+			t.reverse = false
+		}
+	}
+	return t, true
+}
+
+// chkMinCfg applies keepalived's chk_min_cfg: without a VRID or an
+// interface, keepalived does not start.
+func (c *fileConv) chkMinCfg() {
+	for _, in := range c.nd.instances {
+		switch {
+		case in.vrid == 0:
+			c.refuseFile(in.at, "vrrp_instance %s has no valid virtual_router_id (\"the virtual router id must be set\")", in.kaName)
+		case in.iface == "":
+			c.refuseFile(in.at, "vrrp_instance %s has no usable interface (\"Unknown interface!\")", in.kaName)
 		}
 	}
 }
 
-// labelOf is the label vipd gives IPv4 VIPs (netif.Label).
-func labelOf(ifname string) string {
-	const max = 15
-	if len(ifname) >= max-1 {
-		return ifname[:min(len(ifname), max)]
+// complete applies keepalived's vrrp_complete_instance to an instance:
+// strict mode, version, priority and state, authentication, preemption
+// and the advert interval, each as keepalived settles it.
+func (c *fileConv) complete(in *vInstance) {
+	label := "vrrp_instance " + in.kaName
+	in.strict = c.strict
+	in.checkSrc = in.checkSrc || c.checkSrc
+	if in.strictMode >= 0 {
+		in.strict = in.strictMode == 1
 	}
-	return ifname + ":vipd"[:min(5, max-len(ifname))]
+	if in.family == 6 {
+		if in.version == 2 && in.strict {
+			c.n.at(in.at, "%s: VRRPv2 with IPv6 in strict mode: keepalived uses version 3", label)
+			in.version = 3
+		} else if in.version == 0 {
+			in.version = 3
+		}
+	}
+	if in.family == 0 {
+		in.family = 4
+	}
+	if in.version == 0 {
+		in.version = c.version
+		if in.version == 0 {
+			in.version = 2
+		}
+	}
+	if len(in.kaVIPs) == 0 && (in.version == 3 || in.strict) {
+		c.refuseFile(in.at, "vrrp_instance %s has no virtual_ipaddress keepalived can use, which VRRPv3 and strict mode require (\"No VIP specified; at least one is required\")", in.kaName)
+		return
+	}
+	if in.basePriority == 0 {
+		in.basePriority = defaultPriority
+		if in.state == "MASTER" {
+			in.basePriority = ownerPriority
+			c.n.at(in.stateAt, "%s: state MASTER without priority: keepalived's priority is then 255 (the address owner), and so is vipd's; write the priority meant", label)
+		}
+	}
+	switch {
+	case in.state == "":
+		in.state = "BACKUP"
+		if in.basePriority == ownerPriority {
+			in.state = "MASTER"
+		}
+	case in.strict && (in.state == "MASTER") != (in.basePriority == ownerPriority):
+		c.n.at(in.stateAt, "%s: state %s in strict mode: keepalived says \"State MASTER must match being address owner\" and ignores it", label, in.state)
+		in.state = "BACKUP"
+		if in.basePriority == ownerPriority {
+			in.state = "MASTER"
+		}
+	}
+	if in.authType != "" {
+		at := in.authAt
+		switch {
+		case in.strict:
+			c.n.at(at, "%s: authentication in strict mode: keepalived says \"Strict mode does not support authentication. Ignoring.\" and sends no password; neither does vipd", label)
+			in.authType = ""
+		case in.version == 3:
+			c.n.at(at, "%s: authentication with VRRPv3: keepalived says \"VRRP version 3 does not support authentication. Ignoring.\"; so does vipd", label)
+			in.authType = ""
+		case in.authPass == "":
+			c.n.at(at, "%s: authentication without auth_pass: keepalived says \"Authentication specified but no password given. Ignoring\"", label)
+			in.authType = ""
+		case in.family == 6 && in.authType == "AH":
+			c.n.at(at, "%s: auth_type AH with IPv6: keepalived ignores it", label)
+			in.authType = ""
+		case in.authType == "AH" && in.state == "MASTER" && in.basePriority != ownerPriority:
+			in.state = "BACKUP"
+		}
+	}
+	in.unicast = in.unicastConfigured && len(in.kaPeers) > 0
+	if in.strict && in.unicast {
+		c.refuseFile(in.peersAt, "vrrp_instance %s has unicast peers in strict mode (\"Unicast peers are not supported in strict mode\"), on an interface that can multicast", in.kaName)
+		return
+	}
+	if in.unicastConfigured && !in.unicast && !in.faultNoPeer {
+		c.n.at(in.at, "%s: a unicast keyword without unicast peers: keepalived uses multicast (\"This usage is deprecated\")", label)
+	}
+	maxAddrs := maxAddrsV4
+	if in.family == 6 {
+		maxAddrs = maxAddrsV6
+	}
+	if len(in.kaVIPs) > maxAddrs {
+		for _, v := range in.kaVIPs[maxAddrs:] {
+			in.evips = append(in.evips, v.at)
+		}
+		c.n.at(in.kaVIPs[maxAddrs].at, "%s: more VIPs than fit in an advert: keepalived moves those from here on to virtual_ipaddress_excluded", label)
+		in.kaVIPs = in.kaVIPs[:maxAddrs]
+	}
+	if in.basePriority == ownerPriority && in.nopreempt {
+		c.n.at(in.nopreemptAt, "%s: nopreempt with priority 255: keepalived says \"nopreempt is incompatible with priority 255\" and preempts; so does vipd", label)
+		in.nopreempt = false
+	}
+	if in.state == "MASTER" {
+		if in.nopreempt {
+			c.n.at(in.nopreemptAt, "%s: nopreempt with state MASTER: keepalived says \"nopreempt will not work with initial state MASTER\" and preempts; so does vipd (for no preemption, write state BACKUP in keepalived)", label)
+			in.nopreempt = false
+		}
+		if in.delay > 0 {
+			c.n.at(in.delayAt, "%s: preempt_delay with state MASTER: keepalived says \"preempt delay will not work with initial state MASTER\" and ignores it", label)
+			in.delay = 0
+		}
+	}
+	if in.delay > 0 {
+		switch {
+		case in.strict:
+			c.n.at(in.delayAt, "%s: preempt_delay in strict mode: keepalived says \"preempt_delay is incompatible with strict mode\" and ignores it", label)
+			in.delay = 0
+		case in.nopreempt:
+			c.n.at(in.delayAt, "%s: preempt_delay with nopreempt: keepalived ignores it", label)
+			in.delay = 0
+		}
+	}
+	if in.strict {
+		in.differs = slices.DeleteFunc(in.differs, func(d Note) bool {
+			if strings.HasPrefix(d.Msg, "down_timer_adverts") {
+				c.n.add(d.File, d.Line, label+": down_timer_adverts in strict mode: keepalived ignores it")
+				return true
+			}
+			return false
+		})
+		if in.basePriority != ownerPriority {
+			c.n.at(in.at, "%s: strict mode: keepalived's master drops traffic to the VIPs (firewall rules of no_accept); a vipd master accepts it", label)
+		}
+	}
+	if in.mcastDst != nil && in.unicast {
+		c.n.at(in.mcastDst, "%s: mcast_dst_ip with unicast peers: keepalived ignores it", label)
+		in.mcastDst = nil
+	}
+	c.advert(in, label)
+
+	// Weighted tracking of a sync group's member or of the address
+	// owner is ignored (the owner's tracked interfaces dropped, a
+	// member's made unweighted).
+	inGroup := in.group != nil && !in.group.keepWeights
+	if inGroup || in.basePriority == ownerPriority {
+		why := "as the address owner (priority 255)"
+		if inGroup {
+			why = fmt.Sprintf("as a member of vrrp_sync_group %s (no sync_group_tracking_weight)", in.group.name)
+		}
+		in.trackIfs = slices.DeleteFunc(in.trackIfs, func(t kaTrackIf) bool {
+			if t.weight == 0 {
+				return false
+			}
+			if inGroup {
+				c.n.at(t.at, "%s: track_interface %s: keepalived ignores its weight %s; a down link faults the instance", label, t.name, why)
+				t.weight = 0
+				return false
+			}
+			c.n.at(t.at, "%s: track_interface %s: keepalived ignores the weighted interface %s", label, t.name, why)
+			return true
+		})
+		for i := range in.trackIfs {
+			if inGroup {
+				in.trackIfs[i].weight = 0
+			}
+		}
+		in.tracks = slices.DeleteFunc(in.tracks, func(t kaTrack) bool {
+			if t.weight == 0 {
+				return false
+			}
+			c.n.at(t.at, "%s: track_script %s: keepalived ignores the weighted script %s; not converted", label, t.script.name, why)
+			return true
+		})
+	}
+}
+
+// advert sets the advert interval, rounded as keepalived rounds it for
+// the version.
+func (c *fileConv) advert(in *vInstance, label string) {
+	d := in.advertSet
+	if d == 0 {
+		in.advert = time.Second // keepalived's default, and vipd's
+		return
+	}
+	was := d
+	if in.version == 2 {
+		if d >= 256*time.Second {
+			d = maxAdvert
+		} else if d%time.Second != 0 {
+			d = (d + time.Second/2).Truncate(time.Second)
+			d = max(d, time.Second)
+		}
+	} else {
+		if d >= 4096*10*time.Millisecond {
+			d = maxAdvertV3
+		} else if d%(10*time.Millisecond) != 0 {
+			d = (d + 5*time.Millisecond).Truncate(10 * time.Millisecond)
+			d = max(d, minAdvert)
+		}
+	}
+	if d != was {
+		c.n.at(in.advertAt, "%s: advert_int %s is not a valid VRRPv%d interval; keepalived makes it %s, and so does vipd", label, in.advertAt.arg(1), in.version, d)
+	}
+	in.advert = d
+}
+
+// vridConflicts applies keepalived's check_vrid_conflicts: two multicast
+// instances of one family with one VRID on one interface, or two unicast
+// ones from one source to a shared peer, and keepalived does not start.
+func (c *fileConv) vridConflicts() {
+	ins := c.nd.instances
+	for i, a := range ins {
+		for _, b := range ins[i+1:] {
+			if a.family != b.family || a.vrid != b.vrid || a.unicast != b.unicast || a.iface != b.iface {
+				continue
+			}
+			if a.unicast && (a.src != b.src || !slices.ContainsFunc(a.kaPeers, func(p netip.Addr) bool { return slices.Contains(b.kaPeers, p) })) {
+				continue
+			}
+			if !a.unicast && (a.mcastDst != nil) != (b.mcastDst != nil) {
+				continue
+			}
+			c.refuseFile(b.at, "vrrp_instance %s and vrrp_instance %s (line %d) both use VRID %d with %s on %s (\"duplicate VRID conflict\")",
+				b.kaName, a.kaName, a.at.line, b.vrid, familyOf(b.family), b.iface)
+		}
+	}
+}
+
+// convertInstance makes the [[instance]] of a completed vrrp_instance and
+// decides what vipd cannot do as keepalived does.
+func (c *fileConv) convertInstance(in *vInstance) {
+	label := "vrrp_instance " + in.kaName
+	in.name = safeName(in.kaName)
+	if in.name == "" {
+		in.name = "instance"
+	}
+	if in.name != in.kaName {
+		c.n.at(in.at, "%s is named %q in vipd (names may hold letters, digits, '-', '_' and '.')", label, in.name)
+	}
+	in.ipv6, in.priority = in.family == 6, in.basePriority
+	if in.version == 2 && in.ipv6 {
+		c.refuse(in, in.at, "keepalived speaks VRRPv2 over IPv6 here (version 2 before the first IPv6 address, without strict mode); vipd speaks VRRPv3 for IPv6")
+	}
+	in.preempt, in.preemptDelay = !in.nopreempt, in.delay
+
+	c.convertVIPs(in, label)
+
+	if in.unicast {
+		in.peers = in.kaPeers
+		if in.src.IsValid() {
+			in.unicastSource = in.src
+		}
+		in.peers = slices.DeleteFunc(slices.Clone(in.peers), func(a netip.Addr) bool { return a == in.src })
+		in.peers = slices.Compact(in.peers)
+		for _, e := range in.peerTTL {
+			c.unsafe(in, e, "unicast_peer %s: %s: vipd sends and accepts adverts with TTL 255 only, from peers on the link", e.keyword(), strings.Join(e.words[1:], " "))
+		}
+		if len(in.peers) == 0 {
+			c.refuse(in, in.peersAt, "its only unicast_peer is its own unicast_src_ip")
+		}
+	} else {
+		if in.faultNoPeer && in.unicastConfigured {
+			c.refuse(in, in.at, "unicast_fault_no_peer without unicast peers: keepalived keeps the instance in fault")
+		}
+		if in.srcAt != nil && in.src.IsValid() {
+			c.n.at(in.srcAt, "%s: %s %s without unicast_peer is the source of multicast adverts: vipd sends them from the interface's primary address; not converted", label, in.srcAt.keyword(), in.src)
+		}
+		switch {
+		case in.mcastDst != nil:
+			c.refuse(in, in.mcastDst, "mcast_dst_ip %s: vipd sends multicast adverts to the standard group only", in.mcastDst.arg(1))
+		case !in.ipv6 && c.mcast4 != nil:
+			c.refuse(in, c.mcast4, "vrrp_mcast_group4 %s: vipd sends multicast adverts to 224.0.0.18 only", c.mcast4.arg(1))
+		case in.ipv6 && c.mcast6 != nil:
+			c.refuse(in, c.mcast6, "vrrp_mcast_group6 %s: vipd sends multicast adverts to ff02::12 only", c.mcast6.arg(1))
+		}
+	}
+
+	switch in.authType {
+	case "AH":
+		c.refuse(in, in.authAt, "auth_type AH (IPsec AH): vipd does not implement it and could not join the keepalived routers of the VRID (RFC 3768 removed VRRP authentication: drop it from keepalived first)")
+	case "PASS":
+		switch {
+		case !utf8.ValidString(in.authPass):
+			c.refuse(in, in.authPassAt, "auth_pass (its first 8 bytes, which keepalived sends) is not UTF-8 text, which a vipd configuration cannot hold")
+		default:
+			in.auth = in.authPass
+		}
+	}
+
+	in.garpRepeat, in.garpRefresh = c.garpRep, c.garpRef
+	if in.garpRepSet {
+		in.garpRepeat = in.garpRep
+	}
+	if in.garpRefSet {
+		in.garpRefresh = in.garpRef
+	}
+
+	for _, t := range in.trackIfs {
+		c.convertTrackIf(in, t)
+	}
+	for _, t := range in.tracks {
+		c.convertTrack(in, label, t)
+	}
+	for _, l := range in.lacks {
+		c.lack(in, l)
+	}
+	for _, d := range in.differs {
+		c.unsafe(in, &stmt{file: d.File, line: d.Line}, "%s", d.Msg)
+	}
+	if g := in.group; g != nil {
+		for _, t := range g.trackIfs {
+			if in.basePriority == ownerPriority || slices.ContainsFunc(g.instances, func(o *vInstance) bool { return o.basePriority == ownerPriority }) {
+				t.weight = 0
+			}
+			c.convertTrackIf(in, t)
+		}
+		for _, t := range g.tracks {
+			if slices.ContainsFunc(g.instances, func(o *vInstance) bool { return o.basePriority == ownerPriority }) {
+				t.weight = 0
+			}
+			c.convertTrack(in, label, t)
+		}
+		for _, l := range g.lacks {
+			c.lack(in, l)
+		}
+		if len(g.instances) > 1 && !vipdHas(capSyncGroup) {
+			c.unsafe(in, g.at, "vrrp_sync_group %s: %s; the conversion puts a member in fault when another is (it tracks their interfaces and unweighted checks)", g.name, vipdLacks[capSyncGroup])
+		}
+	}
+	if in.notifyAt != nil {
+		c.notify(in, label, in.notifyAt)
+	}
+}
+
+// convertVIPs makes the instance's vips of keepalived's addresses, and
+// decides whether vipd's advert lists the same addresses.
+func (c *fileConv) convertVIPs(in *vInstance, label string) {
+	var dropped []kaVIP
+	for _, v := range in.kaVIPs {
+		if v.dev != "" && v.dev != in.iface && !vipdHas(capVIPInterface) {
+			c.refuse(in, v.at, "virtual_ipaddress %s dev %s: %s", v.at.keyword(), v.dev, vipdLacks[capVIPInterface])
+		}
+		p := netip.PrefixFrom(v.addr, v.bits)
+		if _, err := parseVIP(p.String()); err != nil {
+			c.n.at(v.at, "%s: virtual_ipaddress %s %s: vipd cannot hold it as a VIP; dropped", label, v.at.keyword(), err)
+			dropped = append(dropped, v)
+			continue
+		}
+		if slices.ContainsFunc(in.vips, func(q netip.Prefix) bool { return q.Addr() == v.addr }) {
+			c.n.at(v.at, "%s: virtual_ipaddress %s is listed again; vipd holds it once", label, v.at.keyword())
+			dropped = append(dropped, v)
+			continue
+		}
+		in.vips = append(in.vips, p)
+	}
+	if len(dropped) > 0 {
+		var ka []string
+		for _, v := range in.kaVIPs {
+			ka = append(ka, v.addr.String())
+		}
+		c.unsafe(in, dropped[0].at, "keepalived advertises the addresses %s, and vipd would advertise %d of them: a vipd backup drops a keepalived master's adverts as an address mismatch, and keepalived drops vipd's, so both become master (as for virtual_ipaddress_excluded, change the addresses once every node runs vipd)",
+			strings.Join(ka, " "), len(in.vips))
+	}
+	for _, e := range in.evips {
+		if _, err := parseVIP(e.keyword()); err != nil {
+			c.n.at(e, "%s: virtual_ipaddress_excluded %s: keepalived adds it on the master; vipd cannot hold it", label, e.keyword())
+		}
+	}
+	if len(in.evips) > 0 {
+		c.unsafe(in, in.evips[0], "virtual_ipaddress_excluded: keepalived's master also holds these addresses, without advertising them; vipd has no such addresses, and as VIPs they would change the address list the routers of the VRID compare in every advert (add them to vips once every node runs vipd)")
+	}
+	if len(in.vips) == 0 {
+		c.refuse(in, in.at, "no virtual_ipaddress that vipd can hold")
+	}
+}
+
+// convertTrackIf adds a tracked interface.
+func (c *fileConv) convertTrackIf(in *vInstance, t kaTrackIf) {
+	if t.weight != 0 && !vipdHas(capWeightedInterface) {
+		c.unsafe(in, t.at, "track_interface %s weight %d: %s; converted as an interface whose link faults the instance", t.name, t.weight, vipdLacks[capWeightedInterface])
+	}
+	if t.name != in.iface && !slices.Contains(in.trackIfaces, t.name) {
+		in.trackIfaces = append(in.trackIfaces, t.name)
+	}
+}
+
+// convertTrack adds a tracked check.
+func (c *fileConv) convertTrack(in *vInstance, label string, t kaTrack) {
+	name := t.script.name
+	if t.reverse {
+		c.refuse(in, t.at, "track_script %s: its weight is reversed, which vipd does not do", name)
+		return
+	}
+	ch := c.resolve(t.script)
+	if ch == nil {
+		c.refuse(in, t.at, "track_script %s: vipd cannot run the vrrp_script as keepalived does: %s", name, t.script.bad)
+		return
+	}
+	for _, r := range t.script.unsafe {
+		c.unsafe(in, &stmt{file: r.File, line: r.Line}, "%s", r.Msg)
+	}
+	if i := slices.IndexFunc(in.track, func(o vTrack) bool { return o.check == ch.name }); i >= 0 {
+		c.n.at(t.at, "%s: track_script %s is tracked by the instance and its sync group: keepalived counts it twice; vipd once, with weight %d", label, name, in.track[i].weight)
+		return
+	}
+	in.track = append(in.track, vTrack{check: ch.name, weight: t.weight})
+}
+
+// lack refuses an instance for a track of a kind vipd does not have.
+func (c *fileConv) lack(in *vInstance, l kaLack) {
+	switch {
+	case l.kind == "track_process" && !vipdHas(capProcessCheck):
+		c.refuse(in, l.at, "track_process %s: %s", l.at.keyword(), vipdLacks[capProcessCheck])
+	default:
+		c.refuse(in, l.at, "%s %s: vipd has no tracking of files or BFD sessions: the instance would run without it", l.kind, l.at.keyword())
+	}
+}
+
+// groupEffects carries a sync group's fault sharing over as far as vipd
+// can: each member also tracks the other members' interfaces and
+// unweighted checks, so that a fault of one faults all.
+func (c *fileConv) groupEffects(g *kaGroup) {
+	if len(g.instances) < 2 || vipdHas(capSyncGroup) {
+		return
+	}
+	for _, in := range g.instances {
+		if in.refused {
+			continue
+		}
+		for _, o := range g.instances {
+			if o == in || o.refused {
+				continue
+			}
+			ifs := append([]string{o.iface}, o.trackIfaces...)
+			for _, name := range ifs {
+				if name != in.iface && !slices.Contains(in.trackIfaces, name) {
+					in.trackIfaces = append(in.trackIfaces, name)
+				}
+			}
+			for _, t := range o.track {
+				if t.weight == 0 && !slices.ContainsFunc(in.track, func(x vTrack) bool { return x.check == t.check }) {
+					in.track = append(in.track, t)
+				}
+			}
+		}
+	}
 }
 
 // parseVIP parses a VIP as vipd accepts it: an address, with a prefix
@@ -366,230 +1089,8 @@ func parseVIP(s string) (netip.Prefix, error) {
 	return p, nil
 }
 
-// advert sets the advert interval, rounded as keepalived rounds it for
-// the version.
-func (c *fileConv) advert(in *vInstance, label string, d time.Duration, at *stmt) {
-	if at == nil {
-		in.advert = time.Second // keepalived's default, and vipd's
-		return
-	}
-	was := d
-	if in.version == 2 {
-		d = min(max((d+time.Second/2).Truncate(time.Second), time.Second), maxAdvertV2)
-	} else {
-		d = min(max((d+5*time.Millisecond).Truncate(10*time.Millisecond), minAdvertV3), maxAdvertV3)
-	}
-	if d != was {
-		c.n.at(at, "%s: advert_int %s is not a valid VRRPv%d interval; %s, as keepalived rounds it", label, at.arg(1), in.version, d)
-	}
-	in.advert = d
-}
-
-// preemption applies nopreempt and preempt_delay as keepalived does: both
-// are ignored with state MASTER, nopreempt with priority 255 too.
-func (c *fileConv) preemption(in *vInstance, label string, nopreemptAt *stmt, delay time.Duration, delayAt *stmt) {
-	if nopreemptAt != nil {
-		switch {
-		case in.state == "MASTER":
-			c.n.at(nopreemptAt, "%s: nopreempt with state MASTER: keepalived ignores it (\"nopreempt will not work with initial state MASTER\"), so vipd preempts too; for no preemption, write state BACKUP in keepalived and preempt = false in vipd", label)
-		case in.priority == ownerPriority:
-			c.n.at(nopreemptAt, "%s: nopreempt with priority 255: keepalived ignores it, so vipd preempts too", label)
-		default:
-			in.preempt = false
-		}
-	}
-	if delayAt == nil || delay == 0 {
-		return
-	}
-	switch {
-	case in.state == "MASTER":
-		c.n.at(delayAt, "%s: preempt_delay with state MASTER: keepalived ignores it; not converted", label)
-	case !in.preempt:
-		c.n.at(delayAt, "%s: preempt_delay with nopreempt: keepalived ignores it; not converted", label)
-	case delay > maxPreemptDelay:
-		c.n.at(delayAt, "%s: preempt_delay %s is above keepalived's maximum of 1000s: keepalived ignores it; not converted", label, delay)
-	default:
-		in.preemptDelay = delay
-	}
-}
-
-// unicast reads unicast_src_ip and unicast_peer.
-func (c *fileConv) unicast(in *vInstance, label string, srcAt *stmt, entries []*stmt) {
-	var src netip.Addr
-	if srcAt != nil {
-		a, err := netip.ParseAddr(srcAt.arg(1))
-		switch {
-		case err != nil || a.Zone() != "":
-			c.n.at(srcAt, "%s: %s %q is not an IP address; not converted", label, srcAt.keyword(), srcAt.arg(1))
-		case a.Is6() != in.ipv6:
-			c.n.at(srcAt, "%s: %s %s is %s, but the instance is %s; not converted", label, srcAt.keyword(), a, family(a.Is6()), family(in.ipv6))
-		default:
-			src = a
-		}
-	}
-	for _, e := range entries {
-		a, err := netip.ParseAddr(e.keyword())
-		switch {
-		case err != nil || a.Zone() != "" || a.IsUnspecified() || a.IsMulticast() || a.IsLoopback() || a.Is4In6():
-			c.n.at(e, "%s: unicast_peer %s is not a peer's address; not converted", label, e.keyword())
-			continue
-		case a.Is6() != in.ipv6:
-			c.n.at(e, "%s: unicast_peer %s is %s, but the instance is %s: keepalived skips it; not converted", label, a, family(a.Is6()), family(in.ipv6))
-			continue
-		case a == src:
-			c.n.at(e, "%s: unicast_peer %s is this node's unicast_src_ip; dropped", label, a)
-			continue
-		case slices.Contains(in.peers, a):
-			continue
-		}
-		if len(e.words) > 1 {
-			c.n.at(e, "%s: unicast_peer %s: %s: dropped; vipd sends and accepts adverts with TTL 255 only", label, a, strings.Join(e.words[1:], " "))
-		}
-		in.peers = append(in.peers, a)
-	}
-	switch {
-	case len(in.peers) > 0:
-		in.unicastSource = src
-	case srcAt != nil && src.IsValid() && srcAt.keyword() == "mcast_src_ip":
-		c.n.at(srcAt, "%s: mcast_src_ip %s: not converted: vipd sends multicast adverts from the interface's primary address", label, src)
-	case srcAt != nil && src.IsValid():
-		c.n.at(srcAt, "%s: unicast_src_ip %s without unicast_peer is the source of multicast adverts: vipd sends them from the interface's primary address; not converted", label, src)
-	}
-}
-
-// auth reads the authentication block; false means the instance cannot
-// be converted.
-func (c *fileConv) auth(in *vInstance, label string, at *stmt) bool {
-	var typ, pass string
-	var typAt, passAt *stmt
-	for _, k := range at.block {
-		switch k.keyword() {
-		case "auth_type":
-			typ, typAt = k.arg(1), k
-		case "auth_pass":
-			pass, passAt = k.arg(1), k
-		default:
-			c.n.at(k, "%s: authentication: %s: not converted: unknown to the converter", label, k.keyword())
-		}
-	}
-	switch {
-	case typ == "AH":
-		c.n.at(typAt, "%s: auth_type AH (IPsec AH): vipd does not implement it, and without it vipd could not join the keepalived routers of the VRID; the instance is not converted (RFC 3768 removed VRRP authentication: drop it from keepalived first)", label)
-		return false
-	case typAt == nil:
-		c.n.at(at, "%s: authentication without auth_type: keepalived ignores it; not converted", label)
-	case typ != "PASS":
-		c.n.at(typAt, "%s: auth_type %q is neither PASS nor AH: keepalived ignores it; not converted", label, typ)
-	case pass == "":
-		c.n.at(typAt, "%s: auth_type PASS without auth_pass: keepalived ignores it; not converted", label)
-	case in.version != 2:
-		c.n.at(typAt, "%s: authentication with VRRPv3: keepalived ignores it (VRRPv3 has none); not converted", label)
-	case !utf8.ValidString(pass):
-		c.n.at(passAt, "%s: auth_pass is not UTF-8 text, which a vipd configuration cannot hold; the instance is not converted", label)
-		return false
-	case len(pass) > maxAuthPassword && !utf8.ValidString(pass[:maxAuthPassword]):
-		c.n.at(passAt, "%s: auth_pass is longer than 8 bytes, and its first 8, which keepalived uses, are not UTF-8 text, which a vipd configuration cannot hold; the instance is not converted", label)
-		return false
-	default:
-		if len(pass) > maxAuthPassword {
-			c.n.at(passAt, "%s: auth_pass is longer than 8 bytes: keepalived uses the first 8, and so does vipd", label)
-			pass = pass[:maxAuthPassword]
-		}
-		in.auth = pass
-	}
-	return true
-}
-
-// trackInterface reads a track_interface entry: IFNAME [weight N].
-func (c *fileConv) trackInterface(in *vInstance, label string, e *stmt) {
-	ifname := e.keyword()
-	weight := 0
-	if e.arg(1) == "weight" {
-		if w, ok := c.intArgAt(label, e, 2, -maxTrackIfWeight, maxTrackIfWeight); ok {
-			weight = w
-		}
-	} else if len(e.words) > 1 {
-		c.n.at(e, "%s: track_interface %s: %s: not converted", label, ifname, strings.Join(e.words[1:], " "))
-	}
-	if weight != 0 {
-		c.n.at(e, "%s: track_interface %s weight %d: vipd puts the instance in fault while a tracked interface is down, as keepalived does without a weight; the weight is dropped", label, ifname, weight)
-	}
-	switch {
-	case ifname == in.iface:
-		// vipd tracks the instance's own interface, always.
-	case slices.Contains(in.trackIfaces, ifname):
-	default:
-		in.trackIfaces = append(in.trackIfaces, ifname)
-	}
-}
-
-// trackScript reads a track_script entry: NAME [weight N]. forceZero sets
-// the weight to 0, as keepalived does for the tracking of sync groups.
-func (c *fileConv) trackScript(in *vInstance, label string, e *stmt, forceZero bool) {
-	name := e.keyword()
-	sc, ok := c.scripts[name]
-	if !ok {
-		c.n.at(e, "%s: track_script %s: there is no vrrp_script %s; keepalived ignores it; not converted", label, name, name)
-		return
-	}
-	weight := sc.weight
-	switch {
-	case e.arg(1) == "weight":
-		if w, ok := c.intArgAt(label, e, 2, -253, 253); ok {
-			weight = w
-		}
-		if e.arg(3) == "reverse" {
-			c.n.at(e, "%s: track_script %s: weight reverse is not supported by vipd; not converted", label, name)
-			return
-		}
-	case len(e.words) > 1:
-		c.n.at(e, "%s: track_script %s: %s: not converted", label, name, strings.Join(e.words[1:], " "))
-	}
-	if forceZero && weight != 0 {
-		weight = 0
-	}
-	ch := c.resolve(sc)
-	if ch == nil {
-		c.n.at(e, "%s: track_script %s: the vrrp_script is not converted, so neither is its track", label, name)
-		return
-	}
-	if i := slices.IndexFunc(in.track, func(t vTrack) bool { return t.check == ch.name }); i >= 0 {
-		in.track[i].weight = weight // keepalived keeps the last
-		return
-	}
-	in.track = append(in.track, vTrack{check: ch.name, weight: weight})
-}
-
-// groups applies the instance's sync groups as keepalived does: the
-// weights of its tracks become 0 unless the group keeps them, and the
-// group's tracking is added to the instance's.
-func (c *fileConv) groups(in *vInstance, label string) {
-	for _, g := range c.groupsOf[in.kaName] {
-		if !g.keepWeights && slices.ContainsFunc(in.track, func(t vTrack) bool { return t.weight != 0 }) {
-			c.n.at(in.at, "%s: keepalived sets the weights of its track_script to 0 as a member of vrrp_sync_group %s (no sync_group_tracking_weight); so does the conversion", label, g.name)
-			for i := range in.track {
-				in.track[i].weight = 0
-			}
-		}
-		for _, t := range g.trackIfs {
-			for _, e := range t.block {
-				c.trackInterface(in, label, e)
-			}
-		}
-		for _, t := range g.trackScr {
-			for _, e := range t.block {
-				c.trackScript(in, label, e, !g.keepWeights)
-			}
-		}
-	}
-}
-
 // notify converts the instance's notify program.
 func (c *fileConv) notify(in *vInstance, label string, at *stmt) {
-	if at.arg(1) == "" {
-		c.n.at(at, "%s: notify without a program; not converted", label)
-		return
-	}
 	if u := at.arg(2); u != "" && u != "root" {
 		c.n.at(at, "%s: notify: user %s: not converted: vipd runs notify programs as root", label, u)
 	}
@@ -619,40 +1120,46 @@ func (c *fileConv) notify(in *vInstance, label string, at *stmt) {
 func (c *fileConv) keepValid() {
 	var kept []*vInstance
 	for _, in := range c.nd.instances {
-		label := "vrrp_instance " + in.kaName
+		if in.refused {
+			continue
+		}
+		if slices.ContainsFunc(kept, func(o *vInstance) bool { return o.name == in.name }) {
+			base := in.name
+			for i := 2; slices.ContainsFunc(kept, func(o *vInstance) bool { return o.name == in.name }); i++ {
+				in.name = fmt.Sprintf("%s-%d", base, i)
+			}
+			c.n.at(in.at, "vrrp_instance %s is named %q in vipd, as %q is another instance's", in.kaName, in.name, base)
+		}
 		var clash string
 		for _, o := range kept {
 			switch {
-			case o.name == in.name:
-				clash = fmt.Sprintf("its name %q is also that of vrrp_instance %s (line %d)", in.name, o.kaName, o.at.line)
 			case o.iface == in.iface && o.vrid == in.vrid && o.ipv6 == in.ipv6:
-				clash = fmt.Sprintf("vrid %d on %s is also that of vrrp_instance %s (line %d)", in.vrid, in.iface, o.kaName, o.at.line)
+				clash = fmt.Sprintf("vrid %d on %s is also that of vrrp_instance %s (line %d), which vipd does not allow", in.vrid, in.iface, o.kaName, o.at.line)
 			case slices.ContainsFunc(in.vips, func(p netip.Prefix) bool {
 				return slices.ContainsFunc(o.vips, func(q netip.Prefix) bool { return p.Addr() == q.Addr() })
 			}):
-				clash = fmt.Sprintf("a VIP is also in vrrp_instance %s (line %d)", o.kaName, o.at.line)
+				clash = fmt.Sprintf("a VIP is also in vrrp_instance %s (line %d), which vipd does not allow", o.kaName, o.at.line)
 			}
 			if clash != "" {
 				break
 			}
 		}
 		if clash != "" {
-			c.n.at(in.at, "%s: %s; not converted", label, clash)
+			c.refuse(in, in.at, "%s", clash)
 			continue
 		}
 		var checks []*vCheck
-		for _, sc := range c.order {
+		for _, sc := range c.scripts {
 			if sc.check != nil && slices.ContainsFunc(in.track, func(t vTrack) bool { return t.check == sc.check.name }) {
 				checks = append(checks, sc.check)
 			}
 		}
 		if err := validate(c.path, renderFile(c.path, "", checks, []*vInstance{in})); err != nil {
-			c.n.at(in.at, "%s: vipd rejects the conversion: %s; not converted", label, configErrors(err))
+			c.refuse(in, in.at, "vipd rejects the conversion: %s", configErrors(err))
 			continue
 		}
 		kept = append(kept, in)
 	}
-	c.nd.instances = kept
 }
 
 // configErrors lists the messages of config.Parse's errors, without the
@@ -675,3 +1182,5 @@ func configErrors(err error) string {
 	}
 	return strings.Join(msgs, "; ")
 }
+
+func familyOf(f int) string { return family(f == 6) }

@@ -106,10 +106,21 @@ type segment struct {
 	raw   string // the words as written
 }
 
+// parseSettings are what reading a file depends on besides the file.
+type parseSettings struct {
+	// root is prefixed to the absolute paths of includes ("" for none).
+	root string
+	// configID is keepalived's -i, which selects conditional lines;
+	// configIDSet tells an empty id from none given.
+	configID    string
+	configIDSet bool
+}
+
 // parser reads one keepalived configuration, its includes spliced in,
 // into statements.
 type parser struct {
 	load  loader
+	set   parseSettings
 	notes *notes
 	segs  []segment
 	defs  map[string]string // $NAME=VALUE definitions, as keepalived substitutes them
@@ -118,8 +129,8 @@ type parser struct {
 }
 
 // parseFile reads the file at path and the files it includes.
-func parseFile(load loader, path string, n *notes) ([]*stmt, error) {
-	p := &parser{load: load, notes: n, defs: make(map[string]string)}
+func parseFile(load loader, path string, set parseSettings, n *notes) ([]*stmt, error) {
+	p := &parser{load: load, set: set, notes: n, defs: make(map[string]string)}
 	data, err := load.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("kaconf: %w", err)
@@ -149,10 +160,18 @@ func (p *parser) read(name string, data []byte) error {
 		if text == "" {
 			continue
 		}
+		if text[0] == '@' {
+			var keep bool
+			var err error
+			text, keep, err = p.conditional(name, num, text)
+			if err != nil {
+				return err
+			}
+			if !keep {
+				continue
+			}
+		}
 		switch {
-		case text[0] == '@':
-			p.notes.add(name, num, "conditional line (@config-id) not converted: which node it applies to depends on keepalived's -i option; convert the file as each node reads it")
-			continue
 		case text[0] == '$':
 			if param, value, ok := definition(text); ok {
 				if strings.HasSuffix(value, `\`) {
@@ -196,11 +215,35 @@ func (p *parser) read(name string, data []byte) error {
 	return nil
 }
 
+// conditional applies a conditional line as keepalived does: "@ID rest"
+// is rest when the config id is ID, "@^ID rest" when it is not; a line
+// with nothing after the id is dropped.
+func (p *parser) conditional(file string, line int, text string) (string, bool, error) {
+	if !p.set.configIDSet {
+		return "", false, &RefusalError{File: file, Line: line, Msg: "a conditional line (@ID): which lines keepalived reads depends on its config id " +
+			"(keepalived -i, by default the host name up to the first dot); give it (vipctl convert-keepalived -id ID)"}
+	}
+	rev := strings.HasPrefix(text, "@^")
+	id := strings.TrimPrefix(strings.TrimPrefix(text, "@^"), "@")
+	end := strings.IndexAny(id, " \t")
+	if end < 0 {
+		return "", false, nil
+	}
+	if (id[:end] == p.set.configID) == rev {
+		return "", false, nil
+	}
+	return strings.TrimLeft(id[end:], " \t"), true, nil
+}
+
 // include reads the files matching pattern, relative to the directory of
-// the including file, as keepalived does.
+// the including file, as keepalived does; an absolute pattern is read
+// under the root given.
 func (p *parser) include(from string, line int, pattern string) error {
-	if !filepath.IsAbs(pattern) {
+	switch {
+	case !filepath.IsAbs(pattern):
 		pattern = filepath.Join(filepath.Dir(from), pattern)
+	case p.set.root != "":
+		pattern = filepath.Join(p.set.root, pattern)
 	}
 	var names []string
 	for _, pat := range expandBraces(pattern) {

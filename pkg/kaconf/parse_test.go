@@ -57,6 +57,7 @@ func TestParse(t *testing.T) {
 	tests := []struct {
 		name  string
 		files mapLoader
+		set   parseSettings
 		want  []string
 		notes []string
 	}{
@@ -148,15 +149,31 @@ addr $VIP/24 ${VIP} $IF,x $NETX
 			},
 		},
 		{
-			name:  "conditional lines, placeholders and sequences are noted",
+			name:  "placeholders and sequences are noted",
 			files: mapLoader{"k.conf": "@main priority 150\nvip ${APISERVER_VIP}\n~SEQ(i, 1, 3) x $i\n$M=a \\\n  b\nok\n"},
+			set:   parseSettings{configID: "backup", configIDSet: true},
 			want:  []string{"k.conf:6 0 ok"},
 			notes: []string{
-				"k.conf:1: conditional line (@config-id) not converted: which node it applies to depends on keepalived's -i option; convert the file as each node reads it",
 				"k.conf:2: ${APISERVER_VIP} is not defined (a placeholder of a template?): the line is not converted",
 				"k.conf:3: ~SEQ not converted: expand the sequence into the file first",
 				"k.conf:4: multi-line definition $M not converted: expand it into the file first",
 			},
+		},
+		{
+			name:  "conditional lines",
+			files: mapLoader{"k.conf": "@main a 1\n@^main b 2\n@backup c 3\n@^backup d 4\n@main\n@mainly e 5\n"},
+			set:   parseSettings{configID: "main", configIDSet: true},
+			want:  []string{"k.conf:1 0 a|1", "k.conf:4 0 d|4"},
+		},
+		{
+			name: "an absolute include under the root",
+			files: mapLoader{
+				"k.conf":                             "include /etc/keepalived/conf.d/*.conf\n",
+				"/copy/etc/keepalived/conf.d/a.conf": "a 1\n",
+				"/etc/keepalived/conf.d/b.conf":      "b 2\n",
+			},
+			set:  parseSettings{root: "/copy"},
+			want: []string{"/copy/etc/keepalived/conf.d/a.conf:1 0 a|1"},
 		},
 		{
 			name:  "a block without keyword",
@@ -173,7 +190,7 @@ addr $VIP/24 ${VIP} $IF,x $NETX
 			}
 			n := &notes{}
 			n.file(start)
-			stmts, err := parseFile(tt.files, start, n)
+			stmts, err := parseFile(tt.files, start, tt.set, n)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -204,7 +221,7 @@ func TestParseErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := parseFile(mapLoader{"k.conf": tt.conf}, "k.conf", &notes{})
+			_, err := parseFile(mapLoader{"k.conf": tt.conf}, "k.conf", parseSettings{}, &notes{})
 			if !errors.Is(err, ErrSyntax) {
 				t.Fatalf("error %v is not ErrSyntax", err)
 			}

@@ -13,7 +13,13 @@ import (
 
 // render writes the vipd configuration of a node.
 func render(nd *node) []byte {
-	return renderFile(nd.source, nd.name, nd.checks, nd.instances)
+	var insts []*vInstance
+	for _, in := range nd.instances {
+		if !in.refused {
+			insts = append(insts, in)
+		}
+	}
+	return renderFile(nd.source, nd.name, nd.checks, insts)
 }
 
 // renderFile writes a vipd configuration of checks and instances,
@@ -60,6 +66,14 @@ func renderFile(source, name string, checks []*vCheck, insts []*vInstance) []byt
 		w.blank()
 		w.line("[[instance]]")
 		w.comment("vrrp_instance %s (%s:%d)", in.kaName, in.at.file, in.at.line)
+		if len(in.reasons) == 0 {
+			w.comment("Safe for a mixed fleet of keepalived and vipd nodes.")
+		} else {
+			w.comment("NOT SAFE for a mixed fleet of keepalived and vipd nodes:")
+			for _, r := range in.reasons {
+				w.comment("  %s", r)
+			}
+		}
 		w.str("name", in.name)
 		w.kv("vrid", strconv.Itoa(in.vrid))
 		w.str("interface", in.iface)
