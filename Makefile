@@ -52,6 +52,14 @@ deb: man
 	$(MAKE) --no-print-directory cross ARCHES=$(DEB_ARCH)
 	packaging/deb/mkdeb.sh -v $(VERSION) -a $(DEB_ARCH) -b bin/linux-$(DEB_ARCH) -d $(DOCDIR) -o $(DEB_OUT)
 
+# The container image, for linux on each of ARCHES: an OCI image layout
+# in $(IMAGE_OUT) and its tar, $(IMAGE_OUT).tar (podman load, skopeo copy
+# oci-archive:). Static vipd and vipctl, nothing else; built without a
+# container daemon (internal/image).
+image: cross
+	$(GO) run ./internal/tools/mkimage -version $(VERSION) -revision "$$(git rev-parse HEAD)" \
+		$(foreach a,$(ARCHES),-platform linux/$(a)=bin/linux-$(a)) -o $(IMAGE_OUT) -tar $(IMAGE_OUT).tar
+
 # The whole suite: unit tests, then the network-namespace lab (needs root;
 # without root the lab tests skip, unless VIPD_REQUIRE_NETNS=1).
 test: build
