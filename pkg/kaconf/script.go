@@ -184,9 +184,13 @@ func classifyWords(words []string, unwrap bool) probe {
 			}
 		}
 	case name == "curl":
-		if p, ok := curlProbe(words); ok {
+		p, ok := curlProbe(words)
+		if ok {
 			return p
 		}
+		e := execProbe(words)
+		e.remarks = p.remarks
+		return e
 	case name == "nc" || name == "ncat" || name == "netcat":
 		if p, ok := ncProbe(words); ok {
 			return p
@@ -406,11 +410,13 @@ func curlProbe(words []string) (probe, bool) {
 			}
 		}
 	}
-	if !has("f", "fail", "fail-early", "fail-with-body") {
-		p.remarks = append(p.remarks, "curl without --fail succeeded on any HTTP answer; the native check passes on status 200 only (expect_status)")
-	}
-	if has("L", "location") {
-		p.remarks = append(p.remarks, "vipd follows no redirects (curl -L did): point the url at the final location")
+	switch {
+	case !has("f", "fail", "fail-early", "fail-with-body"):
+		// A native check judges the status; this curl passes on any
+		// answer, also a 500 or a 401.
+		return probe{remarks: []string{"curl without --fail passes on any HTTP answer, where a native http check judges the status: kept as a program (with --fail it would become a native check)"}}, false
+	case has("L", "location"):
+		return probe{remarks: []string{"curl -L follows redirects, which a native http check does not: kept as a program"}}, false
 	}
 	return p, true
 }
