@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -128,5 +129,69 @@ func TestConvertKeepalivedNotesOnFailure(t *testing.T) {
 	want := "testdata/keepalived/lvs-only.conf:5: virtual_server: not converted: vipd does not do load balancing (LVS); keep keepalived's checker process or use a load balancer such as HAProxy\n"
 	if !strings.HasPrefix(r.stderr, want) {
 		t.Errorf("stderr does not start with the note %q:\n%s", want, r.stderr)
+	}
+}
+
+func TestConvertKeepalivedRefusesUnsafe(t *testing.T) {
+	t.Parallel()
+	r := runCLI("convert-keepalived", "testdata/keepalived/haproxy-process.conf")
+	if r.code != 1 {
+		t.Errorf("exit %d, want 1", r.code)
+	}
+	if r.stdout != "" {
+		t.Errorf("stdout is not empty:\n%s", r.stdout)
+	}
+	for _, want := range []string{
+		"testdata/keepalived/haproxy-process.conf:7: vrrp_instance VI_1 of node haproxy-process: NOT SAFE for a mixed fleet (not converted):\n" +
+			"\ttestdata/keepalived/haproxy-process.conf:15: track_process track_haproxy: vipd has no process checks yet: the instance would run without the check, and its VIP would not move when the process dies; the instance is not converted\n",
+		"testdata/keepalived/haproxy-process.conf:19: vrrp_instance VI_2 of node haproxy-process: safe for a mixed fleet\n",
+		"vipctl: refused: 1 of 2 vrrp_instances would not behave as keepalived's in a mixed fleet (see above); nothing written (-unsafe writes what converts)\n",
+	} {
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, r.stderr)
+		}
+	}
+
+	// -unsafe writes what converts: VI_2 alone, never VI_1 without its check.
+	r = runCLI("convert-keepalived", "-unsafe", "testdata/keepalived/haproxy-process.conf")
+	if r.code != 0 {
+		t.Fatalf("-unsafe: exit %d, stderr:\n%s", r.code, r.stderr)
+	}
+	vipdCheck(t, "haproxy-process.toml", []byte(r.stdout))
+	if strings.Contains(r.stdout, `name = "VI_1"`) || !strings.Contains(r.stdout, `name = "VI_2"`) {
+		t.Errorf("-unsafe output is not VI_2 alone:\n%s", r.stdout)
+	}
+}
+
+func TestConvertKeepalivedConfigIDAndRoot(t *testing.T) {
+	t.Parallel()
+	r := runCLI("convert-keepalived", "testdata/keepalived/conditional.conf")
+	want := "vipctl: testdata/keepalived/conditional.conf:3: a conditional line (@ID): which lines keepalived reads depends on its config id (keepalived -i, by default the host name up to the first dot); give it (vipctl convert-keepalived -id ID)\n"
+	if r.code != 1 || !strings.Contains(r.stderr, want) {
+		t.Errorf("without -id: exit %d, want 1 and %q in stderr:\n%s", r.code, want, r.stderr)
+	}
+
+	for _, tt := range []struct {
+		id, node, priority string
+	}{
+		{"lb1", "lb1", "priority = 101\n"},
+		{"lb2", "lb2", "priority = 100\n"},
+		{"testdata/keepalived/conditional.conf=lb2", "lb2", "priority = 100\n"},
+	} {
+		r := runCLI("convert-keepalived", "-id", tt.id, "-root", "testdata/keepalived/root", "testdata/keepalived/conditional.conf")
+		if r.code != 0 {
+			t.Fatalf("-id %s: exit %d, stderr:\n%s", tt.id, r.code, r.stderr)
+		}
+		vipdCheck(t, "conditional.toml", []byte(r.stdout))
+		for _, s := range []string{fmt.Sprintf("# vipd configuration of node %q", tt.node), tt.priority, `vips = ["192.0.2.10/24"]`} {
+			if !strings.Contains(r.stdout, s) {
+				t.Errorf("-id %s: output lacks %q:\n%s", tt.id, s, r.stdout)
+			}
+		}
+	}
+
+	r = runCLI("convert-keepalived", "-id", "other.conf=lb1", "testdata/keepalived/conditional.conf")
+	if want := "vipctl: convert-keepalived: -id other.conf=lb1: other.conf is not one of the files given"; r.code != 2 || !strings.Contains(r.stderr, want) {
+		t.Errorf("-id of another file: exit %d, want 2 and %q:\n%s", r.code, want, r.stderr)
 	}
 }

@@ -5,7 +5,7 @@
 //	vipctl drain [NAME...]                 give up mastership (all instances without names)
 //	vipctl resume [NAME...]                undo drain
 //	vipctl version                         versions of vipctl and the running vipd
-//	vipctl convert-keepalived [-o DIR] FILE...
+//	vipctl convert-keepalived [-o DIR] [-id ID] [-root DIR] [-unsafe] FILE...
 //	                                       keepalived.conf files (one per node) to vipd's
 //	vipctl manifest static-pod|daemonset -image IMAGE [CONFIG]
 //	                                       a Kubernetes manifest that runs vipd
@@ -43,11 +43,16 @@ Commands:
                                  backups (all instances without names)
   resume [NAME...]               undo drain
   version                        print the versions of vipctl and vipd
-  convert-keepalived [-o DIR] FILE...
+  convert-keepalived [-o DIR] [-id ID] [-root DIR] [-unsafe] FILE...
                                  convert keepalived.conf files, one per node,
                                  into vipd configurations (stdout, or
                                  DIR/NODE.toml with -o); what does not carry
-                                 over is listed on stderr
+                                 over is listed on stderr, with a verdict per
+                                 instance; nothing is written unless every
+                                 instance is safe for a mixed fleet (or with
+                                 -unsafe). -id is keepalived's -i for @ID
+                                 lines (-id FILE=ID for one file), -root a
+                                 copy of /etc for absolute includes
   manifest static-pod|daemonset -image IMAGE [CONFIG]
                                  write a static pod or DaemonSet that runs
                                  vipd with CONFIG (vipctl manifest -h)
