@@ -1002,11 +1002,11 @@ func (c *fileConv) convertTrackIf(in *vInstance, t kaTrackIf) {
 // convertTrack adds a tracked check.
 func (c *fileConv) convertTrack(in *vInstance, label string, t kaTrack) {
 	name := t.script.name
+	ch := c.resolve(t.script)
 	if t.reverse {
 		c.refuse(in, t.at, "track_script %s: its weight is reversed, which vipd does not do", name)
 		return
 	}
-	ch := c.resolve(t.script)
 	if ch == nil {
 		c.refuse(in, t.at, "track_script %s: vipd cannot run the vrrp_script as keepalived does: %s", name, t.script.bad)
 		return
