@@ -559,14 +559,12 @@ func (d *Daemon) newRouter(inst config.Instance, sk sockKey, rc router.Config) *
 	d.mu.Unlock()
 	r := &running{key: routerKey(inst.Name, sk.ipv6), inst: inst, sock: sk, track: newTracking(inst)}
 	deps := router.Deps{
-		Sender:    s.conn,
-		Addrs:     d.addrs,
-		Announcer: ann,
-		Logger:    d.log,
-		OnTransition: func(t router.Transition) {
-			d.transition(r, t)
-		},
-		Sleeper: &d.timers,
+		Sender:       s.conn,
+		Addrs:        d.addrs,
+		Announcer:    ann,
+		Logger:       d.log,
+		OnTransition: d.transition,
+		Sleeper:      &d.timers,
 	}
 	r.rt = router.New(rc, deps)
 	return r
@@ -697,15 +695,15 @@ func (d *Daemon) shutdown() {
 }
 
 // transition runs with a router's state machine locked after each state
-// change.
-func (d *Daemon) transition(r *running, t router.Transition) {
+// change; st is the router's status after it.
+func (d *Daemon) transition(st router.Status) {
 	d.mu.Lock()
 	runner := d.hooks
 	d.mu.Unlock()
 	if runner != nil {
-		st := r.rt.Status()
-		runner.Notify(r.inst.Name, hooks.Event{
-			Instance: r.inst.Name, Family: st.Family, VRID: st.VRID,
+		t := st.Transitions[len(st.Transitions)-1]
+		runner.Notify(st.Instance, hooks.Event{
+			Instance: st.Instance, Family: st.Family, VRID: st.VRID,
 			From: t.From.String(), To: t.To.String(), Reason: t.Reason,
 			VIPs: st.VIPs, Priority: st.Priority, At: t.At,
 		})

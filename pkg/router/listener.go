@@ -212,6 +212,6 @@ func (l *Listener) reportMismatch(rt *Router, src netip.Addr, a *vrrp.Advert) {
 	}
 	l.reported[k] = true
 	l.log.Warn("advertisement with another address list: likely a VRID collision",
-		"instance", rt.cfg.Instance, "vrid", a.VRID, "from", src,
+		"instance", rt.name, "vrid", a.VRID, "from", src,
 		"theirs", fmt.Sprint(a.Addrs), "ours", fmt.Sprint(rt.filter.Load().Addrs))
 }

@@ -1,0 +1,208 @@
+package router
+
+import (
+	"fmt"
+	"net/netip"
+	"slices"
+
+	"github.com/vipd/vipd/pkg/vrrp"
+)
+
+// The actions carry out what the machine decided: send adverts, bind,
+// announce and unbind VIPs, and guard them. They run with r.machine held.
+
+// apply performs the machine's output, then records the router's new
+// status and hands out the transition, if any.
+func (r *Router) apply(out vrrp.Output) {
+	// Bind first: the advert makes a resigning master release the VIPs,
+	// and they must not be nowhere in between.
+	if out.Actions.Has(vrrp.AddVIPs) {
+		r.addVIPs()
+	} else if out.Actions.Has(vrrp.SendAdvert) && r.m.State() == vrrp.Master && !r.bound {
+		// Binding failed before (link not ready, say): retry with each
+		// advertisement rather than hold the mastership without the VIPs.
+		r.addVIPs()
+	}
+	if out.Actions.Has(vrrp.SendAdvert) {
+		r.send(out.Priority)
+	}
+	if out.Actions.Has(vrrp.Announce) {
+		r.announce(r.vipAddr, r.cfg.Load().GARPRepeat)
+	}
+	if out.Actions.Has(vrrp.RemoveVIPs) {
+		r.removeVIPs()
+	}
+	if out.Changed() {
+		// Logged after acting: a takeover must not wait for the log.
+		r.log.Info("state changed", "from", out.From.String(), "to", out.To.String(),
+			"reason", out.Reason, "priority", r.m.Priority())
+	}
+	if out.Event != "" {
+		r.log.Info(out.Event, "state", out.To.String(), "priority", r.m.Priority())
+	}
+	master, _ := r.m.Master()
+	r.book.record(out, r.m.Priority(), r.m.Fault(), master)
+	if out.Changed() {
+		r.counters.transitions.Add(1)
+		if r.deps.OnTransition != nil {
+			// After recording: the hook sees the state it is told of.
+			r.deps.OnTransition(r.Status())
+		}
+	}
+}
+
+func (r *Router) send(priority uint8) {
+	r.advert.Priority = priority
+	src := r.cfg.Load().Machine.Primary
+	for _, dst := range r.dsts {
+		// Encode per destination: the v3 checksum covers it.
+		b, err := r.advert.Append(r.buf[:0], src, dst)
+		if err != nil {
+			// Config validation makes this unreachable; say so loudly if not.
+			r.log.Error("cannot encode advertisement", "error", err)
+			return
+		}
+		r.buf = b[:0]
+		if err := r.deps.Sender.WriteTo(b, src, dst); err != nil {
+			if !r.sendFailing {
+				r.sendFailing = true
+				r.log.Warn("cannot send advertisement; further failures are only counted until one succeeds", "to", dst, "error", err)
+			}
+			r.counters.sendErrors.Add(1)
+			continue
+		}
+		if r.sendFailing {
+			r.sendFailing = false
+			r.log.Info("advertisements sent again", "to", dst)
+		}
+		r.counters.advertsOut.Add(1)
+	}
+}
+
+func (r *Router) addVIPs() {
+	cfg := r.cfg.Load()
+	r.bound = true
+	r.holds.Store(true)
+	for _, p := range cfg.VIPs {
+		if err := r.deps.Addrs.Add(cfg.IfIndex, p, cfg.Label); err != nil {
+			r.bound = false
+			r.counters.bindErrors.Add(1)
+			r.log.Error("cannot bind VIP", "vip", p, "interface", cfg.Interface, "error", err)
+		}
+	}
+}
+
+func (r *Router) removeVIPs() {
+	cfg := r.cfg.Load()
+	r.bound = false
+	r.holds.Store(false)
+	for _, p := range cfg.VIPs {
+		if err := r.deps.Addrs.Remove(cfg.IfIndex, p); err != nil {
+			r.log.Error("cannot remove VIP", "vip", p, "interface", cfg.Interface, "error", err)
+		}
+	}
+}
+
+// announce announces addrs, rounds times.
+func (r *Router) announce(addrs []netip.Addr, rounds int) {
+	for range rounds {
+		if err := r.deps.Announcer.Announce(addrs); err != nil {
+			r.log.Warn("cannot announce VIPs", "error", err)
+			return
+		}
+		r.counters.announcements.Add(uint64(len(addrs)))
+	}
+}
+
+// reconfigure switches the router to next in place. A master binds the
+// added VIPs and announces those it could bind, unbinds the removed ones
+// and advertises the new list.
+func (r *Router) reconfigure(next Config) {
+	if next.GARPRepeat < 1 {
+		next.GARPRepeat = 1
+	}
+	old := r.cfg.Load()
+	addrs := next.vipAddrs()
+	f := *r.filter.Load()
+	f.Addrs = addrs
+	r.filter.Store(&f)
+	r.m.SetPreempt(next.Machine.Preempt, next.Machine.PreemptDelay)
+	r.cfg.Store(&next)
+	r.book.reconfigured(next.Machine.Priority, next.VIPs)
+	r.vipAddr = addrs
+	r.advert.Addrs = addrs
+	if r.m.State() != vrrp.Master {
+		return
+	}
+	var added []netip.Addr
+	for _, p := range next.VIPs {
+		if slices.Contains(old.VIPs, p) {
+			continue
+		}
+		if err := r.deps.Addrs.Add(next.IfIndex, p, next.Label); err != nil {
+			r.bound = false
+			r.counters.bindErrors.Add(1)
+			r.log.Error("cannot bind VIP", "vip", p, "interface", next.Interface, "error", err)
+			continue
+		}
+		added = append(added, p.Addr())
+	}
+	for _, p := range old.VIPs {
+		if !slices.Contains(next.VIPs, p) {
+			if err := r.deps.Addrs.Remove(next.IfIndex, p); err != nil {
+				r.log.Error("cannot remove VIP", "vip", p, "interface", next.Interface, "error", err)
+			}
+		}
+	}
+	if !r.m.Stopping() {
+		r.send(r.m.Priority())
+	}
+	if len(added) > 0 {
+		r.announce(added, next.GARPRepeat)
+	}
+	r.log.Info("reconfigured", "vips", fmt.Sprint(next.VIPs))
+}
+
+// checkVIPs puts back the VIPs someone removed from a master (and
+// announces them again), and removes VIPs found on a router that is not
+// master.
+func (r *Router) checkVIPs() {
+	cfg := r.cfg.Load()
+	if cfg.owner() {
+		// The address owner holds its VIPs as real addresses.
+		return
+	}
+	have, err := r.deps.Addrs.List(cfg.IfIndex)
+	if err != nil {
+		r.log.Warn("VIP guard: cannot list addresses", "interface", cfg.Interface, "error", err)
+		return
+	}
+	master := r.m.State() == vrrp.Master
+	var restored, removed []netip.Prefix
+	for _, p := range cfg.VIPs {
+		bound := slices.Contains(have, p)
+		switch {
+		case master && !bound:
+			if err := r.deps.Addrs.Add(cfg.IfIndex, p, cfg.Label); err != nil {
+				r.log.Error("VIP guard: cannot put the VIP back", "vip", p, "error", err)
+				continue
+			}
+			restored = append(restored, p)
+		case !master && bound:
+			if err := r.deps.Addrs.Remove(cfg.IfIndex, p); err != nil {
+				r.log.Error("VIP guard: cannot remove the VIP", "vip", p, "error", err)
+				continue
+			}
+			removed = append(removed, p)
+		}
+	}
+	r.counters.guardRestored.Add(uint64(len(restored)))
+	r.counters.guardRemoved.Add(uint64(len(removed)))
+	if len(restored) > 0 {
+		r.log.Warn("VIP guard: VIPs removed by someone else put back and announced", "vips", fmt.Sprint(restored))
+		r.announce(r.vipAddr, cfg.GARPRepeat)
+	}
+	if len(removed) > 0 {
+		r.log.Warn("VIP guard: VIPs bound while not master removed", "vips", fmt.Sprint(removed), "state", r.m.State().String())
+	}
+}

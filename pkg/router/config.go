@@ -1,0 +1,87 @@
+package router
+
+import (
+	"net/netip"
+	"reflect"
+	"time"
+
+	"github.com/vipd/vipd/pkg/vrrp"
+)
+
+// Config is one virtual router: one instance of the configuration in one
+// address family. A Router never changes a Config it was given, nor its
+// slices: it replaces the whole of it.
+type Config struct {
+	// Instance is the configured instance name, for logs and status.
+	Instance string
+	VRID     uint8
+	// IfIndex and Interface name the interface the VIPs are bound to.
+	IfIndex   int
+	Interface string
+	// Label marks IPv4 VIPs so operators see which addresses are vipd's.
+	Label string
+	// Machine configures the state machine; Machine.Primary is also the
+	// source address of advertisements.
+	Machine vrrp.Config
+	// VIPs are the virtual addresses with the prefix length to bind them with,
+	// all of one family.
+	VIPs []netip.Prefix
+	// Peers are the unicast peers; empty means the multicast group.
+	Peers []netip.Addr
+	// Password is the VRRPv2 simple password (zero: no authentication).
+	Password [8]byte
+	// GARPRepeat is how many gratuitous ARP / NA rounds announce a new
+	// master; GARPRefresh, when non-zero, repeats one round while master.
+	GARPRepeat  int
+	GARPRefresh time.Duration
+}
+
+// family is "ipv4" or "ipv6", by the source address.
+func (c *Config) family() string {
+	if c.Machine.Primary.Is6() {
+		return "ipv6"
+	}
+	return "ipv4"
+}
+
+// owner reports whether the router owns its VIPs (priority 255): they are
+// the node's own addresses, bound whatever the state.
+func (c *Config) owner() bool { return c.Machine.Priority == 255 }
+
+// vipAddrs returns the VIPs without their prefix lengths.
+func (c *Config) vipAddrs() []netip.Addr {
+	addrs := make([]netip.Addr, len(c.VIPs))
+	for i, p := range c.VIPs {
+		addrs[i] = p.Addr()
+	}
+	return addrs
+}
+
+// destinations returns where adverts go: the peers, or the group.
+func (c *Config) destinations() []netip.Addr {
+	switch {
+	case len(c.Peers) > 0:
+		return c.Peers
+	case c.Machine.Primary.Is6():
+		return []netip.Addr{vrrp.GroupIPv6}
+	}
+	return []netip.Addr{vrrp.GroupIPv4}
+}
+
+// Reconfigurable reports whether a router running with cfg can switch to
+// next in place, keeping its state and VIPs: only the VIP list, the
+// priority (not to or from 255, the address owner's), the preemption
+// settings and the announcement count may differ. Anything else (VRID,
+// interface, version, interval, peers, password, source) needs a new
+// router.
+func Reconfigurable(cfg, next Config) bool {
+	if cfg.owner() != next.owner() {
+		return false
+	}
+	cfg.VIPs, next.VIPs = nil, nil
+	cfg.Machine.Preempt, next.Machine.Preempt = false, false
+	cfg.Machine.PreemptDelay, next.Machine.PreemptDelay = 0, 0
+	cfg.Machine.Priority, next.Machine.Priority = 0, 0
+	cfg.GARPRepeat, next.GARPRepeat = 0, 0
+	return reflect.DeepEqual(cfg, next)
+}
