@@ -99,8 +99,11 @@ printf 'vipd (%s) unstable; urgency=medium\n\n  * Built from vipd %s.\n\n -- %s 
 		fi
 	}
 	license "Go $(go env GOVERSION)" "$(go env GOROOT)"
+	dirs=$(cd "$top" && go list -m -f '{{.Path}}@{{.Version}} {{.Dir}}' all)
 	for m in $mods; do
-		license "$m" "$(cd "$top" && go mod download -json "$m" | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')"
+		dir=$(echo "$dirs" | awk -v m="$m" '$1 == m { print $2 }')
+		[ -n "$dir" ] || { echo "mkdeb: $m is not in the module cache (go mod download)" >&2; exit 1; }
+		license "$m" "$dir"
 	done
 } >"$doc/copyright"
 chmod 0644 "$doc/copyright"
