@@ -2,8 +2,9 @@
 # Installs what the namespace lab and the demo need on Debian or Ubuntu:
 # iproute2 (namespaces), tcpdump and tshark (captures, an independent
 # decoder), ping, nftables (loss and one-way drops), keepalived (interop),
-# curl (keepalived's checks), systemd-analyze (the unit's test) and
-# setpriv. Used by .ci/run and by `sudo make test` on a fresh machine.
+# curl (keepalived's checks), systemd-analyze (the unit's test),
+# setpriv, and for the package's and manual pages' tests lintian, man and
+# groff. Used by .ci/run and by `sudo make test` on a fresh machine.
 # With -n it only says what is missing; commands named after it (or after
 # -n) limit it to those, as the demo does.
 set -euo pipefail
@@ -13,6 +14,7 @@ declare -A pkg=(
 	[ip]=iproute2 [tcpdump]=tcpdump [tshark]=tshark [ping]=iputils-ping
 	[nft]=nftables [keepalived]=keepalived [curl]=curl
 	[systemd-analyze]=systemd [setpriv]=util-linux
+	[lintian]=lintian [man]=man-db [groff]=groff-base [make]=make
 )
 missing=()
 want=("$@")
