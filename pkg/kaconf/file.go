@@ -478,7 +478,7 @@ func (c *fileConv) resolve(sc *kaScript) *vCheck {
 		return bad(script, "script %s: %v", script.rest, err)
 	}
 	if extra {
-		c.n.at(script, "%s: the script is not quoted: keepalived 2 runs only %q, ignoring the words after it; the check runs the whole line, as keepalived 1 did (quote it in keepalived.conf)", label, script.arg(1))
+		c.n.at(script, "%s: the script is not quoted: keepalived 2 runs only %q, ignoring the words after it, and so does the check (quote the script in keepalived.conf to pass them)", label, text)
 	}
 	ch.probe = p
 	c.remarkProbe(script, label, &ch.probe)
@@ -532,7 +532,7 @@ func (c *fileConv) remarkProbe(s *stmt, what string, p *probe) {
 		}
 		c.n.at(s, "%s: %q becomes a native %s check of %s (no process per probe)", what, scriptText(s), p.typ, target)
 	case p.shell:
-		c.n.at(s, "%s: %q needs a shell: it runs as [%q, \"-c\", ...]; better put it in a root-owned script file (vipd runs programs without a shell, and only those root owns, in directories only root can write)", what, scriptText(s), shellPath)
+		c.n.at(s, "%s: keepalived runs %q in %s, and so does the check", what, scriptText(s), shellPath)
 	case p.defaultProgramPath:
 		c.n.at(s, "%s: vipd runs programs by absolute path, without PATH: %q is assumed to be %s; check where it is on the node", what, pathlessName(scriptText(s)), p.command[0])
 	}
@@ -559,7 +559,7 @@ func scriptText(s *stmt) string {
 
 // pathlessName returns the program of a command line for a note.
 func pathlessName(text string) string {
-	words, _, err := shellSplit(text)
+	words, err := kaSplit(text)
 	if err != nil || len(words) == 0 {
 		return text
 	}

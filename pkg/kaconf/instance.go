@@ -10,7 +10,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/vipd/vipd/pkg/config"
-	"github.com/vipd/vipd/pkg/health"
 )
 
 // vInstance is a vrrp_instance: first as keepalived 2.2.7 reads and
@@ -1096,20 +1095,17 @@ func (c *fileConv) notify(in *vInstance, label string, at *stmt) {
 	}
 	text, _, err := commandText(at)
 	var words []string
-	var shell bool
 	if err == nil {
-		words, shell, err = commandLine(text)
+		words, err = kaSplit(text)
+	}
+	if err == nil && len(words) == 0 {
+		err = errors.New("empty command")
 	}
 	if err != nil {
 		c.n.at(at, "%s: notify %s: %v; not converted", label, at.rest, err)
 		return
 	}
-	var p probe
-	if shell {
-		p = probe{typ: health.TypeExec, command: []string{shellPath, "-c", words[0]}, shell: true}
-	} else {
-		p = execProbe(words)
-	}
+	p := execProbe(words)
 	in.notify = p.command
 	c.remarkProbe(at, label+": notify", &p)
 	c.n.at(at, "%s: notify: keepalived appends the arguments INSTANCE NAME STATE PRIORITY; vipd appends NAME FAMILY OLD-STATE NEW-STATE REASON (and sets $VIPD_TO, $VIPD_PRIORITY, ...): adapt the program", label)

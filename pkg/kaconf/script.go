@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"path"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -35,39 +36,123 @@ type probe struct {
 // programs by absolute path, without a PATH lookup.
 const assumedBinDir = "/usr/bin"
 
-// The shell vipd should run a script with shell syntax in.
+// The shell keepalived runs a script starting with "</" in (system(3)).
 const shellPath = "/bin/sh"
 
 // commandText returns the command line of a script or notify statement
 // as keepalived 2 reads it: the first word after the keyword (quotes and
 // escapes removed), which it splits again into the program and its
 // arguments, so that script "killall -0 haproxy" runs killall. The words
-// after it are the user and group of notify; after script, keepalived 1
-// ran them as part of the command (through a shell), keepalived 2 ignores
-// them: extra reports them, and the command is then the whole line.
+// after it are the user and group of notify; after script, keepalived 2
+// ignores them (keepalived 1 ran them as part of the command): extra
+// reports them.
 func commandText(s *stmt) (text string, extra bool, err error) {
-	outer, _, err := shellSplit(s.rest)
+	outer, err := kaSplit(s.rest)
 	if err != nil {
 		return "", false, err
 	}
-	if len(outer) == 1 || strings.HasPrefix(s.keyword(), "notify") {
-		return outer[0], false, nil
+	if len(outer) == 0 {
+		return "", false, errors.New("empty command")
 	}
-	return s.rest, true, nil
+	return outer[0], len(outer) > 1 && !strings.HasPrefix(s.keyword(), "notify"), nil
 }
 
-// commandLine splits a command line into words. shell reports syntax only
-// a shell understands (pipes, redirections, variables, ...); words is then
-// the whole line, to hand to sh -c.
-func commandLine(text string) (words []string, shell bool, err error) {
-	words, shell, err = shellSplit(text)
-	if err != nil {
-		return nil, false, err
+// kaSplit splits a command line as keepalived's alloc_strvec_quoted_escaped
+// does before it runs the words with execve, without a shell: blanks
+// separate words; '...' and "..." quote (escapes work inside both); a
+// backslash escapes as in C (\n, \t, \x41, \101, \cA) or quotes the
+// character after it.
+func kaSplit(s string) ([]string, error) {
+	var words []string
+	i := 0
+	for {
+		for i < len(s) && strings.IndexByte(kaWhite, s[i]) >= 0 {
+			i++
+		}
+		if i >= len(s) {
+			return words, nil
+		}
+		var w strings.Builder
+		var quote byte
+	word:
+		for i < len(s) {
+			c := s[i]
+			switch {
+			case c == '\\':
+				i++
+				if i >= len(s) {
+					return nil, errors.New("a backslash at the end")
+				}
+				w.WriteByte(kaEscape(s, &i))
+			case quote != 0 && c == quote:
+				quote = 0
+				i++
+			case quote != 0:
+				w.WriteByte(c)
+				i++
+			case c == '"' || c == '\'':
+				quote = c
+				i++
+			case strings.IndexByte(kaWhite, c) >= 0:
+				break word
+			default:
+				w.WriteByte(c)
+				i++
+			}
+		}
+		if quote != 0 {
+			return nil, fmt.Errorf("unterminated %c quote", quote)
+		}
+		words = append(words, w.String())
 	}
-	if shell {
-		return []string{text}, true, nil
+}
+
+// kaEscape decodes the escape at s[*i] (after the backslash), advancing *i.
+func kaEscape(s string, i *int) byte {
+	c := s[*i]
+	*i++
+	hex := func(b byte) bool { return b >= '0' && b <= '9' || b >= 'a' && b <= 'f' || b >= 'A' && b <= 'F' }
+	switch {
+	case c == 'x' && *i < len(s) && hex(s[*i]):
+		var v byte
+		for *i < len(s) && hex(s[*i]) {
+			d := s[*i]
+			switch {
+			case d <= '9':
+				d -= '0'
+			case d >= 'a':
+				d -= 'a' - 10
+			default:
+				d -= 'A' - 10
+			}
+			v = v<<4 | d
+			*i++
+		}
+		return v
+	case c == 'c' && *i < len(s):
+		v := s[*i] & 0x1f
+		*i++
+		return v
+	case c >= '0' && c <= '7':
+		v := c - '0'
+		for n := 0; n < 2 && *i < len(s) && s[*i] >= '0' && s[*i] <= '7'; n++ {
+			v = v<<3 + s[*i] - '0'
+			*i++
+		}
+		return v
 	}
-	return words, false, nil
+	if e, ok := map[byte]byte{'a': '\a', 'b': '\b', 'E': 0x1b, 'f': '\f', 'n': '\n', 'r': '\r', 't': '\t', 'v': '\v'}[c]; ok {
+		return e
+	}
+	return c
+}
+
+// systemScript reports whether keepalived runs text with system(3), in
+// /bin/sh, rather than execve: it does for "</...", a check that a file
+// can be opened.
+func systemScript(text string) bool {
+	t := strings.TrimLeft(text, kaWhite)
+	return strings.HasPrefix(t, "<") && strings.HasPrefix(strings.TrimLeft(t[1:], " \t"), "/")
 }
 
 // shellSplit splits s into words as a POSIX shell would (blanks separate
@@ -143,16 +228,34 @@ var devTCP = regexp.MustCompile(`/dev/tcp/([^/\s'"]+)/([0-9]+)`)
 // shellOperators are what makes a command line more than a single probe.
 var shellOperators = regexp.MustCompile("[|;&`]|\\$\\(")
 
-// classify turns a keepalived command line into a probe.
+// shellWords are the characters that mean something to a shell, which
+// keepalived does not run scripts in.
+const shellWords = "|&;<>$`*"
+
+// classify turns a keepalived command line into a probe that runs what
+// keepalived runs: the words as a program and its arguments, without a
+// shell (a "</..." check excepted, which keepalived runs in /bin/sh).
 func classify(text string) (probe, error) {
-	words, shell, err := commandLine(text)
+	if systemScript(text) {
+		p := shellProbe(text)
+		if p.typ == health.TypeTCP {
+			p.remarks = append(p.remarks, "keepalived runs \"</...\" in /bin/sh: where that is dash (Debian, Ubuntu) it cannot open /dev/tcp and the script always fails; the tcp check connects, as bash does")
+		}
+		return p, nil
+	}
+	words, err := kaSplit(text)
 	if err != nil {
 		return probe{}, err
 	}
-	if shell {
-		return shellProbe(words[0]), nil
+	if len(words) == 0 {
+		return probe{}, errors.New("empty command")
 	}
-	return classifyWords(words, true), nil
+	p := classifyWords(words, true)
+	shell := isShell(path.Base(words[0])) && len(words) > 1 && words[1] == "-c"
+	if p.typ == health.TypeExec && !shell && slices.ContainsFunc(words[1:], func(w string) bool { return strings.ContainsAny(w, shellWords) }) {
+		p.remarks = append(p.remarks, fmt.Sprintf("keepalived runs %s without a shell, the shell's syntax (|, &&, $, ...) passed to it as arguments, and so does vipd: the script most likely never did what it says (put it in a script file)", path.Base(words[0])))
+	}
+	return p, nil
 }
 
 // classifyWords classifies a command split into words. unwrap allows one

@@ -44,7 +44,7 @@ func TestClassify(t *testing.T) {
 		{"nc -z 127.0.0.1 6443", result{Type: "tcp", Address: "127.0.0.1:6443"}},
 		{"/bin/nc -zv -w2 ::1 6443", result{Type: "tcp", Address: "[::1]:6443"}},
 		{"ncat -z -w 1 localhost 80", result{Type: "tcp", Address: "localhost:80"}},
-		{"</dev/tcp/127.0.0.1/6443", result{Type: "tcp", Address: "127.0.0.1:6443"}},
+		{"</dev/tcp/127.0.0.1/6443", result{Type: "tcp", Address: "127.0.0.1:6443", Remarks: 1}},
 		{"/bin/bash -c 'echo > /dev/tcp/127.0.0.1/80'", result{Type: "tcp", Address: "127.0.0.1:80"}},
 		{"bash -c 'curl -sf http://127.0.0.1/'", result{Type: "http", URL: "http://127.0.0.1/"}},
 
@@ -70,13 +70,19 @@ func TestClassify(t *testing.T) {
 		{"./check.sh", result{Type: "exec", Command: []string{"/check.sh"}, Assumed: true}},
 		{"timeout 2 /usr/local/bin/check", result{Type: "exec", Command: []string{"/usr/bin/timeout", "2", "/usr/local/bin/check"}, Assumed: true}},
 
-		// A shell.
-		{"pidof haproxy || exit 1", result{Type: "exec", Command: []string{"/bin/sh", "-c", "pidof haproxy || exit 1"}, Shell: true}},
-		{"test -f $HOME/x", result{Type: "exec", Command: []string{"/bin/sh", "-c", "test -f $HOME/x"}, Shell: true}},
-		{`test -f "$X"`, result{Type: "exec", Command: []string{"/bin/sh", "-c", `test -f "$X"`}, Shell: true}},
-		{"ls /tmp/*.pid", result{Type: "exec", Command: []string{"/bin/sh", "-c", "ls /tmp/*.pid"}, Shell: true}},
-		{"cat </dev/tcp/127.0.0.1/80 | head -1", result{Type: "exec", Command: []string{"/bin/sh", "-c", "cat </dev/tcp/127.0.0.1/80 | head -1"}, Shell: true}},
+		// keepalived runs no shell: its syntax is arguments.
+		{"pidof haproxy || exit 1", result{Type: "exec", Command: []string{"/usr/bin/pidof", "haproxy", "||", "exit", "1"}, Assumed: true, Remarks: 1}},
+		{"test -f $HOME/x", result{Type: "exec", Command: []string{"/usr/bin/test", "-f", "$HOME/x"}, Assumed: true, Remarks: 1}},
+		{`test -f "$X"`, result{Type: "exec", Command: []string{"/usr/bin/test", "-f", "$X"}, Assumed: true, Remarks: 1}},
+		{"ls /tmp/*.pid", result{Type: "exec", Command: []string{"/usr/bin/ls", "/tmp/*.pid"}, Assumed: true, Remarks: 1}},
+		{`/usr/local/bin/check 'it\'s' \x41\101\t`, result{Type: "exec", Command: []string{"/usr/local/bin/check", "it's", "AA\t"}}},
 		{"'/usr/bin/$x' a", result{Type: "exec", Command: []string{"/usr/bin/$x", "a"}}},
+		{"/bin/bash -c 'if [[ $(pgrep haproxy) ]]; then exit 0; fi; exit 1'",
+			result{Type: "exec", Command: []string{"/bin/bash", "-c", "if [[ $(pgrep haproxy) ]]; then exit 0; fi; exit 1"}}},
+
+		// "</..." runs in /bin/sh.
+		{"cat </dev/tcp/127.0.0.1/80 | head -1", result{Type: "exec", Command: []string{"/usr/bin/cat", "</dev/tcp/127.0.0.1/80", "|", "head", "-1"}, Assumed: true, Remarks: 1}},
+		{"</etc/keepalived/flag", result{Type: "exec", Command: []string{"/bin/sh", "-c", "</etc/keepalived/flag"}, Shell: true}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.script, func(t *testing.T) {
@@ -112,7 +118,7 @@ func TestCommandText(t *testing.T) {
 	}{
 		{`script "killall -0 haproxy"`, "killall -0 haproxy", false},
 		{`script /etc/keepalived/check.sh`, "/etc/keepalived/check.sh", false},
-		{`script /usr/bin/check --fast`, "/usr/bin/check --fast", true},
+		{`script /usr/bin/check --fast`, "/usr/bin/check", true},
 		{`script "/bin/sh -c 'exit 0'"`, "/bin/sh -c 'exit 0'", false},
 		{`notify "/usr/bin/notify VI_1" root`, "/usr/bin/notify VI_1", false},
 		{`notify /usr/bin/notify root root`, "/usr/bin/notify", false},
