@@ -79,7 +79,7 @@ type owner struct {
 	closed bool
 	queue  chan Event
 
-	runs, failures, dropped atomic.Uint64
+	runs, failures, timeouts, dropped atomic.Uint64
 }
 
 // NewRunner returns a Runner with no hooks.
@@ -169,13 +169,50 @@ func (r *Runner) Notify(key string, ev Event) {
 // included), the runs that failed (including timeouts and programs that
 // could not start) and the events dropped. An unknown key has zeros.
 func (r *Runner) Stats(key string) (runs, failures, dropped uint64) {
+	c := r.Counts(key)
+	return c.Runs, c.Failures, c.Dropped
+}
+
+// Counts are the counters of one key.
+type Counts struct {
+	// Runs are the runs done, failed ones included; Failures the runs
+	// that failed, timeouts and programs that could not start included;
+	// Timeouts the runs killed at the timeout.
+	Runs, Failures, Timeouts uint64
+	// Dropped are the events dropped: the queue was full, or the runner
+	// had stopped.
+	Dropped uint64
+}
+
+// Add returns the sum of c and o.
+func (c Counts) Add(o Counts) Counts {
+	return Counts{Runs: c.Runs + o.Runs, Failures: c.Failures + o.Failures, Timeouts: c.Timeouts + o.Timeouts, Dropped: c.Dropped + o.Dropped}
+}
+
+// Counts returns the counters of key; an unknown key has zeros.
+func (r *Runner) Counts(key string) Counts {
 	r.mu.Lock()
 	o := r.owners[key]
 	r.mu.Unlock()
 	if o == nil {
-		return 0, 0, 0
+		return Counts{}
 	}
-	return o.runs.Load(), o.failures.Load(), o.dropped.Load()
+	return o.counts()
+}
+
+// AllCounts returns the counters of every key registered.
+func (r *Runner) AllCounts() map[string]Counts {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make(map[string]Counts, len(r.owners))
+	for key, o := range r.owners {
+		out[key] = o.counts()
+	}
+	return out
+}
+
+func (o *owner) counts() Counts {
+	return Counts{Runs: o.runs.Load(), Failures: o.failures.Load(), Timeouts: o.timeouts.Load(), Dropped: o.dropped.Load()}
 }
 
 // Run runs the hooks, one worker per key, until ctx ends; then each
@@ -244,6 +281,9 @@ func (r *Runner) run(o *owner, ev Event) {
 	}
 	if err != nil {
 		o.failures.Add(1)
+		if errors.Is(err, context.DeadlineExceeded) {
+			o.timeouts.Add(1)
+		}
 		r.log.Warn("notify hook failed", append(attrs, "program", o.argv[0], "status", err.Error())...)
 		return
 	}
