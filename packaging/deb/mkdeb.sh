@@ -35,13 +35,15 @@ chmod 0755 "$stage"
 umask 022
 
 # Debian versions start with a digit: a tag v1.2.0-3-gabc1234 becomes
-# 1.2.0+3.gabc1234, a bare commit 0~gitYYYYMMDD.abc1234 (below any release).
+# 1.2.0+3.gabc1234, a bare commit (abc1234, or 38d1381, which only looks
+# like a number) 0~gitYYYYMMDD.abc1234, below any release.
 debversion() {
 	local v=${1#v}
-	case $v in
-	[0-9]*) echo "${v//-/+}" | sed 's/+\([0-9]*\)+g/+\1.g/' ;;
-	*) echo "0~git$(date -u -d "@$SOURCE_DATE_EPOCH" +%Y%m%d).${v//-/+}" ;;
-	esac
+	if [[ $v =~ ^[0-9]+\.[0-9]+ ]]; then
+		echo "${v//-/+}" | sed 's/+\([0-9]*\)+g/+\1.g/'
+	else
+		echo "0~git$(date -u -d "@$SOURCE_DATE_EPOCH" +%Y%m%d).${v//-/+}"
+	fi
 }
 debver=$(debversion "$version")
 
