@@ -3,6 +3,7 @@
 package deb
 
 import (
+	"os"
 	"os/exec"
 	"testing"
 )
@@ -19,7 +20,7 @@ func TestDebVersion(t *testing.T) {
 		"38d1381":                 "0~git20231114.38d1381", // only looks like a number
 	} {
 		cmd := exec.Command("bash", "-c", `source <(sed -n '/^debversion()/,/^}/p' mkdeb.sh) && debversion "$1"`, "bash", in)
-		cmd.Env = []string{"SOURCE_DATE_EPOCH=1700000000"}
+		cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "SOURCE_DATE_EPOCH=1700000000"}
 		out, err := cmd.Output()
 		if err != nil {
 			t.Fatalf("debversion %s: %v", in, err)
