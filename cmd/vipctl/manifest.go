@@ -9,7 +9,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"text/template"
 
 	"github.com/vipd/vipd/pkg/config"
 	"github.com/vipd/vipd/pkg/health"
@@ -162,31 +161,50 @@ func newPodSpec(kind string, cfg *config.Config, image, name, namespace, selecto
 // scalar.
 func yq(s string) string { return strconv.Quote(s) }
 
-var manifestTemplate = template.Must(template.New("manifest").Funcs(template.FuncMap{"q": yq}).Parse(
-	`# vipd {{.Kind}}, written by vipctl manifest (vipctl {{.Version}}) for {{.Config}}.
-{{- if eq .Kind "static-pod"}}
-# Put it in /etc/kubernetes/manifests on each control-plane node, with the
+// yamlWriter writes lines of YAML at a base indentation. (text/template
+// would do, but it keeps every exported method of vipctl in the binary.)
+type yamlWriter struct {
+	b      strings.Builder
+	indent string
+}
+
+func (w *yamlWriter) line(s string) {
+	w.b.WriteString(w.indent + s + "\n")
+}
+
+func (w *yamlWriter) lines(s string) {
+	for l := range strings.SplitSeq(strings.TrimSuffix(s, "\n"), "\n") {
+		w.line(l)
+	}
+}
+
+func writeManifest(out io.Writer, s podSpec) error {
+	var w yamlWriter
+	w.line(fmt.Sprintf("# vipd %s, written by vipctl manifest (vipctl %s) for %s.", s.Kind, s.Version, s.Config))
+	if s.Kind == "static-pod" {
+		w.lines(`# Put it in /etc/kubernetes/manifests on each control-plane node, with the
 # configuration file, before kubeadm init or join.
 apiVersion: v1
 kind: Pod
 metadata:
-  name: {{q .Name}}
-  namespace: {{q .Namespace}}
+  name: ` + yq(s.Name) + `
+  namespace: ` + yq(s.Namespace) + `
   labels:
     app.kubernetes.io/name: vipd
     component: vipd
     tier: control-plane
-spec:
-{{- template "pod" .}}
-  # Static pods skip admission, which would set the priority of the class.
-  priority: 2000001000
-{{- else}}
-# The configuration file must be on every node it runs on.
+spec:`)
+		w.indent = "  "
+		writePodSpec(&w, s)
+		w.lines(`# Static pods skip admission, which would set the priority of the class.
+priority: 2000001000`)
+	} else {
+		w.lines(`# The configuration file must be on every node it runs on.
 apiVersion: apps/v1
 kind: DaemonSet
 metadata:
-  name: {{q .Name}}
-  namespace: {{q .Namespace}}
+  name: ` + yq(s.Name) + `
+  namespace: ` + yq(s.Namespace) + `
   labels:
     app.kubernetes.io/name: vipd
 spec:
@@ -201,78 +219,75 @@ spec:
     metadata:
       labels:
         app.kubernetes.io/name: vipd
-    spec:
-{{- template "pod" .}}
-{{- end}}
-{{define "pod"}}{{$i := "" }}{{if ne .Kind "static-pod"}}{{$i = "    "}}{{end}}
-{{$i}}  # vipd adds the VIPs to the node's interfaces and speaks VRRP there.
-{{$i}}  hostNetwork: true
-{{$i}}  priorityClassName: system-node-critical
-{{$i}}  # vipd needs no access to the API server.
-{{$i}}  automountServiceAccountToken: false
-{{$i}}  enableServiceLinks: false
-{{$i}}  # Time for a master to hand its VIPs over (3 advert intervals).
-{{$i}}  terminationGracePeriodSeconds: 30
-{{- if .NodeSelector}}
-{{$i}}  nodeSelector:
-{{- range .NodeSelector}}
-{{$i}}    {{q (index . 0)}}: {{q (index . 1)}}
-{{- end}}
-{{- end}}
-{{$i}}  containers:
-{{$i}}  - name: vipd
-{{$i}}    image: {{q .Image}}
-{{$i}}    imagePullPolicy: IfNotPresent
-{{$i}}    command: ["/usr/sbin/vipd"]
-{{$i}}    args: ["-config", {{q .Config}}]
-{{$i}}    securityContext:
-{{$i}}      # Root in the container, for the control socket's owner checks,
-{{$i}}      # but with only the two capabilities vipd needs.
-{{$i}}      runAsUser: 0
-{{$i}}      privileged: false
-{{$i}}      allowPrivilegeEscalation: false
-{{$i}}      readOnlyRootFilesystem: true
-{{$i}}      capabilities:
-{{$i}}        drop: ["ALL"]
-{{$i}}        add: ["NET_ADMIN", "NET_RAW"]
-{{$i}}      seccompProfile:
-{{$i}}        type: RuntimeDefault
-{{$i}}    # vipctl status asks the daemon on its control socket: it fails when
-{{$i}}    # vipd stops answering, not while it waits for its address or
-{{$i}}    # while its checks fail (the VIP moves then; a restart would not help).
-{{$i}}    livenessProbe:
-{{$i}}      exec:
-{{$i}}        command: ["/usr/bin/vipctl", "-socket", {{q .Socket}}, "status"]
-{{$i}}      periodSeconds: 10
-{{$i}}      timeoutSeconds: 5
-{{$i}}      failureThreshold: 3
-{{$i}}    resources:
-{{$i}}      # No limits: the node's VIP holder must not be throttled or killed.
-{{$i}}      requests:
-{{$i}}        cpu: 20m
-{{$i}}        memory: 32Mi
-{{$i}}    volumeMounts:
-{{- range .Volumes}}
-{{$i}}    - name: {{q .Name}}
-{{$i}}      mountPath: {{q .Path}}
-{{- if .ReadOnly}}
-{{$i}}      readOnly: true
-{{- end}}
-{{- end}}
-{{$i}}  volumes:
-{{- range .Volumes}}
-{{$i}}  - name: {{q .Name}}
-{{$i}}    hostPath:
-{{$i}}      path: {{q .Path}}
-{{$i}}      type: {{.Type}}
-{{- end}}
-{{- end}}`))
-
-func writeManifest(w io.Writer, s podSpec) error {
-	var b strings.Builder
-	if err := manifestTemplate.Execute(&b, s); err != nil {
-		return err
+    spec:`)
+		w.indent = "      "
+		writePodSpec(&w, s)
 	}
-	_, err := io.WriteString(w, strings.TrimRight(b.String(), "\n")+"\n")
+	_, err := io.WriteString(out, w.b.String())
 	return err
+}
+
+// writePodSpec writes the fields of the pod's spec.
+func writePodSpec(w *yamlWriter, s podSpec) {
+	w.lines(`# vipd adds the VIPs to the node's interfaces and speaks VRRP there.
+hostNetwork: true
+priorityClassName: system-node-critical
+# vipd needs no access to the API server.
+automountServiceAccountToken: false
+enableServiceLinks: false
+# Time for a master to hand its VIPs over (3 advert intervals).
+terminationGracePeriodSeconds: 30`)
+	if len(s.NodeSelector) > 0 {
+		w.line("nodeSelector:")
+		for _, kv := range s.NodeSelector {
+			w.line("  " + yq(kv[0]) + ": " + yq(kv[1]))
+		}
+	}
+	w.lines(`containers:
+- name: vipd
+  image: ` + yq(s.Image) + `
+  imagePullPolicy: IfNotPresent
+  command: ["/usr/sbin/vipd"]
+  args: ["-config", ` + yq(s.Config) + `]
+  securityContext:
+    # Root in the container, for the control socket's owner checks,
+    # but with only the two capabilities vipd needs.
+    runAsUser: 0
+    privileged: false
+    allowPrivilegeEscalation: false
+    readOnlyRootFilesystem: true
+    capabilities:
+      drop: ["ALL"]
+      add: ["NET_ADMIN", "NET_RAW"]
+    seccompProfile:
+      type: RuntimeDefault
+  # vipctl status asks the daemon on its control socket: it fails when
+  # vipd stops answering, not while it waits for its address or
+  # while its checks fail (the VIP moves then; a restart would not help).
+  livenessProbe:
+    exec:
+      command: ["/usr/bin/vipctl", "-socket", ` + yq(s.Socket) + `, "status"]
+    periodSeconds: 10
+    timeoutSeconds: 5
+    failureThreshold: 3
+  resources:
+    # No limits: the node's VIP holder must not be throttled or killed.
+    requests:
+      cpu: 20m
+      memory: 32Mi
+  volumeMounts:`)
+	for _, v := range s.Volumes {
+		w.line("  - name: " + yq(v.Name))
+		w.line("    mountPath: " + yq(v.Path))
+		if v.ReadOnly {
+			w.line("    readOnly: true")
+		}
+	}
+	w.line("volumes:")
+	for _, v := range s.Volumes {
+		w.line("- name: " + yq(v.Name))
+		w.line("  hostPath:")
+		w.line("    path: " + yq(v.Path))
+		w.line("    type: " + v.Type)
+	}
 }
