@@ -106,6 +106,21 @@ type Instance struct {
 	// Transitions are the latest state changes, oldest first.
 	Transitions []Transition `json:"transitions"`
 	Counters    Counters     `json:"counters"`
+	// Hooks counts the runs of the instance's notify hook, shared by its
+	// families; absent when it has none.
+	Hooks *HookCounters `json:"hooks,omitempty"`
+}
+
+// HookCounters count the runs of an instance's notify hook since the
+// daemon started.
+type HookCounters struct {
+	Runs uint64 `json:"runs"`
+	// Failures counts the runs that failed, timeouts included.
+	Failures uint64 `json:"failures"`
+	Timeouts uint64 `json:"timeouts"`
+	// Dropped counts the transitions whose hook did not run: its queue
+	// was full.
+	Dropped uint64 `json:"dropped"`
 }
 
 // Track is a check an instance tracks and the weight it adds to (or, if

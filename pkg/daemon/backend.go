@@ -1,13 +1,6 @@
 package daemon
 
 import (
-	"encoding/json"
-	"errors"
-	"fmt"
-	"io/fs"
-	"maps"
-	"os"
-	"path/filepath"
 	"slices"
 	"sort"
 
@@ -17,7 +10,8 @@ import (
 	"github.com/vipd/vipd/pkg/vrrp"
 )
 
-// The daemon is the control API's backend and the metrics' source.
+// The daemon is the control API's backend and the metrics' source: this
+// file maps what runs to their types.
 var (
 	_ control.Backend = (*Daemon)(nil)
 	_ metrics.Source  = (*Daemon)(nil)
@@ -26,11 +20,9 @@ var (
 // Status returns the state of every instance and check for vipctl.
 func (d *Daemon) Status() control.Status {
 	d.mu.Lock()
-	rs := d.routers
-	started := d.started
-	drained := maps.Clone(d.drained) // setDrained writes it
-	waiting := d.waiting
+	rs, waiting, started := d.routers, d.waiting, d.run.started
 	d.mu.Unlock()
+	drained := d.drains.set()
 	checks := d.Checks()
 	states := make(map[string]health.State, len(checks))
 	for n, c := range checks {
@@ -70,6 +62,7 @@ func (d *Daemon) Status() control.Status {
 				LateTimers:    rst.Counters.LateTimers,
 				Dropped:       map[string]uint64{},
 			},
+			Hooks: d.hookCounters(r.inst.Name, len(r.inst.Notify) > 0),
 		}
 		switch {
 		case rst.State == vrrp.Master:
@@ -109,6 +102,7 @@ func (d *Daemon) Status() control.Status {
 			Since:       w.since,
 			Reason:      w.reason,
 			Counters:    control.Counters{Dropped: map[string]uint64{}},
+			Hooks:       d.hookCounters(w.inst.Name, len(w.inst.Notify) > 0),
 		}
 		if w.fam.IPv6 {
 			inst.Family = control.FamilyIPv6
@@ -136,6 +130,16 @@ func (d *Daemon) Status() control.Status {
 	return st
 }
 
+// hookCounters returns the counters of an instance's notify hook; nil
+// when it has none.
+func (d *Daemon) hookCounters(name string, has bool) *control.HookCounters {
+	if !has {
+		return nil
+	}
+	c := d.hooks.counts(name)
+	return &control.HookCounters{Runs: c.Runs, Failures: c.Failures, Timeouts: c.Timeouts, Dropped: c.Dropped}
+}
+
 // Drain takes the named instances (all when names is empty) out of
 // service: a master hands its VIPs over at once, make before break, and
 // the instance takes them back only if no other node is alive. The drain
@@ -151,8 +155,10 @@ func (d *Daemon) Resume(names []string) ([]string, error) {
 
 func (d *Daemon) setDrained(names []string, drained bool) ([]string, error) {
 	d.mu.Lock()
+	cfg := d.cfg
+	d.mu.Unlock()
 	var all []string
-	for _, inst := range d.cfg.Instances {
+	for _, inst := range cfg.Instances {
 		all = append(all, inst.Name)
 	}
 	if len(names) == 0 {
@@ -165,18 +171,9 @@ func (d *Daemon) setDrained(names []string, drained bool) ([]string, error) {
 		}
 	}
 	if len(unknown) > 0 {
-		d.mu.Unlock()
 		return nil, control.UnknownInstances(unknown...)
 	}
-	for _, n := range names {
-		if drained {
-			d.drained[n] = true
-		} else {
-			delete(d.drained, n)
-		}
-	}
-	err := d.saveDrainedLocked()
-	d.mu.Unlock()
+	err := d.drains.change(names, drained)
 	verb := "drained"
 	if !drained {
 		verb = "resumed"
@@ -186,64 +183,15 @@ func (d *Daemon) setDrained(names []string, drained bool) ([]string, error) {
 	return names, err
 }
 
-// drainedFile is where the drained instances are kept, one JSON list.
-func (d *Daemon) drainedFile() string {
-	if d.opts.StateDir == "" {
-		return ""
-	}
-	return filepath.Join(d.opts.StateDir, "drained.json")
-}
-
-func (d *Daemon) loadDrained() {
-	path := d.drainedFile()
-	if path == "" {
-		return
-	}
-	b, err := os.ReadFile(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return
-	}
-	var names []string
-	if err == nil {
-		err = json.Unmarshal(b, &names)
-	}
-	if err != nil {
-		d.log.Error("cannot read drained instances; starting with none drained", "file", path, "error", err)
-		return
-	}
+// Checks returns the state of every check and tracked interface.
+func (d *Daemon) Checks() map[string]health.Status {
 	d.mu.Lock()
-	for _, n := range names {
-		d.drained[n] = true
-	}
+	checks := d.checks
 	d.mu.Unlock()
-	if len(names) > 0 {
-		d.log.Info("instances still drained from before the restart", "instances", names, "file", path)
-	}
-}
-
-// saveDrainedLocked writes the drained instances atomically.
-func (d *Daemon) saveDrainedLocked() error {
-	path := d.drainedFile()
-	if path == "" {
+	if checks == nil {
 		return nil
 	}
-	names := make([]string, 0, len(d.drained))
-	for n := range d.drained {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	b, _ := json.Marshal(names)
-	if err := os.MkdirAll(d.opts.StateDir, 0o755); err != nil {
-		return fmt.Errorf("keep drain state: %w", err)
-	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, append(b, '\n'), 0o644); err != nil {
-		return fmt.Errorf("keep drain state: %w", err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("keep drain state: %w", err)
-	}
-	return nil
+	return checks.mon.Snapshot()
 }
 
 // Drops returns the drop counters of every socket, for metrics.
@@ -255,6 +203,23 @@ func (d *Daemon) Drops() []metrics.Drops {
 			fam = "ipv6"
 		}
 		out = append(out, metrics.Drops{Interface: sk.ifname, Family: fam, ByReason: d.socketDrops(sk)})
+	}
+	return out
+}
+
+// Hooks returns the counters of every instance's notify hook, for
+// metrics.
+func (d *Daemon) Hooks() []metrics.Hooks {
+	d.mu.Lock()
+	cfg := d.cfg
+	d.mu.Unlock()
+	var out []metrics.Hooks
+	for _, inst := range cfg.Instances {
+		if len(inst.Notify) == 0 {
+			continue
+		}
+		c := d.hooks.counts(inst.Name)
+		out = append(out, metrics.Hooks{Instance: inst.Name, Runs: c.Runs, Failures: c.Failures, Timeouts: c.Timeouts, Dropped: c.Dropped})
 	}
 	return out
 }

@@ -72,9 +72,9 @@ func TestDrainPersists(t *testing.T) {
 
 	// A new daemon (a restart) finds the drain.
 	d2 := New(cfg, Options{StateDir: dir})
-	d2.loadDrained()
-	if !d2.drained["api"] || d2.drained["ingress"] {
-		t.Fatalf("after restart drained = %v, want api only", d2.drained)
+	d2.drains.load()
+	if drained := d2.drains.set(); !drained["api"] || drained["ingress"] {
+		t.Fatalf("after restart drained = %v, want api only", drained)
 	}
 	if _, err := d2.Resume(nil); err != nil {
 		t.Fatal(err)
@@ -87,8 +87,8 @@ func TestDrainPersists(t *testing.T) {
 	// A corrupt file is logged and ignored, not fatal.
 	os.WriteFile(filepath.Join(dir, "drained.json"), []byte("{"), 0o644)
 	d3 := New(cfg, Options{StateDir: dir})
-	d3.loadDrained()
-	if len(d3.drained) != 0 {
-		t.Errorf("corrupt state file gave drained = %v", d3.drained)
+	d3.drains.load()
+	if drained := d3.drains.set(); len(drained) != 0 {
+		t.Errorf("corrupt state file gave drained = %v", drained)
 	}
 }

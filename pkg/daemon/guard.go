@@ -7,8 +7,6 @@ import (
 	"slices"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/vipd/vipd/pkg/netif"
 )
 
@@ -23,7 +21,7 @@ import (
 func (d *Daemon) guardVIPs(ctx context.Context) {
 	g := guard{d: d, noPromote: make(map[int]bool)}
 	for ctx.Err() == nil {
-		ev, err := netif.Subscribe(nil, unix.RTNLGRP_LINK, unix.RTNLGRP_IPV4_IFADDR, unix.RTNLGRP_IPV6_IFADDR)
+		ev, err := d.sys.Subscribe()
 		if err != nil {
 			d.log.Error("VIP guard: cannot follow address changes", "error", err)
 		} else {
@@ -61,25 +59,24 @@ type guard struct {
 }
 
 // follow hands the address events to the routers until receiving fails.
-func (g *guard) follow(ev *netif.Events) error {
+func (g *guard) follow(ev Events) error {
 	d := g.d
 	for {
-		msgs, err := ev.Receive()
+		evs, err := ev.Receive()
 		if err != nil {
 			return err
 		}
-		if len(msgs) > 0 {
+		if len(evs) > 0 {
 			// An interface or address that routers wait for may have
 			// come.
 			d.poke()
 		}
-		for _, m := range msgs {
-			if t := m.Header.Type; t == unix.RTM_NEWLINK || t == unix.RTM_DELLINK {
+		for _, a := range evs {
+			if a.Link {
 				continue
 			}
-			a, err := netif.ParseAddrEvent(m)
-			if err != nil {
-				d.log.Debug("VIP guard: unreadable address event", "error", err)
+			if a.Err != nil {
+				d.log.Debug("VIP guard: unreadable address event", "error", a.Err)
 				continue
 			}
 			d.vipChanged(a.Addr, a.Added)
@@ -133,9 +130,10 @@ func (d *Daemon) movingVIPs() map[netip.Addr]bool {
 // vipInterfaces returns the interfaces that carry IPv4 VIPs.
 func (d *Daemon) vipInterfaces() []int {
 	d.mu.Lock()
-	defer d.mu.Unlock()
+	rs := d.routers
+	d.mu.Unlock()
 	var out []int
-	for _, r := range d.routers {
+	for _, r := range rs {
 		c := r.rt.Config()
 		if !slices.Contains(out, c.IfIndex) && len(c.VIPs) > 0 && c.VIPs[0].Addr().Is4() {
 			out = append(out, c.IfIndex)
@@ -157,8 +155,9 @@ func (d *Daemon) vipChanged(addr netip.Addr, added bool) {
 
 func (d *Daemon) checkAllVIPs() {
 	d.mu.Lock()
-	defer d.mu.Unlock()
-	for _, r := range d.routers {
+	rs := d.routers
+	d.mu.Unlock()
+	for _, r := range rs {
 		r.rt.CheckVIPs()
 	}
 }

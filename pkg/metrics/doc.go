@@ -46,6 +46,10 @@
 //	| vipd_check_duration_seconds | gauge | check | Duration of the check's last probe. |
 //	| vipd_check_probes_total | counter | check | Probes the check ran (for an interface, link states read). |
 //	| vipd_check_consecutive_failures | gauge | check | Consecutive failed probes up to and including the last one. |
+//	| vipd_hook_runs_total | counter | vrrp_instance | Runs of the instance's notify hook, failed ones included. |
+//	| vipd_hook_failures_total | counter | vrrp_instance | Runs of the instance's notify hook that failed: a status other than 0, a program that could not start, or a timeout. |
+//	| vipd_hook_timeouts_total | counter | vrrp_instance | Runs of the instance's notify hook killed at the timeout. |
+//	| vipd_hook_events_dropped_total | counter | vrrp_instance | Transitions of the instance whose notify hook did not run: its queue was full. |
 //
 // The reason label of vipd_packets_dropped_total takes every value of
 // vrrp.DropReasons, zero counts included, so that rates exist from the
@@ -61,6 +65,10 @@
 // else adds or removes the VIPs behind vipd's back) and
 // vipd_late_timers_total (the daemon was stopped or starved, which can
 // cost a needless failover).
+//
+// The hook counters are per instance, its families' transitions together
+// (the key of pkg/hooks), and exported only for instances with a notify
+// hook; they count from the daemon's start, across reloads.
 //
 // The Grafana dashboard configs/grafana-dashboard.json shows these metrics
 // per node (the Prometheus instance label) and virtual router; a test

@@ -78,6 +78,7 @@ func TestDocDefsGathered(t *testing.T) {
 		MetricPacketsDropped,
 		MetricCheckState, MetricCheckStateSince, MetricCheckDuration, MetricCheckProbes,
 		MetricCheckConsecutiveFailures,
+		MetricHookRuns, MetricHookFailures, MetricHookTimeouts, MetricHookEventsDropped,
 	}
 	if diff := cmp.Diff(names(), consts); diff != "" {
 		t.Fatalf("defined metrics differ from the Metric constants (-want +got)\n%s", diff)

@@ -39,6 +39,10 @@ const (
 	MetricCheckDuration            = "vipd_check_duration_seconds"
 	MetricCheckProbes              = "vipd_check_probes_total"
 	MetricCheckConsecutiveFailures = "vipd_check_consecutive_failures"
+	MetricHookRuns                 = "vipd_hook_runs_total"
+	MetricHookFailures             = "vipd_hook_failures_total"
+	MetricHookTimeouts             = "vipd_hook_timeouts_total"
+	MetricHookEventsDropped        = "vipd_hook_events_dropped_total"
 )
 
 // Source is what the daemon exposes for metrics. It is read on each scrape,
@@ -52,6 +56,15 @@ type Source interface {
 	// Checks returns the status of every check and tracked interface, by
 	// name.
 	Checks() map[string]health.Status
+	// Hooks returns the counters of every instance's notify hook.
+	Hooks() []Hooks
+}
+
+// Hooks count the runs of one instance's notify hook.
+type Hooks struct {
+	Instance string
+	// Failures include Timeouts.
+	Runs, Failures, Timeouts, Dropped uint64
 }
 
 // Drops are the packets one VRRP socket dropped, by reason.
@@ -150,6 +163,14 @@ var defs = []def{
 		"Probes the check ran (for an interface, link states read)."},
 	{MetricCheckConsecutiveFailures, prometheus.GaugeValue, []string{"check"},
 		"Consecutive failed probes up to and including the last one."},
+	{MetricHookRuns, prometheus.CounterValue, []string{"vrrp_instance"},
+		"Runs of the instance's notify hook, failed ones included."},
+	{MetricHookFailures, prometheus.CounterValue, []string{"vrrp_instance"},
+		"Runs of the instance's notify hook that failed: a status other than 0, a program that could not start, or a timeout."},
+	{MetricHookTimeouts, prometheus.CounterValue, []string{"vrrp_instance"},
+		"Runs of the instance's notify hook killed at the timeout."},
+	{MetricHookEventsDropped, prometheus.CounterValue, []string{"vrrp_instance"},
+		"Transitions of the instance whose notify hook did not run: its queue was full."},
 }
 
 func withLabels(base []string, more ...string) []string {
@@ -236,6 +257,13 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		c.emit(ch, MetricCheckDuration, st.Duration.Seconds(), name)
 		c.emit(ch, MetricCheckProbes, float64(st.Probes), name)
 		c.emit(ch, MetricCheckConsecutiveFailures, float64(st.Failures), name)
+	}
+
+	for _, h := range c.src.Hooks() {
+		c.emit(ch, MetricHookRuns, float64(h.Runs), h.Instance)
+		c.emit(ch, MetricHookFailures, float64(h.Failures), h.Instance)
+		c.emit(ch, MetricHookTimeouts, float64(h.Timeouts), h.Instance)
+		c.emit(ch, MetricHookEventsDropped, float64(h.Dropped), h.Instance)
 	}
 }
 

@@ -21,6 +21,7 @@ type fakeSource struct {
 	routers []router.Status
 	drops   []Drops
 	checks  map[string]health.Status
+	hooks   []Hooks
 }
 
 var _ Source = (*fakeSource)(nil)
@@ -28,6 +29,7 @@ var _ Source = (*fakeSource)(nil)
 func (s *fakeSource) Routers() []router.Status         { return s.routers }
 func (s *fakeSource) Drops() []Drops                   { return s.drops }
 func (s *fakeSource) Checks() map[string]health.Status { return s.checks }
+func (s *fakeSource) Hooks() []Hooks                   { return s.hooks }
 
 // fullSource exercises every metric: a master, a faulted and a starting
 // router, one socket, and checks in each state.
@@ -72,6 +74,7 @@ func fullSource() *fakeSource {
 			},
 			"link:eth0": {Name: "link:eth0", State: health.Unknown},
 		},
+		hooks: []Hooks{{Instance: "api", Runs: 5, Failures: 2, Timeouts: 1, Dropped: 3}},
 	}
 }
 
@@ -130,6 +133,18 @@ vipd_check_state{check="link:eth0",state="unknown"} 1
 # TYPE vipd_check_state_since_seconds gauge
 vipd_check_state_since_seconds{check="apiserver"} 1.7e+09
 vipd_check_state_since_seconds{check="haproxy"} 1.7000002e+09
+# HELP vipd_hook_events_dropped_total Transitions of the instance whose notify hook did not run: its queue was full.
+# TYPE vipd_hook_events_dropped_total counter
+vipd_hook_events_dropped_total{vrrp_instance="api"} 3
+# HELP vipd_hook_failures_total Runs of the instance's notify hook that failed: a status other than 0, a program that could not start, or a timeout.
+# TYPE vipd_hook_failures_total counter
+vipd_hook_failures_total{vrrp_instance="api"} 2
+# HELP vipd_hook_runs_total Runs of the instance's notify hook, failed ones included.
+# TYPE vipd_hook_runs_total counter
+vipd_hook_runs_total{vrrp_instance="api"} 5
+# HELP vipd_hook_timeouts_total Runs of the instance's notify hook killed at the timeout.
+# TYPE vipd_hook_timeouts_total counter
+vipd_hook_timeouts_total{vrrp_instance="api"} 1
 # HELP vipd_instance_base_priority Configured priority of the virtual router on this node.
 # TYPE vipd_instance_base_priority gauge
 vipd_instance_base_priority{family="ipv4",interface="eth0",vrid="51",vrrp_instance="api"} 150
