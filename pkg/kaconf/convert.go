@@ -189,6 +189,7 @@ func convert(load loader, files []string, opts Options) (Result, error) {
 			return Result{Notes: n.sorted()}, err
 		}
 		if !slices.ContainsFunc(nd.instances, func(in *vInstance) bool { return !in.refused }) {
+			nameNodes([]*node{nd}, &notes{})
 			return Result{Notes: n.sorted(), Verdicts: verdicts([]*node{nd})}, fmt.Errorf("%s: no vrrp_instance that vipd can run: %w", f, ErrNothingToConvert)
 		}
 		nodes = append(nodes, nd)

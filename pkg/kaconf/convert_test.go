@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -26,15 +27,25 @@ func TestConvertGolden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	corpus, err := filepath.Glob("testdata/corpus/*/args")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dirs = append(dirs, corpus...)
 	if len(dirs) == 0 {
 		t.Fatal("no test cases in testdata")
+	}
+	wd, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
 	}
 	for _, args := range dirs {
 		dir, err := filepath.Abs(filepath.Dir(args))
 		if err != nil {
 			t.Fatal(err)
 		}
-		t.Run(filepath.Base(dir), func(t *testing.T) {
+		name, _ := filepath.Rel(filepath.Join(wd, "testdata"), dir)
+		t.Run(name, func(t *testing.T) {
 			b, err := os.ReadFile(filepath.Join(dir, "args"))
 			if err != nil {
 				t.Fatal(err)
@@ -78,6 +89,7 @@ func TestConvertGolden(t *testing.T) {
 				checkVipd(t, path, nd.TOML)
 			}
 			if !*update {
+				slices.Sort(got)
 				if diff := cmp.Diff(want, got); diff != "" {
 					t.Errorf("nodes differ from want/*.toml (-want +got)\n%s", diff)
 				}

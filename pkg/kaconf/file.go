@@ -105,6 +105,9 @@ type fileConv struct {
 	garpRef  time.Duration // vrrp_garp_master_refresh
 	mcast4   *stmt         // vrrp_mcast_group4 of another group than the standard one
 	mcast6   *stmt
+	// downTimer is vrrp_down_timer_adverts, the default of the
+	// instances' down_timer_adverts.
+	downTimer *stmt
 	// What is defined so far: keepalived looks up the scripts and
 	// processes a track names while it reads the track, so a vrrp_script
 	// after the vrrp_instance that tracks it is not found.
@@ -342,11 +345,59 @@ func (c *fileConv) globalDefs(g *stmt) {
 			c.n.at(s, "%s: not converted: vipd has no D-Bus interface; see vipctl status", kw)
 		case "vrrp_iptables", "vrrp_ipsets", "nftables", "nftables_priority", "nftables_counters", "nftables_ifindex":
 			c.n.at(s, "%s: not converted: vipd adds no firewall rules; its master accepts traffic to the VIPs", kw)
+		case "vrrp_down_timer_adverts":
+			if s.arg(1) != "3" {
+				c.downTimer = s
+			}
+		case "vrrp_startup_delay":
+			c.n.at(s, "vrrp_startup_delay: not converted: vipd starts as a backup and waits the master down interval, whatever the uptime")
 		default:
-			c.n.at(s, "%s: not converted: a keepalived process setting with no vipd equivalent", kw)
+			if globalKeywords[kw] {
+				c.n.at(s, "%s: not converted: a keepalived process setting with no vipd equivalent", kw)
+			} else {
+				c.n.at(s, "%s: keepalived 2.2.7 does not know it here and ignores it (\"Unknown keyword\")", kw)
+			}
 		}
 	}
 }
+
+// globalKeywords are the keywords of global_defs that keepalived 2.2.7
+// knows (core/global_parser.c).
+var globalKeywords = func() map[string]bool {
+	m := make(map[string]bool)
+	for _, kw := range strings.Fields(globalKeywordList) {
+		m[kw] = true
+	}
+	return m
+}()
+
+const globalKeywordList = "" +
+	"bfd_cpu_affinity bfd_no_swap bfd_priority bfd_process_name bfd_rlimit_rtime bfd_rlimit_rttime " +
+	"bfd_rt_priority checker_cpu_affinity checker_log_all_failures checker_no_swap checker_priority " +
+	"checker_process_name checker_rlimit_rtime checker_rlimit_rttime checker_rt_priority config_save_dir " +
+	"data_use_instance dbus_service_name default_interface disable_local_igmp dynamic_interfaces " +
+	"enable_dbus enable_script_security enable_snmp_checker enable_snmp_keepalived enable_snmp_rfc " +
+	"enable_snmp_rfcv2 enable_snmp_rfcv3 enable_snmp_vrrp enable_traps fifo_write_vrrp_states_on_reload " +
+	"include_check log_unknown_vrids lvs_flush lvs_flush_on_stop lvs_flush_onstop " +
+	"lvs_netlink_cmd_rcv_bufs lvs_netlink_cmd_rcv_bufs_force lvs_netlink_monitor_rcv_bufs " +
+	"lvs_netlink_monitor_rcv_bufs_force lvs_notify_fifo lvs_notify_fifo_script lvs_process_name " +
+	"lvs_sync_daemon lvs_timeouts max_auto_priority min_auto_priority_delay nftables nftables_counters " +
+	"nftables_ifindex nftables_ipvs nftables_ipvs_priority nftables_ipvs_start_fwmark nftables_priority " +
+	"no_checker_emails no_email_faults notification_email notification_email_from notify_fifo " +
+	"notify_fifo_script process_monitor_rcv_bufs process_monitor_rcv_bufs_force process_name " +
+	"process_names random_seed reload_check_config reload_file reload_repeat reload_time_file router_id " +
+	"rs_init_notifies script_user shutdown_script shutdown_script_timeout smtp_alert smtp_alert_checker " +
+	"smtp_alert_vrrp smtp_connect_timeout smtp_helo_name smtp_server snmp_socket startup_script " +
+	"startup_script_timeout tmp_config_directory umask vmac_addr_prefix vmac_prefix " +
+	"vrrp_check_unicast_src vrrp_cpu_affinity vrrp_down_timer_adverts vrrp_garp_extra_if " +
+	"vrrp_garp_interval vrrp_garp_lower_prio_delay vrrp_garp_lower_prio_repeat vrrp_garp_master_delay " +
+	"vrrp_garp_master_refresh vrrp_garp_master_refresh_repeat vrrp_garp_master_repeat vrrp_gna_interval " +
+	"vrrp_higher_prio_send_advert vrrp_ipsets vrrp_iptables vrrp_lower_prio_no_advert vrrp_mcast_group4 " +
+	"vrrp_mcast_group6 vrrp_min_garp vrrp_netlink_cmd_rcv_bufs vrrp_netlink_cmd_rcv_bufs_force " +
+	"vrrp_netlink_monitor_rcv_bufs vrrp_netlink_monitor_rcv_bufs_force vrrp_no_swap vrrp_notify_fifo " +
+	"vrrp_notify_fifo_script vrrp_notify_priority_changes vrrp_priority vrrp_process_name " +
+	"vrrp_rlimit_rtime vrrp_rlimit_rttime vrrp_rt_priority vrrp_rx_bufs_multiplier vrrp_rx_bufs_policy " +
+	"vrrp_skip_check_adv_addr vrrp_startup_delay vrrp_strict vrrp_version vrrp_vmac_garp_intvl "
 
 // vrrpScript reads a vrrp_script as keepalived does; it is converted when
 // first tracked.

@@ -382,6 +382,9 @@ func (c *fileConv) instance(s *stmt) *vInstance {
 		case "virtual_routes", "virtual_rules":
 			in.differs = append(in.differs, Note{k.file, k.line, kw + ": vipd adds no routes or rules on becoming master, so a vipd master would lack them (a notify program can add them)"})
 		case "down_timer_adverts":
+			if k.arg(1) == "3" {
+				continue // keepalived's default, and vipd's
+			}
 			in.differs = append(in.differs, Note{k.file, k.line, "down_timer_adverts: vipd takes over after the RFC's master down interval (3 adverts and the skew time)"})
 		case "unicast_ttl":
 			in.differs = append(in.differs, Note{k.file, k.line, "unicast_ttl: vipd sends and accepts adverts with TTL 255 only"})
@@ -733,6 +736,10 @@ func (c *fileConv) complete(in *vInstance) {
 			c.n.at(in.delayAt, "%s: preempt_delay with nopreempt: keepalived ignores it", label)
 			in.delay = 0
 		}
+	}
+	if c.downTimer != nil && !slices.ContainsFunc(in.differs, func(d Note) bool { return strings.HasPrefix(d.Msg, "down_timer_adverts") }) {
+		d := c.downTimer
+		in.differs = append(in.differs, Note{d.file, d.line, "down_timer_adverts (vrrp_down_timer_adverts): vipd takes over after the RFC's master down interval (3 adverts and the skew time)"})
 	}
 	if in.strict {
 		in.differs = slices.DeleteFunc(in.differs, func(d Note) bool {
