@@ -2,6 +2,12 @@
 // `vipctl convert-keepalived` and for migrating a running keepalived
 // cluster to vipd one node at a time.
 //
+// The promise is that the output behaves as keepalived 2.2 did with the
+// same file, on the wire and in failover, or the conversion says it does
+// not: every vrrp_instance gets a Verdict, safe for a mixed fleet of
+// keepalived and vipd nodes or not and why, and a file keepalived itself
+// would not run is refused with its file and line.
+//
 // # Reading keepalived.conf
 //
 // The parser follows keepalived's own (lib/parser.c) rather than a grammar
@@ -11,14 +17,27 @@
 // ("track_script { chk }") work; a "double-quoted string" is one word;
 // `include PATTERN` splices in the files matching a glob (with {a,b}
 // braces), relative to the directory of the including file, anywhere, even
-// inside a block; $NAME=VALUE defines a parameter that $NAME and ${NAME}
-// are replaced with. Conditional lines (@id), multi-line definitions and
-// ~SEQ depend on how keepalived is run or are rare; they are noted and
-// skipped. Every statement keeps its file and line for the notes.
+// inside a block, an absolute one under Options.Root; $NAME=VALUE defines a
+// parameter that $NAME and ${NAME} are replaced with; "@ID line" and
+// "@^ID line" are kept by Options.ConfigID, keepalived's -i. Multi-line
+// definitions and ~SEQ are rare; they are noted and skipped. Every
+// statement keeps its file and line for the notes.
 //
-// keepalived carries on after most mistakes; the parser stops only where
-// guessing would hide one: a block never closed, a '}' closing nothing, an
-// unterminated quote (ErrSyntax).
+// The statements are then read as keepalived 2.2.7 reads them
+// (vrrp_parser.c, vrrp.c): numbers as its read_* functions read them while
+// it runs (kanum.go), in file order (a vrrp_script after the instance that
+// tracks it is not found; the first address fixes an instance's family),
+// with keepalived's fallback for each invalid value, and completed as
+// vrrp_complete_instance does (strict mode, the version, priority and
+// state, authentication, preemption, the advert interval, the tracking of
+// sync group members and of the address owner). keepalived runs scripts
+// without a shell, and so do the checks made of them.
+//
+// The parser stops where guessing would hide a mistake: a block never
+// closed, a '}' closing nothing, an unterminated quote (ErrSyntax); the
+// converter refuses what keepalived would not start with, such as a
+// missing parameter, an instance without virtual_router_id or unicast
+// peers in strict mode (ErrRefused).
 //
 // # Converting
 //
@@ -35,22 +54,29 @@
 //     nodes at 101, so the exact priorities matter more than a single file.
 //   - Values are keepalived's effective ones, not vipd's defaults: VRRP
 //     version 2 unless said otherwise (vipd's default is 3), rise and fall
-//     1, a script interval of 1s; advert_int rounded as keepalived rounds
-//     it; nopreempt and preempt_delay dropped where keepalived ignores them
-//     (state MASTER); a state MASTER instance without priority gets 255;
-//     track weights of sync group members set to 0.
-//   - A vrrp_script that only probes (curl of one URL, nc -z, bash's
-//     /dev/tcp) becomes a native http, https or tcp check; anything else an
-//     exec check, run without a shell: scripts with shell syntax run under
-//     /bin/sh -c, and programs named without a path are assumed in /usr/bin.
+//     1, a script interval of 1s and a timeout of the whole interval (less
+//     a millisecond, as vipd wants it shorter).
+//   - A vrrp_script that only probes (curl --fail of one URL, nc -z,
+//     bash's /dev/tcp) becomes a native http, https or tcp check; anything
+//     else an exec check of the words keepalived runs.
+//   - What vipd cannot do yet is listed in support.go, one place: an
+//     instance that needs it (a process track, a VIP on another interface,
+//     a sync group, a weighted interface) is left out or marked not safe.
+//     Other differences that matter in a mixed fleet (addresses vipd drops,
+//     which change the advertised address list; routes keepalived adds on
+//     the master) make a verdict not safe too.
 //   - The result is checked as `vipd -t` does (config.Parse, then ForNode);
 //     an instance vipd would reject is left out with a note saying why, so
 //     that the output always loads.
 //
 // Given the files of several nodes at once, Convert also compares the
-// virtual routers they share: the VIPs, version, interval and password must
-// agree (vipd drops adverts that differ, as keepalived logs them), each
-// node's unicast_src_ip must be among the others' unicast peers (vipd
-// accepts adverts from listed peers only), and a state MASTER that is not
-// the highest priority is pointed out: in vipd the priority alone decides.
+// virtual routers they share: the VIPs, version, interval and password,
+// which keepalived and vipd both require to agree, and each node's
+// unicast_src_ip among the others' unicast peers, which vipd requires and
+// keepalived only with check_unicast_src; each difference is noted with
+// what keepalived does with it. A state MASTER that is not the highest
+// priority is pointed out: in vipd the priority alone decides.
+//
+// testdata/corpus holds keepalived.conf files of public projects with their
+// conversions, notes, verdicts, and what keepalived 2.2.7 -t says of them.
 package kaconf
