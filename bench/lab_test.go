@@ -2,11 +2,17 @@ package bench
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"net"
+	"net/http"
 	"net/netip"
 	"os/exec"
 	"regexp"
 	"slices"
 	"strconv"
+	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -24,6 +30,7 @@ type pair struct {
 	cp      [2]*lab.Host
 	client  *lab.Host
 	api     [2]*lab.APIServer
+	killed  [2]bool // API servers to serve again at reset
 	running []*daemon
 }
 
@@ -82,9 +89,15 @@ func (p *pair) elect(im impl, s spec, prio1, prio2 int) (d1, d2 *daemon) {
 	return d1, d2
 }
 
+// killAPI kills node i's API server, as a killed kube-apiserver dies.
+func (p *pair) killAPI(i int) {
+	p.api[i].Stop()
+	p.killed[i] = true
+}
+
 // reset undoes a run: it kills the daemons, reconnects the nodes, removes
 // the VIPs the killed daemons left behind, empties the client's neighbour
-// cache and brings the API servers up.
+// cache and brings the API servers up, serving again the killed ones.
 func (p *pair) reset() {
 	p.t.Helper()
 	for _, d := range p.running {
@@ -98,9 +111,15 @@ func (p *pair) reset() {
 	if p.client != nil {
 		p.client.Run(p.t, "ip", "neigh", "flush", "dev", "eth0")
 	}
-	for _, a := range p.api {
+	for i, a := range p.api {
+		if p.killed[i] {
+			addr := [...]netip.Addr{cp1IP, cp2IP}[i]
+			p.api[i] = lab.ServeAPIServer(p.t, p.cp[i], p.lab.KubeadmPKI().ServingCert(p.t, p.cp[i].Name(), addr))
+			p.api[i].CAFile = a.CAFile
+			p.killed[i] = false
+		}
 		if a != nil {
-			a.Down.Store(false)
+			p.api[i].Down.Store(false)
 		}
 	}
 }
@@ -290,4 +309,144 @@ func (p *pinger) stop(t testing.TB) (gap time.Duration, lost int) {
 		first, last = min(first, r.seq), max(last, r.seq)
 	}
 	return max(gap, end.Sub(rs[len(rs)-1].at)), last - first + 1 - len(seqs)
+}
+
+// A poller GETs /readyz of an API server through the VIP from the client
+// every 10 ms, each time on a new connection verified with the lab's CA,
+// as a new client would, and keeps when each 200 came and which node's
+// API server (named by its certificate) served it. Each request is given
+// up after a second; the next ones do not wait for it.
+type poller struct {
+	halt chan struct{}
+	once sync.Once
+	wg   sync.WaitGroup
+
+	mu   sync.Mutex
+	oks  []served
+	last string // the last failure
+}
+
+// served is a 200 the client got: when it asked and when it got it.
+type served struct {
+	asked, at time.Time
+	node      string
+}
+
+func startPoll(t testing.TB, client *lab.Host, pki *lab.KubeadmPKI, vip netip.Addr) *poller {
+	t.Helper()
+	roots := x509.NewCertPool()
+	roots.AddCert(pki.CA)
+	hc := &http.Client{
+		Timeout: time.Second,
+		Transport: &http.Transport{
+			// Dialled inside the client's namespace.
+			DialContext: func(ctx context.Context, network, addr string) (c net.Conn, err error) {
+				err = client.Do(func() error {
+					c, err = (&net.Dialer{}).DialContext(ctx, network, addr)
+					return err
+				})
+				return c, err
+			},
+			DisableKeepAlives: true,
+			TLSClientConfig:   &tls.Config{RootCAs: roots},
+		},
+	}
+	url := "https://" + netip.AddrPortFrom(vip, lab.APIServerPort).String() + "/readyz"
+	p := &poller{halt: make(chan struct{})}
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		tick := time.NewTicker(10 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-p.halt:
+				return
+			case <-tick.C:
+			}
+			p.wg.Add(1)
+			go func() {
+				defer p.wg.Done()
+				p.get(hc, url)
+			}()
+		}
+	}()
+	t.Cleanup(p.stop)
+	return p
+}
+
+func (p *poller) get(hc *http.Client, url string) {
+	asked := time.Now()
+	resp, err := hc.Get(url)
+	at := time.Now()
+	if err != nil {
+		p.fail(err.Error())
+		return
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		p.fail(resp.Status)
+		return
+	}
+	node := "no node"
+	for _, n := range resp.TLS.PeerCertificates[0].DNSNames {
+		if strings.HasPrefix(n, "cp-") {
+			node = n
+			break
+		}
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.oks = append(p.oks, served{asked: asked, at: at, node: node})
+}
+
+func (p *poller) fail(why string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.last = why
+}
+
+// lastFailure returns why the last request that failed did.
+func (p *poller) lastFailure() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.last
+}
+
+// first waits up to timeout for a 200 from node that came after since,
+// and returns the earliest.
+func (p *poller) first(node string, since time.Time, timeout time.Duration) (time.Time, bool) {
+	return p.firstOf(node, timeout, func(s served) bool { return s.at.After(since) })
+}
+
+// firstAsked is first for requests made after since.
+func (p *poller) firstAsked(node string, since time.Time, timeout time.Duration) (time.Time, bool) {
+	return p.firstOf(node, timeout, func(s served) bool { return s.asked.After(since) })
+}
+
+func (p *poller) firstOf(node string, timeout time.Duration, match func(served) bool) (time.Time, bool) {
+	deadline := time.Now().Add(timeout)
+	for {
+		var first time.Time
+		p.mu.Lock()
+		for _, s := range p.oks {
+			if s.node == node && match(s) && (first.IsZero() || s.at.Before(first)) {
+				first = s.at
+			}
+		}
+		p.mu.Unlock()
+		if !first.IsZero() {
+			return first, true
+		}
+		if time.Now().After(deadline) {
+			return time.Time{}, false
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// stop stops the polling and waits for the requests under way.
+func (p *poller) stop() {
+	p.once.Do(func() { close(p.halt) })
+	p.wg.Wait()
 }

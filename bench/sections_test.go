@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vipd/vipd/internal/lab"
 	"github.com/vipd/vipd/pkg/vrrp"
 )
 
@@ -332,6 +333,46 @@ func (b *bench) apiServer(t *testing.T) {
 		row.Met = row.Vipd.Max < 1000
 		b.rows = append(b.rows, row)
 	})
+
+	// cp-1's API server killed, with what each side ships or is told to
+	// run: vipd's configs/control-plane.toml, keepalived the kubeadm HA
+	// guide's files. keepalived's runs wait half a minute for 10 failed
+	// checks, so the two run at the same time on segments of their own.
+	t.Run("killed", func(t *testing.T) {
+		garp := make([][]float64, len(impls)) // one element per goroutine
+		outage := make([][]float64, len(impls))
+		t.Run("group", func(t *testing.T) {
+			for i, im := range impls {
+				t.Run(string(im), func(t *testing.T) {
+					t.Parallel()
+					p := newPair(t, true, true)
+					garp[i] = b.turns(t, p, "api, killed", []impl{im}, func(im impl) (float64, string) {
+						took, out, invalid := b.apiKilled(t, p, im)
+						if invalid == "" {
+							outage[i] = append(outage[i], ms(out))
+							t.Logf("api, killed, %s: client outage %s ms", im, Number(ms(out)))
+						}
+						return ms(took), invalid
+					})[im]
+				})
+			}
+		})
+		b.about[secAPI] += " The killed rows compare what each side ships or is told to run, on two nodes (cp-1 and cp-2; cp-3 of the file is not there): " +
+			"vipd runs configs/control-plane.toml as shipped (its ca_file pointed at the lab's CA); keepalived the kubeadm HA guide's keepalived.conf and check_apiserver.sh " +
+			"(kubernetes/kubeadm docs/ha-considerations.md, bench/testdata/kubeadm-ha) as given, with its placeholders filled: cp-1 MASTER at priority 101, cp-2 BACKUP at 100, " +
+			"virtual_router_id 51, auth_pass 42, the VIP, port 6443, eth0 (the script in the test's directory instead of /etc/keepalived). " +
+			"keepalived runs the script as root with nothing added to global_defs, logging that its script user keepalived_script does not exist and a SECURITY VIOLATION: script_security is not enabled. " +
+			"So keepalived adverts every 1 s (VRRPv2) and curls / every 3 s, weight -2, fall 10; vipd adverts every 1 s and GETs /readyz every 200 ms (timeout 150 ms), fall 2, weight 0. " +
+			"cp-1's fake API server, which answers / with 403 to anonymous requests as kube-apiserver does, is killed: its connections close and new ones are refused. " +
+			"A client (192.0.2.50) sends GET https://192.0.2.100:6443/readyz every 10 ms, each on a new connection verified with the lab's CA and given up after 1 s; " +
+			"its outage is the time from the kill to the first 200 it gets from cp-2's API server (known by its certificate)."
+		name := "API server killed, two nodes (vipd: configs/control-plane.toml as shipped; keepalived: the kubeadm HA guide's keepalived.conf and check_apiserver.sh as given): "
+		b.rows = append(b.rows,
+			Row{Section: secAPI, Unit: "ms", Name: name + "kill → cp-2's first gratuitous ARP",
+				Vipd: Summarize(garp[0]), Keepalived: Summarize(garp[1])},
+			Row{Section: secAPI, Unit: "ms", Name: name + "client outage, kill → the client's first 200 from cp-2's API server",
+				Vipd: Summarize(outage[0]), Keepalived: Summarize(outage[1])})
+	})
 }
 
 // apiFailure elects cp-1 with both API servers up, waits until cp-2's
@@ -347,13 +388,24 @@ func (b *bench) apiFailure(t *testing.T, p *pair, im impl, s spec, prio1, prio2 
 		// keepalived takes the first result of a script as its state.
 		d2.waitLog(regexp.MustCompile(regexp.QuoteMeta("VRRP_Script(apiserver) succeeded")), time.Duration(s.check.kaInterval)*time.Second+5*time.Second)
 	}
-	return b.apiFail(t, p, d2, s.interval, prio1)
+	_, took, invalid := b.apiFail(t, p, d2, s.interval, prio1, func() { p.api[0].Down.Store(true) })
+	return took, invalid
 }
 
-// apiShipped runs configs/control-plane.toml as shipped (with the fake API
-// servers' certificate as its CA) on cp-1 and cp-2, and measures as
-// apiFailure.
+// apiShipped runs configs/control-plane.toml as shipped on cp-1 and cp-2,
+// and measures as apiFailure.
 func (b *bench) apiShipped(t *testing.T, p *pair) (time.Duration, string) {
+	t.Helper()
+	d2 := p.startShipped(t)
+	_, took, invalid := b.apiFail(t, p, d2, time.Second, prio1, func() { p.api[0].Down.Store(true) })
+	return took, invalid
+}
+
+// startShipped starts configs/control-plane.toml as shipped, with the lab
+// PKI's CA as its ca_file, on cp-1 and, once cp-1 holds the VIP, on cp-2,
+// and returns cp-2's daemon once its check passes. cp-3 of the file is
+// not there.
+func (p *pair) startShipped(t *testing.T) *daemon {
 	t.Helper()
 	text, err := os.ReadFile("../configs/control-plane.toml")
 	if err != nil {
@@ -363,7 +415,7 @@ func (b *bench) apiShipped(t *testing.T, p *pair) (time.Duration, string) {
 	if !bytes.Contains(text, []byte(ca)) {
 		t.Fatalf("configs/control-plane.toml has no %s to replace", ca)
 	}
-	// httptest gives every fake server the same certificate.
+	// The API servers of a lab share its PKI: one CA verifies them all.
 	text = bytes.Replace(text, []byte(ca), fmt.Appendf(nil, "ca_file = %q", p.api[0].CAFile), 1)
 	text = append(text, "\n"+daemonTable...)
 	p.startText(implVipd, 0, string(text))
@@ -371,13 +423,118 @@ func (b *bench) apiShipped(t *testing.T, p *pair) (time.Duration, string) {
 	d2 := p.startText(implVipd, 1, string(text))
 	d2.ready()
 	waitFor(t, "cp-2's check to pass", 5*time.Second, d2.checksHealthy)
-	return b.apiFail(t, p, d2, time.Second, prio1)
+	return d2
+}
+
+// The kubeadm HA guide's keepalived files (kubernetes/kubeadm
+// docs/ha-considerations.md), kept as given in testdata/kubeadm-ha.
+const (
+	guideConf   = "testdata/kubeadm-ha/keepalived.conf"
+	guideScript = "testdata/kubeadm-ha/check_apiserver.sh"
+	// guideScriptPath is where the guide puts the script.
+	guideScriptPath = "/etc/keepalived/check_apiserver.sh"
+)
+
+// guidePriority is the priority the guide gives the MASTER (cp-1).
+const guidePriority = 101
+
+// guideKeepalived renders the guide's keepalived.conf and
+// check_apiserver.sh for node i (0 for cp-1) with the placeholders filled
+// as the guide says: MASTER at priority 101 on cp-1, BACKUP at 100 on
+// cp-2, router 51, password 42, the API VIP, port 6443, eth0. The script
+// goes into a directory of the test instead of /etc/keepalived, and the
+// configuration names it there; it returns the configuration.
+func guideKeepalived(t *testing.T, i int) string {
+	t.Helper()
+	fill := strings.NewReplacer(
+		"${STATE}", [...]string{"MASTER", "BACKUP"}[i],
+		"${INTERFACE}", "eth0",
+		"${ROUTER_ID}", "51",
+		"${PRIORITY}", strconv.Itoa(guidePriority-i),
+		"${AUTH_PASS}", "42",
+		"${APISERVER_VIP}", vipAPI.Addr().String(),
+		"${APISERVER_DEST_PORT}", strconv.Itoa(lab.APIServerPort),
+	)
+	render := func(name string) string {
+		b, err := os.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		text := fill.Replace(string(b))
+		if strings.Contains(text, "${") {
+			t.Fatalf("%s: a placeholder is left unfilled:\n%s", name, text)
+		}
+		return text
+	}
+	script := filepath.Join(t.TempDir(), "check_apiserver.sh")
+	if err := os.WriteFile(script, []byte(render(guideScript)), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	conf := render(guideConf)
+	if !strings.Contains(conf, strconv.Quote(guideScriptPath)) {
+		t.Fatalf("%s does not run %s", guideConf, guideScriptPath)
+	}
+	return strings.Replace(conf, strconv.Quote(guideScriptPath), strconv.Quote(script), 1)
+}
+
+// startGuide starts keepalived with the guide's files on cp-1 and, once
+// cp-1 holds the VIP and its script succeeded, on cp-2, and returns cp-2's
+// daemon once its script succeeded too.
+func (p *pair) startGuide(t *testing.T) *daemon {
+	t.Helper()
+	// keepalived takes the first result of a script as its state; the
+	// guide's runs every 3s.
+	succeeded := regexp.MustCompile(regexp.QuoteMeta("VRRP_Script(check_apiserver) succeeded"))
+	d1 := p.startText(implKeepalived, 0, guideKeepalived(t, 0))
+	waitHolds(t, p.cp[0], []netip.Prefix{vipAPI}, 20*time.Second)
+	d1.waitLog(succeeded, 15*time.Second)
+	d2 := p.startText(implKeepalived, 1, guideKeepalived(t, 1))
+	d2.ready()
+	d2.waitLog(succeeded, 15*time.Second)
+	return d2
+}
+
+// apiKilled runs im as the killed rows compare it: vipd with
+// configs/control-plane.toml as shipped, keepalived with the kubeadm HA
+// guide's files. Once the client is served by cp-1 through the VIP, it
+// kills cp-1's API server and returns the time from the kill to cp-2's
+// first gratuitous ARP, and to the client's first 200 from cp-2's API
+// server.
+func (b *bench) apiKilled(t *testing.T, p *pair, im impl) (garp, outage time.Duration, invalid string) {
+	t.Helper()
+	var d2 *daemon
+	prio := prio1
+	switch im {
+	case implVipd:
+		d2 = p.startShipped(t)
+	case implKeepalived:
+		d2, prio = p.startGuide(t), guidePriority
+	}
+	poll := startPoll(t, p.client, p.lab.KubeadmPKI(), vipAPI.Addr())
+	defer poll.stop()
+	if _, ok := poll.first("cp-1", time.Time{}, 10*time.Second); !ok {
+		t.Fatalf("the client is not served by cp-1 through the VIP; the last failure: %s", poll.lastFailure())
+	}
+	killed, garp, invalid := b.apiFail(t, p, d2, time.Second, prio, func() { p.killAPI(0) })
+	if invalid != "" {
+		return 0, 0, invalid
+	}
+	served, ok := poll.first("cp-2", killed, 10*time.Second)
+	if !ok {
+		t.Fatalf("%s: the client is not served by cp-2 10s after its gratuitous ARP; the last failure: %s", im, poll.lastFailure())
+	}
+	// A request under way at the kill may still have been answered.
+	if at, ok := poll.firstAsked("cp-1", killed, 0); ok {
+		t.Fatalf("%s: the client was served by cp-1 at %s, asking after its API server was killed at %s", im, at.Format("15:04:05.000000"), killed.Format("15:04:05.000000"))
+	}
+	return garp, served.Sub(killed), ""
 }
 
 // apiFail waits for two adverts of cp-1 at priority prio, fails its API
-// server and returns the time until cp-2's first gratuitous ARP. A run in
-// which cp-2 advertised or announced the VIP before is invalid.
-func (b *bench) apiFail(t *testing.T, p *pair, d2 *daemon, ivl time.Duration, prio int) (time.Duration, string) {
+// server with fail and returns when it did and the time until cp-2's
+// first gratuitous ARP. A run in which cp-2 advertised or announced the
+// VIP before is invalid.
+func (b *bench) apiFail(t *testing.T, p *pair, d2 *daemon, ivl time.Duration, prio int, fail func()) (time.Time, time.Duration, string) {
 	t.Helper()
 	c := p.lab.Capture(t, "vrrp or arp")
 	since := time.Now()
@@ -387,7 +544,7 @@ func (b *bench) apiFail(t *testing.T, p *pair, d2 *daemon, ivl time.Duration, pr
 		return full(f) && int(a.Priority) == prio
 	})
 	failed := time.Now()
-	p.api[0].Down.Store(true)
+	fail()
 	garp := waitFrames(t, c, 1, 90*time.Second, garpsFrom(p.cp[1], vipAPI.Addr(), failed))[0]
 	frames, err := ReadPcap(c.Stop())
 	if err != nil {
@@ -397,11 +554,11 @@ func (b *bench) apiFail(t *testing.T, p *pair, d2 *daemon, ivl time.Duration, pr
 	for _, f := range frames {
 		a, isAdvert := ParseAdvert(f.Data)
 		if f.Time.Before(failed) && (early(f) || isAdvert && a.Src != cp1IP) {
-			return 0, fmt.Sprintf("cp-2 advertised or announced the VIP at %s, before cp-1's API server failed at %s; its log:\n%s",
+			return failed, 0, fmt.Sprintf("cp-2 advertised or announced the VIP at %s, before cp-1's API server failed at %s; its log:\n%s",
 				f.Time.Format("15:04:05.000000"), failed.Format("15:04:05.000000"), d2.log)
 		}
 	}
-	return garp.Time.Sub(failed), ""
+	return failed, garp.Time.Sub(failed), ""
 }
 
 // waitFor polls cond every 10ms until it holds.
