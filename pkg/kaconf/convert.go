@@ -397,6 +397,14 @@ func compareNodes(nodes []*node, n *notes) {
 		if len(ms) == 1 {
 			n.at(first.inst.at, "vrrp_instance %s (vrid %d, %s) is in this file only: its node has no peer among the files given",
 				first.inst.kaName, first.inst.vrid, familyOf(first.inst.family))
+			for _, nd := range nodes {
+				for _, o := range nd.instances {
+					if nd != first.node && o.kaName == first.inst.kaName && (o.vrid != first.inst.vrid || o.family != first.inst.family) {
+						n.at(first.inst.at, "vrrp_instance %s has vrid %d (%s) here and vrid %d (%s) on %s: two virtual routers, each with a master of its own, keepalived and vipd alike",
+							first.inst.kaName, first.inst.vrid, familyOf(first.inst.family), o.vrid, familyOf(o.family), nd.name)
+					}
+				}
+			}
 			continue
 		}
 		for _, m := range ms[1:] {

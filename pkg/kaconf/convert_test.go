@@ -179,6 +179,17 @@ func TestCompareNodes(t *testing.T) {
 			},
 		},
 		{
+			name: "one instance with two VRIDs",
+			a:    inst("VI_1", "eth0", 51, 101, "192.0.2.10/24"),
+			b:    inst("VI_1", "eth0", 52, 100, "192.0.2.10/24"),
+			notes: []string{
+				"a.conf:1: vrrp_instance VI_1 (vrid 51, IPv4) is in this file only: its node has no peer among the files given",
+				"a.conf:1: vrrp_instance VI_1 has vrid 51 (IPv4) here and vrid 52 (IPv4) on b: two virtual routers, each with a master of its own, keepalived and vipd alike",
+				"b.conf:1: vrrp_instance VI_1 (vrid 52, IPv4) is in this file only: its node has no peer among the files given",
+				"b.conf:1: vrrp_instance VI_1 has vrid 52 (IPv4) here and vrid 51 (IPv4) on a: two virtual routers, each with a master of its own, keepalived and vipd alike",
+			},
+		},
+		{
 			name: "a router on one node only",
 			a:    inst("VI_1", "eth0", 51, 101, "192.0.2.10/24") + inst("VI_6", "eth0", 51, 101, "2001:db8::10/64"),
 			b:    inst("VI_1", "eth0", 51, 100, "192.0.2.10/24"),
