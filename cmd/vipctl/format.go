@@ -138,6 +138,12 @@ func (f formatter) instance(w io.Writer, in control.Instance, checks map[string]
 	fmt.Fprintf(tw, "    VIPs removed by guard\t%d\n", c.GuardRemoved)
 	fmt.Fprintf(tw, "    late timers\t%d\n", c.LateTimers)
 	fmt.Fprintf(tw, "    dropped\t%s\n", dropped(c.Dropped))
+	if h := in.Hooks; h != nil {
+		// The instance's families share its hook, and these counters.
+		fmt.Fprintf(tw, "    hook runs\t%d\n", h.Runs)
+		fmt.Fprintf(tw, "    hook failures\t%d (%d timed out)\n", h.Failures, h.Timeouts)
+		fmt.Fprintf(tw, "    hook events dropped\t%d\n", h.Dropped)
+	}
 	return tw.Flush()
 }
 

@@ -142,6 +142,7 @@ func Sample() control.Status {
 					Conflicts: 1, GuardRestored: 1, LateTimers: 2,
 					Dropped: map[string]uint64{"ttl": 3, "address_mismatch": 1},
 				},
+				Hooks: &control.HookCounters{Runs: 3, Failures: 1, Timeouts: 1},
 			},
 			{
 				Name: "api", Family: control.FamilyIPv6, VRID: 51, Interface: "eth0", VRRPVersion: 3,
@@ -153,6 +154,7 @@ func Sample() control.Status {
 					{At: at(2*time.Hour + 4*time.Minute), From: control.StateInit, To: control.StateBackup, Reason: "startup"},
 				},
 				Counters: control.Counters{AdvertsIn: 7492, Collisions: 14, GuardRemoved: 1},
+				Hooks:    &control.HookCounters{Runs: 3, Failures: 1, Timeouts: 1},
 			},
 			{
 				Name: "ingress", Family: control.FamilyIPv4, VRID: 52, Interface: "eth1", VRRPVersion: 2,
