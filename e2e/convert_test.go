@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/vipd/vipd/internal/lab"
+	"github.com/vipd/vipd/pkg/control"
 	"github.com/vipd/vipd/pkg/kaconf"
 )
 
@@ -28,6 +30,13 @@ import (
 // each node's vipd configuration (with the lab's [daemon] table) by the
 // name of its file.
 func convertSet(t testing.TB, confs map[string]string) map[string]string {
+	t.Helper()
+	return convertSetUnsafe(t, confs, "")
+}
+
+// convertSetUnsafe is convertSet for files whose verdicts are not safe
+// for the reason unsafe alone ("" for none).
+func convertSetUnsafe(t testing.TB, confs map[string]string, unsafe string) map[string]string {
 	t.Helper()
 	dir := t.TempDir()
 	var files []string
@@ -47,8 +56,13 @@ func convertSet(t testing.TB, confs map[string]string) map[string]string {
 		t.Fatalf("convert: %v", err)
 	}
 	for _, v := range res.Verdicts {
-		if !v.Safe {
-			t.Fatalf("verdict: %v", v)
+		for _, r := range v.Reasons {
+			if unsafe == "" || !strings.Contains(r.Msg, unsafe) {
+				t.Fatalf("verdict: %v", v)
+			}
+		}
+		if unsafe != "" && (v.Safe || !v.Converted) {
+			t.Fatalf("verdict: %v, want converted and not safe for %q", v, unsafe)
 		}
 	}
 	for _, n := range res.Notes {
@@ -346,4 +360,142 @@ func TestConvertRefuses(t *testing.T) {
 			t.Errorf("convert: %v, want a refusal for unicast peers in strict mode", err)
 		}
 	})
+}
+
+// syncConf is keepalived's sync group sample (corpus ka-vrrp-sync) on a
+// lab node: two instances on eth0 in one group, each tracking a check of
+// its own (weight 0: a failure faults the instance, and keepalived then
+// faults the whole group), in VRRPv3 at 100 ms.
+func syncConf(routerID, priority, flags string) string {
+	return `global_defs {
+    router_id ` + routerID + `
+    vrrp_version 3
+}
+
+vrrp_script chk_web {
+    script "/usr/bin/test ! -e ` + filepath.Join(flags, "web-down") + `"
+    interval 1
+}
+
+vrrp_script chk_db {
+    script "/usr/bin/test ! -e ` + filepath.Join(flags, "db-down") + `"
+    interval 1
+}
+
+vrrp_sync_group G1 {
+  group {
+    VI_1
+    VI_2
+  }
+}
+
+vrrp_instance VI_1 {
+    interface eth0
+    virtual_router_id 51
+    priority ` + priority + `
+    advert_int 0.1
+    virtual_ipaddress {
+        192.0.2.18/25
+    }
+    track_script {
+        chk_web
+    }
+}
+
+vrrp_instance VI_2 {
+    interface eth0
+    virtual_router_id 52
+    priority ` + priority + `
+    advert_int 0.1
+    virtual_ipaddress {
+        192.0.2.19/25
+    }
+    track_script {
+        chk_db
+    }
+}
+`
+}
+
+// TestConvertSyncGroup runs a sync group of two instances, keepalived on
+// one node and the conversion on the other, both ways round. vipd has no
+// sync groups, so the verdict is not safe; what the conversion carries
+// over must still hold: when one member's check fails on the master, both
+// VIPs move to the other node, as keepalived moves the whole group, and
+// come back when it passes again.
+func TestConvertSyncGroup(t *testing.T) {
+	requireKeepalived(t)
+	for _, kaIsMaster := range []bool{true, false} {
+		name := "keepalived master, vipd backup"
+		if !kaIsMaster {
+			name = "vipd master, keepalived backup"
+		}
+		t.Run(name, func(t *testing.T) {
+			l := lab.New(t)
+			a, b := addNode(t, l, "lb-a", 11), addNode(t, l, "lb-b", 12)
+			flagsA, flagsB := t.TempDir(), t.TempDir()
+			confs := map[string]string{"lb-a": syncConf("lb-a", "150", flagsA), "lb-b": syncConf("lb-b", "100", flagsB)}
+			cfg := convertSetUnsafe(t, confs, "vipd has no sync groups yet")
+			vips := []netip.Addr{netip.MustParseAddr("192.0.2.18"), netip.MustParseAddr("192.0.2.19")}
+			var k *keepalived
+			var p *proc
+			if kaIsMaster {
+				k = startKeepalived(t, a, confs["lb-a"])
+				p = startVipd(t, b.host, cfg["lb-b"])
+			} else {
+				k = startKeepalived(t, b, confs["lb-b"])
+				p = startVipd(t, a.host, cfg["lb-a"])
+			}
+			hosts := []*lab.Host{a.host, b.host}
+			on := func(want node) {
+				t.Helper()
+				waitUntil(t, 8*time.Second, fmt.Sprintf("both VIPs on %s only", want.host.Name()), func() (bool, string) {
+					for _, vip := range vips {
+						if got := holders(t, vip, hosts...); len(got) != 1 || got[0] != want.host.Name() {
+							return false, fmt.Sprintf("%v held by %v", vip, got)
+						}
+					}
+					return true, ""
+				})
+			}
+			on(a)
+			if got := kaStateOf(k, "VI_2"); kaIsMaster && got != "MASTER" || !kaIsMaster && got != "BACKUP" {
+				t.Errorf("keepalived's VI_2 is %q", got)
+			}
+
+			// VI_1's check fails on lb-a: keepalived gives the group up,
+			// vipd's VI_2 tracks VI_1's check.
+			web := filepath.Join(flagsA, "web-down")
+			if err := os.WriteFile(web, nil, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			on(b)
+			if err := os.Remove(web); err != nil {
+				t.Fatal(err)
+			}
+			on(a)
+			checkNoDropsAll(t, p)
+			checkKeepalivedAccepted(t, k)
+		})
+	}
+}
+
+// checkNoDropsAll is checkNoDrops for vipd running several instances.
+func checkNoDropsAll(t testing.TB, p *proc) {
+	t.Helper()
+	out, err := p.vipctl("status", "-o", "json")
+	if err != nil {
+		t.Fatalf("vipctl status: %v\n%s", err, out)
+	}
+	var st control.Status
+	if err := json.Unmarshal([]byte(out), &st); err != nil {
+		t.Fatalf("vipctl status -o json: %v\n%s", err, out)
+	}
+	for _, in := range st.Instances {
+		for reason, n := range in.Counters.Dropped {
+			if n != 0 && reason != "own" && reason != "backlog" {
+				t.Errorf("vipd on %s, instance %s: dropped %d adverts for %q", p.host.Name(), in.Name, n, reason)
+			}
+		}
+	}
 }
