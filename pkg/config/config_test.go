@@ -56,6 +56,7 @@ func chk(name string, extra ...string) string {
 const (
 	tcpCheck   = "type = \"tcp\"\naddress = \"127.0.0.1:8443\""
 	httpsCheck = "type = \"https\"\nurl = \"https://127.0.0.1:6443/readyz\""
+	execCheck  = "type = \"exec\"\ncommand = [\"/usr/local/bin/check\"]"
 )
 
 // nodes returns n [[cluster.node]] tables.
@@ -659,6 +660,16 @@ func TestParseErrors(t *testing.T) {
 			name: "http check without url",
 			src:  head + chk("api", `type = "http"`) + api(),
 			want: `vipd.toml:14: check "api": url is missing; an http check GETs a URL such as http://127.0.0.1:6443/readyz`,
+		},
+		{
+			name: "watch_connection on an exec check",
+			src:  head + chk("api", execCheck, "watch_connection = true") + api(),
+			want: `vipd.toml:18: check "api": watch_connection applies only to tcp, http and https checks`,
+		},
+		{
+			name: "watch_connection = false on an exec check",
+			src:  head + chk("api", execCheck, "watch_connection = false") + api(),
+			want: `vipd.toml:18: check "api": watch_connection applies only to tcp, http and https checks`,
 		},
 		{
 			name: "ca_file on a tcp check",

@@ -101,6 +101,7 @@ type rawCheck struct {
 	Timeout            *duration `toml:"timeout"`
 	Rise               *int64    `toml:"rise"`
 	Fall               *int64    `toml:"fall"`
+	WatchConnection    *bool     `toml:"watch_connection"`
 }
 
 // duration is a time.Duration written as a string such as "1s" or "100ms".

@@ -244,6 +244,12 @@ func (p *parser) check(rc rawCheck, i int) health.Spec {
 	if rc.Fall != nil {
 		s.Fall = clampInt(*rc.Fall)
 	}
+	if rc.WatchConnection != nil {
+		s.NoWatch = !*rc.WatchConnection
+		if *rc.WatchConnection && s.Type == health.TypeExec {
+			p.errorf(path+".watch_connection", "%s: watch_connection applies only to tcp, http and https checks", label)
+		}
+	}
 	if rc.ExpectStatus != nil {
 		s.ExpectStatus = make([]int, len(*rc.ExpectStatus))
 		for j, code := range *rc.ExpectStatus {

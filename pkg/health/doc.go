@@ -20,6 +20,11 @@
 // probes fail and say so ("ca_file /etc/kubernetes/pki/ca.crt: not present
 // yet"); Spec.FileWarnings reports the same problems for vipd -t.
 //
+// A tcp, http or https check also keeps an idle connection to its target
+// while it passes (unless Spec.NoWatch): a target that exits closes it at
+// once, and the check then probes back to back until it fails Fall times or
+// passes, instead of waiting for its next interval.
+//
 // A Monitor runs the checks, each in its own goroutine: probes of a check
 // start an interval apart and never overlap, the first after a random offset
 // so that the nodes of a cluster do not probe in step. A check starts

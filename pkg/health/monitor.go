@@ -158,17 +158,34 @@ func (m *Monitor) Run(ctx context.Context) error {
 }
 
 // runCheck probes c until ctx ends.
+//
+// A tcp, http or https check also keeps an idle connection to its target
+// while it passes (unless Spec.NoWatch): when the target closes it, the
+// check probes at once, and after a failure probes again at once until it
+// fails Fall times or passes. A target that exits is so found unhealthy
+// within a few milliseconds, its refused connections being certain
+// failures; one that closes an idle connection for its own reasons passes
+// the probe and costs nothing more.
 func (m *Monitor) runCheck(ctx context.Context, c *check, offset time.Duration) {
 	log := m.log.With("check", c.spec.Name)
 	st, _ := m.board.get(c.spec.Name)
 	t := time.NewTimer(offset)
 	defer t.Stop()
+	var ready, closed chan struct{} // to and from the watch, if any
+	if w, ok := c.checker.(connWatcher); ok && !c.spec.NoWatch {
+		ready, closed = make(chan struct{}, 1), make(chan struct{}, 1)
+		go watch(ctx, w, c.spec, ready, closed)
+	}
 	var next time.Time // planned start of the next probe
+	burst := false     // probing back to back after the connection closed
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		case <-closed:
+			log.Debug("connection to the target closed: probing now")
+			burst = true
 		}
 		start := time.Now()
 		if next.IsZero() {
@@ -185,6 +202,17 @@ func (m *Monitor) runCheck(ctx context.Context, c *check, offset time.Duration) 
 		m.board.set(st)
 		logProbe(log, prev, st, err)
 
+		if err == nil && ready != nil {
+			select {
+			case ready <- struct{}{}:
+			default:
+			}
+		}
+		burst = burst && err != nil && st.State != Unhealthy
+		if burst {
+			t.Reset(0)
+			continue
+		}
 		next = next.Add(c.spec.Interval)
 		if next.Before(end) {
 			next = end // overran: start at once, without catching up

@@ -83,6 +83,11 @@ type Spec struct {
 	// a shell.
 	Command []string
 
+	// NoWatch, for tcp, http and https checks, keeps no idle connection
+	// to the target: a target that exits is then seen at the next probe
+	// rather than at once (see Monitor).
+	NoWatch bool
+
 	Interval time.Duration // between the starts of two probes
 	Timeout  time.Duration // of one probe; shorter than Interval
 	Rise     int           // consecutive successes to become Healthy
@@ -203,6 +208,9 @@ func (s Spec) Validate() error {
 	}
 	if s.Type != TypeExec && len(s.Command) > 0 {
 		bad("command", "command applies only to exec checks")
+	}
+	if s.Type == TypeExec && s.NoWatch {
+		bad("watch_connection", "watch_connection applies only to tcp, http and https checks")
 	}
 
 	if s.Type == TypeHTTPS {
