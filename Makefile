@@ -106,6 +106,14 @@ CHAOS_TIMEOUT  ?= 30m
 chaos:
 	VIPD_REQUIRE_NETNS=1 VIPD_CHAOS_DURATION=$(CHAOS_DURATION) $(GO) test -count=1 -v -timeout=$(CHAOS_TIMEOUT) -run='^TestChaos$$' ./e2e/
 
+# The concurrency soak, long: a vipd built with -race, three instances,
+# while clients ask for status, drain, resume and reload it with
+# alternating files at once. Needs root. `make test` runs a 10s one.
+SOAK_DURATION ?= 60s
+.PHONY: soak
+soak:
+	VIPD_REQUIRE_NETNS=1 VIPD_SOAK_DURATION=$(SOAK_DURATION) $(GO) test -count=1 -v -timeout=30m -run='^TestConcurrencySoak$$' ./e2e/
+
 # Figures that depend on the Go runtime, reported by benchmarks rather than
 # asserted by tests: stack and heap of a waiting router, stacks of netlink
 # callers and event waiters (root, lab), timerfd lateness. Without -race,
