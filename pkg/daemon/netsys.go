@@ -73,6 +73,7 @@ func (*netSystem) Subscribe() (Events, error) {
 }
 
 func (*netSystem) NewMonitor(specs []health.Spec, cfg health.MonitorConfig) (Monitor, error) {
+	cfg.LinkSource = netif.Links(nil)
 	return health.NewMonitor(specs, cfg)
 }
 

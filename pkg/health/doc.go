@@ -30,7 +30,7 @@
 // so that the nodes of a cluster do not probe in step. A check starts
 // Unknown, becomes Healthy after Rise consecutive successes and Unhealthy
 // after Fall consecutive failures. Interfaces given to the Monitor (or to a
-// LinkTracker of their own) are followed through netlink link events and
+// LinkTracker of their own) are followed through the kernel's link events and
 // appear among the checks as "link:NAME", Healthy while up with carrier.
 //
 // Consumers read a Status per name (for vipctl status) and are notified of

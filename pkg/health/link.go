@@ -10,11 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/vishvananda/netlink"
-	"github.com/vishvananda/netns"
-	"golang.org/x/sys/unix"
-
-	"github.com/vipd/vipd/pkg/netif"
+	"github.com/vipd/vipd/pkg/linkstate"
 )
 
 // Delays before subscribing again after the kernel's link events were lost
@@ -27,12 +23,12 @@ const (
 // maxIfNameLen is IFNAMSIZ less the terminating NUL.
 const maxIfNameLen = 15
 
-// LinkConfig holds what a LinkTracker needs besides its interfaces. The
-// zero value is usable.
+// LinkConfig holds what a LinkTracker needs besides its interfaces.
 type LinkConfig struct {
-	// Netns is the network namespace of the interfaces; nil means the
-	// namespace vipd runs in. Tests pass the namespace of a lab host.
-	Netns *netns.NsHandle
+	// Source is where the interfaces are read and followed: the kernel
+	// through netlink (netif.Links), in the namespace vipd runs in or,
+	// in tests, a lab host's.
+	Source linkstate.Source
 	// Logger receives state changes; nil discards.
 	Logger *slog.Logger
 }
@@ -110,35 +106,24 @@ func checkIfName(name string) error {
 }
 
 // Run follows the interfaces until ctx ends, then returns nil. It returns
-// an error if it cannot open netlink in the namespace or subscribe at all;
-// when events are lost later it subscribes again and rereads every
-// interface. Run may be called once.
+// an error if it cannot subscribe at all; when events are lost later it
+// subscribes again and rereads every interface. Run may be called once.
 func (t *LinkTracker) Run(ctx context.Context) error {
 	if !t.started.CompareAndSwap(false, true) {
 		return errors.New("health: LinkTracker.Run called twice")
+	}
+	if t.cfg.Source == nil {
+		return errors.New("health: LinkTracker without a Source")
 	}
 	now := time.Now()
 	for _, n := range t.names {
 		t.board.begin(LinkCheckName(n), now)
 	}
-	var (
-		h   *netlink.Handle
-		err error
-	)
-	if t.cfg.Netns != nil {
-		h, err = netlink.NewHandleAt(*t.cfg.Netns, unix.NETLINK_ROUTE)
-	} else {
-		h, err = netlink.NewHandle(unix.NETLINK_ROUTE)
-	}
-	if err != nil {
-		return fmt.Errorf("health: netlink: %w", err)
-	}
-	defer h.Close()
 
 	delay := minResubscribe
 	for first := true; ; first = false {
 		began := time.Now()
-		err := t.follow(ctx, h)
+		err := t.follow(ctx)
 		if ctx.Err() != nil {
 			return nil
 		}
@@ -163,8 +148,8 @@ var errSubscribe = errors.New("subscribe to link events")
 
 // follow subscribes to link events, reads the interfaces and applies the
 // events until ctx ends or the subscription fails.
-func (t *LinkTracker) follow(ctx context.Context, h *netlink.Handle) error {
-	ev, err := netif.Subscribe(t.cfg.Netns, unix.RTNLGRP_LINK)
+func (t *LinkTracker) follow(ctx context.Context) error {
+	ev, err := t.cfg.Source.Subscribe()
 	if err != nil {
 		return fmt.Errorf("%w: %w", errSubscribe, err)
 	}
@@ -176,47 +161,39 @@ func (t *LinkTracker) follow(ctx context.Context, h *netlink.Handle) error {
 	// what is read and as an event after it, so the last word is right.
 	byIndex := make(map[int]string) // tracked interfaces by ifindex, to notice renames
 	for _, n := range t.names {
-		link, err := h.LinkByName(n)
-		var nf netlink.LinkNotFoundError
+		l, err := ev.Link(n)
 		switch {
-		case errors.As(err, &nf):
+		case errors.Is(err, linkstate.ErrNotFound):
 			t.setMissing(n, "does not exist")
 		case err != nil:
 			t.setMissing(n, fmt.Sprintf("cannot read: %v", err))
 		default:
-			byIndex[link.Attrs().Index] = n
-			t.setLink(link)
+			byIndex[l.Index] = n
+			t.setLink(l)
 		}
 	}
 
 	for {
-		msgs, err := ev.Receive()
+		evs, err := ev.Receive()
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
 		if err != nil {
 			return err
 		}
-		for _, m := range msgs {
-			u, err := netif.ParseLinkEvent(m)
-			if err != nil {
-				t.log.Debug("unreadable link event", "error", err)
+		for _, e := range evs {
+			if e.Err != nil {
+				t.log.Debug("unreadable link event", "error", e.Err)
 				continue
 			}
-			t.apply(u, byIndex)
+			t.apply(e, byIndex)
 		}
 	}
 }
 
 // apply applies one link event.
-func (t *LinkTracker) apply(u netlink.LinkUpdate, byIndex map[int]string) {
-	// The bridge driver sends AF_BRIDGE messages about its ports to the
-	// same group, RTM_DELLINK included when a port merely leaves the
-	// bridge; only AF_UNSPEC messages describe the link itself.
-	if u.Family != unix.AF_UNSPEC {
-		return
-	}
-	a := u.Attrs()
+func (t *LinkTracker) apply(e linkstate.Event, byIndex map[int]string) {
+	a := e.Link
 	if old, ok := byIndex[a.Index]; ok && old != a.Name {
 		// Renamed: the tracked name is gone (a new link may take it).
 		delete(byIndex, a.Index)
@@ -225,21 +202,19 @@ func (t *LinkTracker) apply(u netlink.LinkUpdate, byIndex map[int]string) {
 	if !t.tracks(a.Name) {
 		return
 	}
-	switch u.Header.Type {
-	case unix.RTM_DELLINK:
+	if e.Deleted {
 		delete(byIndex, a.Index)
 		t.setMissing(a.Name, "deleted")
-	case unix.RTM_NEWLINK:
-		byIndex[a.Index] = a.Name
-		t.setLink(u.Link)
+		return
 	}
+	byIndex[a.Index] = a.Name
+	t.setLink(a)
 }
 
 func (t *LinkTracker) tracks(name string) bool { return slices.Contains(t.names, name) }
 
 // setLink publishes the state of an existing link.
-func (t *LinkTracker) setLink(link netlink.Link) {
-	a := link.Attrs()
+func (t *LinkTracker) setLink(a linkstate.Link) {
 	st, ok := t.board.get(LinkCheckName(a.Name))
 	if !ok {
 		return
@@ -287,11 +262,11 @@ func (t *LinkTracker) publish(st Status, state State, lastErr, out string) {
 }
 
 // linkState judges a link by its flags; see LinkTracker.
-func linkState(a *netlink.LinkAttrs) (State, string) {
+func linkState(a linkstate.Link) (State, string) {
 	switch {
-	case a.RawFlags&unix.IFF_UP == 0:
+	case !a.Up:
 		return Unhealthy, fmt.Sprintf("interface %s is administratively down", a.Name)
-	case a.RawFlags&unix.IFF_RUNNING == 0:
+	case !a.Running:
 		return Unhealthy, fmt.Sprintf("interface %s has no carrier (operational state %v)", a.Name, a.OperState)
 	}
 	return Healthy, ""

@@ -13,17 +13,19 @@ import (
 	"github.com/vishvananda/netns"
 
 	"github.com/vipd/vipd/internal/lab"
+	"github.com/vipd/vipd/pkg/linkstate"
+	"github.com/vipd/vipd/pkg/netif"
 )
 
-// labNetns opens the namespace of a lab host for the tracker.
-func labNetns(t *testing.T, h *lab.Host) *netns.NsHandle {
+// labLinks returns the links of a lab host for the tracker.
+func labLinks(t *testing.T, h *lab.Host) linkstate.Source {
 	t.Helper()
 	ns, err := netns.GetFromName(h.NetnsName())
 	if err != nil {
 		t.Fatalf("open namespace %s: %v", h.NetnsName(), err)
 	}
 	t.Cleanup(func() { ns.Close() })
-	return &ns
+	return netif.Links(&ns)
 }
 
 // statusSource is what the tests read of a LinkTracker or Monitor.
@@ -73,7 +75,7 @@ func run(t *testing.T, runFn func(context.Context) error) {
 func TestLinkTrackerLab(t *testing.T) {
 	l := lab.New(t)
 	h := l.AddHost("a", "192.0.2.11/24")
-	tr, err := NewLinkTracker([]string{"eth0", "lo", "va", "vx"}, LinkConfig{Netns: labNetns(t, h)})
+	tr, err := NewLinkTracker([]string{"eth0", "lo", "va", "vx"}, LinkConfig{Source: labLinks(t, h)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -181,7 +183,7 @@ func TestLinkTrackerIgnoresBridgePortEvents(t *testing.T) {
 		}
 	}
 	rec := &recorder{}
-	tr, err := NewLinkTracker([]string{"va"}, LinkConfig{Netns: labNetns(t, h), Logger: slog.New(rec)})
+	tr, err := NewLinkTracker([]string{"va"}, LinkConfig{Source: labLinks(t, h), Logger: slog.New(rec)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -212,7 +214,7 @@ func TestLinkTrackerIgnoresBridgePortEvents(t *testing.T) {
 func TestMonitorTracksLinks(t *testing.T) {
 	l := lab.New(t)
 	h := l.AddHost("a", "192.0.2.11/24")
-	m, err := NewMonitor(nil, MonitorConfig{Links: []string{"eth0"}, Netns: labNetns(t, h)})
+	m, err := NewMonitor(nil, MonitorConfig{Links: []string{"eth0"}, LinkSource: labLinks(t, h)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -236,12 +238,12 @@ func TestLinkTrackerBadNamespace(t *testing.T) {
 	}
 	t.Cleanup(func() { f.Close() })
 	bad := netns.NsHandle(f.Fd())
-	tr, err := NewLinkTracker([]string{"eth0"}, LinkConfig{Netns: &bad})
+	tr, err := NewLinkTracker([]string{"eth0"}, LinkConfig{Source: netif.Links(&bad)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := tr.Run(context.Background()); err == nil || !strings.HasPrefix(err.Error(), "health: netlink: ") {
-		t.Fatalf("Run in no namespace: %v, want a netlink error", err)
+	if err := tr.Run(context.Background()); err == nil || !strings.HasPrefix(err.Error(), "health: subscribe to link events: ") {
+		t.Fatalf("Run in no namespace: %v, want a subscription error", err)
 	}
 }
 

@@ -9,8 +9,9 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/vishvananda/netns"
 	"golang.org/x/sync/errgroup"
+
+	"github.com/vipd/vipd/pkg/linkstate"
 )
 
 // MonitorConfig holds what a Monitor needs besides its checks. The zero
@@ -19,9 +20,9 @@ type MonitorConfig struct {
 	// Links lists interfaces to track along with the checks; each
 	// appears as the pseudo-check LinkCheckName(name). See LinkTracker.
 	Links []string
-	// Netns is the network namespace of Links; nil means the namespace
-	// vipd runs in.
-	Netns *netns.NsHandle
+	// LinkSource is where Links are read and followed (netif.Links);
+	// needed when Links is not empty.
+	LinkSource linkstate.Source
 
 	// Rand draws the start offset of each check; nil means a generator
 	// seeded at random.
@@ -102,7 +103,7 @@ func NewMonitor(specs []Spec, cfg MonitorConfig) (*Monitor, error) {
 		m.board.add(s.Name)
 	}
 	if len(cfg.Links) > 0 {
-		lt, err := newLinkTracker(cfg.Links, LinkConfig{Netns: cfg.Netns, Logger: log}, m.board)
+		lt, err := newLinkTracker(cfg.Links, LinkConfig{Source: cfg.LinkSource, Logger: log}, m.board)
 		if err != nil {
 			errs = append(errs, err)
 		}
