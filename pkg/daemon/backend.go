@@ -20,7 +20,7 @@ var (
 // Status returns the state of every instance and check for vipctl.
 func (d *Daemon) Status() control.Status {
 	d.mu.Lock()
-	rs, waiting, started := d.routers, d.waiting, d.run.started
+	rs, waiting, started := d.routers, d.waiting, d.live.started
 	d.mu.Unlock()
 	drained := d.drains.set()
 	checks := d.Checks()

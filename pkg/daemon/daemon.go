@@ -70,9 +70,6 @@ type Daemon struct {
 	healthMu sync.Mutex
 	// background are the removed routers resigning after a reload.
 	background sync.WaitGroup
-
-	mu sync.Mutex // guards the fields below; each is replaced, never changed
-	run
 	// retry tells Run that routers wait and an interface or address
 	// may have come.
 	retry chan struct{}
@@ -80,12 +77,15 @@ type Daemon struct {
 	// changed tells Run that a router changed state since it last
 	// looked.
 	changed chan struct{}
+
+	mu sync.Mutex // guards live
+	live
 }
 
-// run is what runs: the configuration and the parts built from it. Apply
-// replaces its fields under Daemon.mu; readers copy them under the lock
-// and may keep them.
-type run struct {
+// live is what runs: the configuration and the parts built from it.
+// commit replaces its fields under Daemon.mu, and never changes what they
+// hold; readers copy them under the lock and may keep them.
+type live struct {
 	cfg     Config
 	started time.Time
 	routers []*running
@@ -100,6 +100,8 @@ type run struct {
 	socks  map[sockKey]*sock
 	anns   map[string]Announcer
 	checks *checks
+	// resigning are the removed routers resigning in the background.
+	resigning []*running
 }
 
 // statusDelay is how long the summary for OnChange may lag behind a
@@ -139,7 +141,7 @@ func New(cfg Config, opts Options) *Daemon {
 	}
 	d.drains = newDrains(opts.StateDir, log)
 	d.hooks.init()
-	d.run = run{cfg: cfg, socks: make(map[sockKey]*sock), anns: make(map[string]Announcer)}
+	d.live = live{cfg: cfg, socks: make(map[sockKey]*sock), anns: make(map[string]Announcer)}
 	return d
 }
 
@@ -162,7 +164,7 @@ func (d *Daemon) Run(ctx context.Context, started func()) error {
 	d.drains.load()
 
 	d.mu.Lock()
-	d.run.started = time.Now()
+	d.live.started = time.Now()
 	instances := d.cfg.Instances
 	d.mu.Unlock()
 	d.removeStale(instances)

@@ -1,5 +1,14 @@
-// Package daemon wires one node's instances to the system: it opens one
-// VRRP socket per interface and address family, builds a router.Router per
-// instance and family, removes VIPs a crashed run left behind, and runs
-// everything until its context ends, when masters resign.
+// Package daemon runs one node's instances.
+//
+// It builds a router.Router per instance and address family on a shared
+// VRRP socket per interface and family, hands the routers the results of
+// their checks and drains, runs their notify hooks, guards their VIPs
+// against other address managers, removes VIPs a crashed run left behind,
+// and runs everything until its context ends, when masters resign.
+//
+// The start-up and each reload are a plan (plan.go: keep, reconfigure,
+// replace, start or stop each router) applied all or nothing (reload.go:
+// prepare what can fail, then commit). The host is reached through a
+// System (system.go; netsys.go is the real one, through netlink and raw
+// sockets), so that tests run the daemon against a fake, in synctest.
 package daemon

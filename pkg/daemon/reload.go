@@ -52,7 +52,7 @@ func (d *Daemon) apply(cfg Config) error {
 // prepare does what can fail of a change to cfg; what runs is left alone.
 func (d *Daemon) prepare(cfg Config) (_ *change, err error) {
 	d.mu.Lock()
-	old := d.run
+	old := d.live
 	d.mu.Unlock()
 	c := &change{
 		cfg:     cfg,
@@ -187,7 +187,7 @@ func (c *change) abort() {
 // commit puts a prepared change in place.
 func (d *Daemon) commit(c *change) {
 	d.mu.Lock()
-	old := d.run
+	old := d.live
 	d.mu.Unlock()
 	byKey := make(map[string]*running, len(old.routers))
 	for _, r := range old.routers {
@@ -271,14 +271,31 @@ func (d *Daemon) commit(c *change) {
 	d.socks = socks
 	d.anns = anns
 	d.checks = checks
+	resigning := d.resigning
+	d.resigning = append(slices.Clip(d.resigning), later...)
 	d.mu.Unlock()
 
+	// The routers get their health before they start: their first
+	// state is then the right one.
+	d.updateHealth()
 	for _, r := range started {
+		// A router of an earlier reload that resigns in the background
+		// on this VRID and socket goes first.
+		for _, o := range resigning {
+			if o.sock == r.sock && o.rt.VRID() == r.rt.VRID() {
+				<-o.done
+				socks[o.sock].listener.Remove(o.rt)
+			}
+		}
 		startRouter(r, socks[r.sock])
 	}
-	d.updateHealth()
 	if len(later) > 0 {
-		d.background.Go(func() { d.stopRouters(later) })
+		d.background.Go(func() {
+			d.stopRouters(later)
+			d.mu.Lock()
+			d.resigning = slices.DeleteFunc(slices.Clone(d.resigning), func(r *running) bool { return slices.Contains(later, r) })
+			d.mu.Unlock()
+		})
 	}
 	if !c.first && !reflect.DeepEqual(old.cfg, c.cfg) {
 		d.log.Info("configuration reloaded", "routers", len(next), "removed", count(c.steps, stop))

@@ -93,7 +93,7 @@ func (d *Daemon) stopRouters(rs []*running) {
 	d.mu.Unlock()
 	for _, r := range rs {
 		<-r.done
-		socks[r.sock].listener.Remove(r.rt.VRID())
+		socks[r.sock].listener.Remove(r.rt)
 	}
 }
 

@@ -279,3 +279,29 @@ func TestReloadAllOrNothing(t *testing.T) {
 		})
 	}
 }
+
+// TestReloadReaddsResigningVRID: a reload removes a master, which resigns
+// in the background, and the next reload, before it is done, adds an
+// instance on the same VRID: the new router waits for the old one.
+func TestReloadReaddsResigningVRID(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := (&fakeNet{}).host("192.0.2.11")
+		api, web := instance("api", 51, 200, vip100), instance("web", 52, 200, vip101)
+		d, _ := runDaemon(t, h, Config{Instances: []config.Instance{api, web}}, Options{})
+		time.Sleep(time.Second)
+		if err := d.Reload(t.Context(), Config{Instances: []config.Instance{api}}); err != nil {
+			t.Fatal(err)
+		}
+		if !h.holds(vip101) {
+			t.Fatal("the removed master let its VIP go before a master down interval")
+		}
+		web2 := instance("web2", 52, 200, vip102)
+		if err := d.Reload(t.Context(), Config{Instances: []config.Instance{api, web2}}); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Second)
+		if got := state(d, "web2", "ipv4"); got != control.StateMaster || h.holds(vip101) || !h.holds(vip102) {
+			t.Fatalf("web2 is %s; VIPs held: web's %v, web2's %v", got, h.holds(vip101), h.holds(vip102))
+		}
+	})
+}

@@ -93,14 +93,15 @@ func (l *Listener) Add(rt *Router) error {
 	return nil
 }
 
-// Remove unregisters the router of vrid.
-func (l *Listener) Remove(vrid uint8) {
+// Remove unregisters rt, if it is the router registered for its VRID.
+func (l *Listener) Remove(rt *Router) {
 	l.mu.Lock()
-	if rt := l.routers[vrid]; rt != nil {
-		rt.listener.CompareAndSwap(l, nil)
+	defer l.mu.Unlock()
+	if l.routers[rt.VRID()] != rt {
+		return
 	}
-	l.routers[vrid] = nil
-	l.mu.Unlock()
+	rt.listener.CompareAndSwap(l, nil)
+	l.routers[rt.VRID()] = nil
 }
 
 // pending reports whether packets received so far may still be handed
