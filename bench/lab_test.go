@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"fmt"
 	"net"
 	"net/http"
 	"net/netip"
@@ -87,6 +88,15 @@ func (p *pair) elect(im impl, s spec, prio1, prio2 int) (d1, d2 *daemon) {
 	d2 = p.start(im, 1, s2)
 	d2.ready()
 	return d1, d2
+}
+
+// logs returns the logs of the daemons running.
+func (p *pair) logs() string {
+	var b strings.Builder
+	for _, d := range p.running {
+		fmt.Fprintf(&b, "%s on %s:\n%s", d.impl, d.host.Name(), d.log)
+	}
+	return b.String()
 }
 
 // killAPI kills node i's API server, as a killed kube-apiserver dies.
@@ -182,6 +192,17 @@ var vipRange = [2]netip.Prefix{netip.MustParsePrefix("198.51.100.0/24"), netip.M
 // returns them.
 func waitFrames(t testing.TB, c *lab.Capture, n int, timeout time.Duration, match func(Frame) bool) []Frame {
 	t.Helper()
+	got, ok := findFrames(t, c, n, timeout, match)
+	if !ok {
+		t.Fatalf("capture has %d of %d expected frames after %v", len(got), n, timeout)
+	}
+	return got
+}
+
+// findFrames is waitFrames returning false instead of failing t after
+// the timeout, with the frames that matched.
+func findFrames(t testing.TB, c *lab.Capture, n int, timeout time.Duration, match func(Frame) bool) ([]Frame, bool) {
+	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for {
 		frames, err := ReadPcap(c.Path())
@@ -195,10 +216,11 @@ func waitFrames(t testing.TB, c *lab.Capture, n int, timeout time.Duration, matc
 			}
 		}
 		if len(got) >= n {
-			return got
+			return got, true
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("capture has %d of %d expected frames after %v (%d frames in all)", len(got), n, timeout, len(frames))
+			t.Logf("capture has %d of %d expected frames after %v (%d frames in all)", len(got), n, timeout, len(frames))
+			return got, false
 		}
 		time.Sleep(5 * time.Millisecond)
 	}

@@ -532,17 +532,22 @@ func (b *bench) apiKilled(t *testing.T, p *pair, im impl) (garp, outage time.Dur
 
 // apiFail waits for two adverts of cp-1 at priority prio, fails its API
 // server with fail and returns when it did and the time until cp-2's
-// first gratuitous ARP. A run in which cp-2 advertised or announced the
-// VIP before is invalid.
+// first gratuitous ARP. A run in which cp-1 does not advertise prio (its
+// check failed before, on a busy machine), or in which cp-2 advertised or
+// announced the VIP before the failure, is invalid.
 func (b *bench) apiFail(t *testing.T, p *pair, d2 *daemon, ivl time.Duration, prio int, fail func()) (time.Time, time.Duration, string) {
 	t.Helper()
 	c := p.lab.Capture(t, "vrrp or arp")
 	since := time.Now()
 	full := advertsFrom(cp1IP, since)
-	waitFrames(t, c, 2, 10*ivl+10*time.Second, func(f Frame) bool {
+	wait := 10*ivl + 10*time.Second
+	if _, ok := findFrames(t, c, 2, wait, func(f Frame) bool {
 		a, _ := ParseAdvert(f.Data)
 		return full(f) && int(a.Priority) == prio
-	})
+	}); !ok {
+		c.Stop()
+		return time.Time{}, 0, fmt.Sprintf("cp-1 did not advertise priority %d twice within %v; the logs:\n%s", prio, wait, p.logs())
+	}
 	failed := time.Now()
 	fail()
 	garp := waitFrames(t, c, 1, 90*time.Second, garpsFrom(p.cp[1], vipAPI.Addr(), failed))[0]
