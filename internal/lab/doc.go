@@ -14,6 +14,13 @@
 // VIPD_REQUIRE_NETNS is 1, so that a CI that is meant to run the lab tests
 // cannot pass by skipping them.
 //
+// Faults make the segment misbehave: Loss, OneWay and DropMulticast are
+// nftables rules on the bridge (nft needed), Snooping turns on IGMP and
+// MLD snooping with a querier, and a host's Wire is a forwarder of the
+// lab's own between the host and the bridge that delays, reorders,
+// duplicates, drops or holds frames, as netem would where the kernel has
+// it. A HolderWatch samples which hosts have a VIP bound.
+//
 // An APIServer stands in for kube-apiserver in a host, with a serving
 // certificate of a KubeadmPKI: a cluster CA and certificates made as kubeadm
 // makes them, which name "kubernetes" but never 127.0.0.1. A KubeadmPKI

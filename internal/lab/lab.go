@@ -222,6 +222,7 @@ type Host struct {
 	port string // bridge-side end of the veth pair, in the switch namespace
 	mac  net.HardwareAddr
 	ns   *namespace
+	wire *Wire // between eth0 and the port, if any; set under lab.mu
 }
 
 // Name returns the name given to AddHost.
@@ -337,6 +338,9 @@ func (h *Host) SetSysctl(t testing.TB, key, value string) {
 // host.
 func (h *Host) LinkDown(t testing.TB) {
 	t.Helper()
+	if w := h.wired(); w != nil {
+		w.linkDown(t)
+	}
 	h.lab.ip(t, "-n", h.lab.sw.name, "link", "set", h.port, "down")
 }
 
@@ -344,6 +348,16 @@ func (h *Host) LinkDown(t testing.TB) {
 func (h *Host) LinkUp(t testing.TB) {
 	t.Helper()
 	h.lab.ip(t, "-n", h.lab.sw.name, "link", "set", h.port, "up")
+	if w := h.wired(); w != nil {
+		w.linkUp(t)
+	}
+}
+
+// wired returns the host's Wire, nil if it has none.
+func (h *Host) wired() *Wire {
+	h.lab.mu.Lock()
+	defer h.lab.mu.Unlock()
+	return h.wire
 }
 
 // waitLinkLocal waits until eth0 has a link-local IPv6 address that is not
