@@ -422,10 +422,19 @@ func tieBreak(t *testing.T, m mode, vipdHigher bool) {
 
 	first := c.firstAfter("advert by "+higher.name(), heardBy(m, advertsFrom(m, higher.node), lower.node), join)
 	last := c.lastBefore("advert by "+lower.name(), nonZero(advertsFrom(m, lower.node)), first.Add(time.Hour))
+	// It steps down on hearing that advert, with one last advert of its
+	// own. The latest by time, not by capture order: in unicast the
+	// kernel flushes adverts it queued while the peer did not answer
+	// ARP, and the capture of several ports is not in time order.
+	for _, f := range c.all(nonZero(advertsFrom(m, lower.node))) {
+		if f.at.After(last) {
+			last = f.at
+		}
+	}
 	t.Logf("%s: both master, joined: %s (lower address) last advertised %v after the first advert of %s",
 		m.name, lower.name(), last.Sub(first).Round(100*time.Microsecond), higher.name())
-	if d := last.Sub(first); d > m.interval {
-		t.Errorf("%s (lower address) advertised %v after %s's first advert, want at most one interval (%v)", lower.name(), d, higher.name(), m.interval)
+	if d := last.Sub(first); d > m.interval+slack(m) {
+		t.Errorf("%s (lower address) advertised %v after %s's first advert, want within an interval and the lab's slack (%v)", lower.name(), d, higher.name(), m.interval+slack(m))
 	}
 	agree(t, m, higher, lower)
 	healthy(t, all...)
