@@ -225,6 +225,7 @@ func TestBench(t *testing.T) {
 		{"api", b.apiServer},
 		{"resources", b.resources},
 		{"startup", b.startup},
+		{"faults", b.faults},
 	}
 	for _, s := range sections {
 		t.Run(s.name, s.run) // go test -run 'TestBench/api' picks sections
