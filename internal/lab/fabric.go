@@ -6,7 +6,11 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"slices"
+	"strings"
 	"testing"
+
+	"github.com/vishvananda/netlink"
 )
 
 // A Fabric is a routed network: a router namespace with a point-to-point
@@ -148,3 +152,40 @@ func (f *Fabric) AddHost(name string, addrs ...string) *Host {
 
 // Host returns the host of that name, or nil.
 func (f *Fabric) Host(name string) *Host { return f.l.Host(name) }
+
+// NextHops returns the hosts the router forwards p to, by its main
+// table, sorted by name: one per path of a multipath route, none when it
+// has no route. Hosts are told by the router port the next hop is on,
+// so a link-local next hop counts as well as a global one.
+func (f *Fabric) NextHops(t testing.TB, p netip.Prefix) []string {
+	t.Helper()
+	fam := netlink.FAMILY_V4
+	if p.Addr().Is6() {
+		fam = netlink.FAMILY_V6
+	}
+	h := f.router.Handle()
+	routes, err := h.RouteListFiltered(fam, &netlink.Route{
+		Dst: &net.IPNet{IP: p.Addr().AsSlice(), Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen())},
+	}, netlink.RT_FILTER_DST)
+	if err != nil {
+		t.Fatalf("lab: routes of the router: %v", err)
+	}
+	host := func(ifindex int) string {
+		link, err := h.LinkByIndex(ifindex)
+		if err != nil {
+			t.Fatalf("lab: router port %d: %v", ifindex, err)
+		}
+		return strings.TrimPrefix(link.Attrs().Name, "r-")
+	}
+	var out []string
+	for _, r := range routes {
+		if r.Gw != nil {
+			out = append(out, host(r.LinkIndex))
+		}
+		for _, nh := range r.MultiPath {
+			out = append(out, host(nh.LinkIndex))
+		}
+	}
+	slices.Sort(out)
+	return out
+}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"net/netip"
 	"os"
 	"os/exec"
 	"os/user"
@@ -204,4 +205,60 @@ func (d *Daemon) stop(t testing.TB) {
 		}
 		t.Logf("lab: %s in %s:\n%s%s", d.kind, d.h.name, out.String(), d.logs())
 	}
+}
+
+// A Neighbor is a BGP neighbour of a router configuration.
+type Neighbor struct {
+	Addr netip.Addr
+	ASN  uint32
+}
+
+// FRRRouter returns the configuration of an FRR router of AS asn with
+// the neighbours given: 3s hold time, a connection retried every second,
+// eBGP without policies, and up to 8 equal paths (eBGP or iBGP) installed
+// as one multipath route. extra is added to each address family.
+func FRRRouter(asn uint32, routerID netip.Addr, neighbors []Neighbor, extra map[string]string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "frr defaults datacenter\nhostname router\nrouter bgp %d\n bgp router-id %s\n no bgp ebgp-requires-policy\n no bgp default ipv4-unicast\n", asn, routerID)
+	for _, n := range neighbors {
+		fmt.Fprintf(&b, " neighbor %s remote-as %d\n neighbor %s timers 1 3\n neighbor %s timers connect 1\n", n.Addr, n.ASN, n.Addr, n.Addr)
+	}
+	for _, af := range []string{"ipv4", "ipv6"} {
+		fmt.Fprintf(&b, " address-family %s unicast\n  maximum-paths 8\n  maximum-paths ibgp 8\n", af)
+		for _, n := range neighbors {
+			if n.Addr.Is6() == (af == "ipv6") {
+				fmt.Fprintf(&b, "  neighbor %s activate\n", n.Addr)
+			}
+		}
+		b.WriteString(extra[af])
+		b.WriteString(" exit-address-family\n")
+	}
+	return b.String()
+}
+
+// BIRDRouter returns the configuration of a BIRD router of AS asn with
+// the neighbours given: 3s hold time, a connection retried every second,
+// routes learned from every neighbour and installed in the kernel, equal
+// ones as one multipath route.
+func BIRDRouter(asn uint32, routerID netip.Addr, neighbors []Neighbor) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, `router id %s;
+protocol device {}
+protocol kernel k4 { ipv4 { export all; }; merge paths on; }
+protocol kernel k6 { ipv6 { export all; }; merge paths on; }
+`, routerID)
+	for i, n := range neighbors {
+		fam := "ipv4"
+		if n.Addr.Is6() {
+			fam = "ipv6"
+		}
+		fmt.Fprintf(&b, `protocol bgp n%d {
+	local as %d; neighbor %s as %d;
+	hold time 3; keepalive time 1; connect retry time 1; error wait time 1, 5;
+	direct;
+	%s { import all; export none; gateway direct; };
+}
+`, i, asn, n.Addr, n.ASN, fam)
+	}
+	return b.String()
 }

@@ -15,8 +15,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vishvananda/netlink"
-
 	"github.com/vipd/vipd/internal/lab"
 )
 
@@ -243,57 +241,18 @@ func (rl *routedLab) ask(vip netip.Addr) string {
 	return string(b)
 }
 
-// nextHops returns the router's next hops to p, sorted; none when it has
-// no route.
-func (rl *routedLab) nextHops(t *testing.T, p netip.Prefix) []netip.Addr {
-	t.Helper()
-	fam := netlink.FAMILY_V4
-	if p.Addr().Is6() {
-		fam = netlink.FAMILY_V6
-	}
-	routes, err := rl.fabric.Router().Handle().RouteListFiltered(fam, &netlink.Route{
-		Dst: &net.IPNet{IP: p.Addr().AsSlice(), Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen())},
-	}, netlink.RT_FILTER_DST)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []netip.Addr
-	for _, r := range routes {
-		if r.Gw != nil {
-			a, _ := netip.AddrFromSlice(r.Gw)
-			out = append(out, a.Unmap())
-		}
-		for _, nh := range r.MultiPath {
-			a, _ := netip.AddrFromSlice(nh.Gw)
-			out = append(out, a.Unmap())
-		}
-	}
-	slices.SortFunc(out, netip.Addr.Compare)
-	return out
-}
-
-// waitNextHops waits until the router's next hops to p are those of the
-// nodes named.
+// waitNextHops waits until the router forwards p to the nodes named.
 func (rl *routedLab) waitNextHops(t *testing.T, p netip.Prefix, nodes ...string) {
 	t.Helper()
-	var want []netip.Addr
-	for _, n := range nodes {
-		a := rl.addrs[n][0]
-		if p.Addr().Is6() {
-			a = rl.addrs[n][1]
-		}
-		want = append(want, a)
-	}
-	slices.SortFunc(want, netip.Addr.Compare)
-	var got []netip.Addr
+	var got []string
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		got = rl.nextHops(t, p)
-		if slices.Equal(got, want) {
+		got = rl.fabric.NextHops(t, p)
+		if slices.Equal(got, nodes) {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("the router's next hops to %s are %v, want %v (%v)", p, got, want, nodes)
+			t.Fatalf("the router forwards %s to %v, want %v", p, got, nodes)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -316,47 +275,15 @@ func (rl *routedLab) waitAnswer(t *testing.T, vip netip.Addr, node string) {
 	}
 }
 
-// The routers' configurations: AS 64500 is the router's for eBGP; for
-// iBGP the router is in the nodes' AS, 64512. Timers are the nodes' (3s
-// hold time); ECMP up to 8 paths.
-func frrConfig(asn uint32, rl *routedLab) string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "frr defaults datacenter\nhostname router\nrouter bgp %d\n bgp router-id 192.0.2.1\n no bgp ebgp-requires-policy\n no bgp default ipv4-unicast\n", asn)
+// neighbors returns the router's neighbours: both nodes, both families.
+func (rl *routedLab) neighbors() []lab.Neighbor {
+	var out []lab.Neighbor
 	for _, n := range rl.nodes {
 		for _, a := range rl.addrs[n.Name()] {
-			fmt.Fprintf(&b, " neighbor %s remote-as 64512\n neighbor %s timers 1 3\n neighbor %s timers connect 1\n", a, a, a)
+			out = append(out, lab.Neighbor{Addr: a, ASN: 64512})
 		}
 	}
-	for i, af := range []string{"ipv4", "ipv6"} {
-		fmt.Fprintf(&b, " address-family %s unicast\n  maximum-paths 8\n  maximum-paths ibgp 8\n", af)
-		for _, n := range rl.nodes {
-			fmt.Fprintf(&b, "  neighbor %s activate\n", rl.addrs[n.Name()][i])
-		}
-		b.WriteString(" exit-address-family\n")
-	}
-	return b.String()
-}
-
-func birdConfig(asn uint32, rl *routedLab) string {
-	var b strings.Builder
-	b.WriteString(`router id 192.0.2.1;
-protocol device {}
-protocol kernel k4 { ipv4 { export all; }; merge paths on; }
-protocol kernel k6 { ipv6 { export all; }; merge paths on; }
-`)
-	for _, n := range rl.nodes {
-		for i, a := range rl.addrs[n.Name()] {
-			fam := []string{"ipv4", "ipv6"}[i]
-			fmt.Fprintf(&b, `protocol bgp %s_%s {
-	local as %d; neighbor %s as 64512;
-	hold time 3; keepalive time 1; connect retry time 1; error wait time 1, 5;
-	direct;
-	%s { import all; export none; gateway direct; };
-}
-`, n.Name(), fam, asn, a, fam)
-		}
-	}
-	return b.String()
+	return out
 }
 
 // TestRouters has two nodes announce the VIPs to FRR and to BIRD, over
@@ -374,10 +301,13 @@ func TestRouters(t *testing.T) {
 					asn = 64512
 				}
 				rl := newRoutedLab(t)
+				// AS 64500 is the router's for eBGP; for iBGP the
+				// router is in the nodes' AS.
+				id := netip.MustParseAddr("192.0.2.1")
 				if router == "frr" {
-					lab.StartFRR(t, rl.fabric.Router(), frrConfig(asn, rl))
+					lab.StartFRR(t, rl.fabric.Router(), lab.FRRRouter(asn, id, rl.neighbors(), nil))
 				} else {
-					lab.StartBIRD(t, rl.fabric.Router(), birdConfig(asn, rl))
+					lab.StartBIRD(t, rl.fabric.Router(), lab.BIRDRouter(asn, id, rl.neighbors()))
 				}
 				var sp []*remote
 				for _, n := range rl.nodes {

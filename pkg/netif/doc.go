@@ -1,8 +1,9 @@
 // Package netif is vipd's contact with the kernel's network stack: the VRRP
 // socket of an interface (Conn), the virtual addresses on an interface
 // (Addrs), the announcements that tell the segment where they live
-// (Announcer: gratuitous ARP, unsolicited neighbour advertisements), and the
-// kernel's link and address events (Events).
+// (Announcer: gratuitous ARP, unsolicited neighbour advertisements), the
+// kernel's link and address events (Events), and the routes to VIPs that a
+// routing daemon of the node (FRR, BIRD) exports (Routes).
 //
 // It holds no protocol logic: pkg/vrrp builds and checks the VRRP messages
 // and decides when to send, add, remove and announce. Consumers declare the
