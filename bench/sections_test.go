@@ -362,7 +362,7 @@ func (b *bench) apiServer(t *testing.T) {
 			"(kubernetes/kubeadm docs/ha-considerations.md, bench/testdata/kubeadm-ha) as given, with its placeholders filled: cp-1 MASTER at priority 101, cp-2 BACKUP at 100, " +
 			"virtual_router_id 51, auth_pass 42, the VIP, port 6443, eth0 (the script in the test's directory instead of /etc/keepalived). " +
 			"keepalived runs the script as root with nothing added to global_defs, logging that its script user keepalived_script does not exist and a SECURITY VIOLATION: script_security is not enabled. " +
-			"So keepalived adverts every 1 s (VRRPv2) and curls / every 3 s, weight -2, fall 10; vipd adverts every 1 s and GETs /readyz every 200 ms (timeout 150 ms), fall 2, weight 0. " +
+			"So keepalived adverts every 1 s (VRRPv2) and curls / every 3 s, weight -2, fall 10; vipd adverts every 1 s and GETs /readyz every 200 ms (timeout 150 ms), fall 2, weight 0, and keeps an idle connection to the API server that makes it probe at once when it closes (watch_connection, on by default). " +
 			"cp-1's fake API server, which answers / with 403 to anonymous requests as kube-apiserver does, is killed: its connections close and new ones are refused. " +
 			"A client (192.0.2.50) sends GET https://192.0.2.100:6443/readyz every 10 ms, each on a new connection verified with the lab's CA and given up after 1 s; " +
 			"its outage is the time from the kill to the first 200 it gets from cp-2's API server (known by its certificate)."
