@@ -366,21 +366,20 @@ func (m *Machine) Receive(now time.Time, from netip.Addr, priority uint8, interv
 			m.deadline = now.Add(SkewTime(m.cfg.Version, m.priority, m.masterInterval))
 			return m.none()
 		}
-		switch {
-		case !m.preempts(now, priority):
+		if !m.preempts(now, priority) {
 			m.follow(now, from, priority, interval)
-		case priority == LastResortPriority:
-			// A master that holds the VIPs only because no healthy
-			// router did is as good as gone: take over after
-			// Skew_Time, as from one that resigned. Of several
-			// backups that recover together the best still wins,
-			// by its shorter skew.
-			if at := now.Add(SkewTime(m.cfg.Version, m.priority, m.masterInterval)); at.Before(m.deadline) {
-				m.deadline = at
-			}
+			return m.none()
 		}
-		// Otherwise discard: a lower-priority master is let lapse, and
-		// this router takes over when its Master_Down_Timer fires.
+		// A lower-priority master to preempt (one whose check failed,
+		// or that holds the VIPs only as a last resort): RFC 9568
+		// discards its adverts and lets the Master_Down_Timer run out.
+		// Take over after Skew_Time instead, as from a master that
+		// resigned: of several backups that may preempt, the best
+		// still wins by its shorter skew, and the others hear it
+		// before theirs ends.
+		if at := now.Add(SkewTime(m.cfg.Version, m.priority, m.masterInterval)); at.Before(m.deadline) {
+			m.deadline = at
+		}
 		return m.none()
 	case Master:
 		if priority == 0 {

@@ -163,8 +163,11 @@ func TestMachineTransitions(t *testing.T) {
 		{"backup v2: keeps its own interval", cfg(2, 100, s, true),
 			[]step{{event: "start"}, {at: 2 * s, event: "recv", from: lower, prio: 200, ivl: s}},
 			result{Backup, Backup, 0, 0, 2*s + 3609375*time.Microsecond}},
-		{"backup, preempt: lower priority is discarded, timer keeps running", v3,
+		{"backup, preempt: lower priority sets timer to skew time", v3,
 			[]step{{event: "start"}, {at: 2 * s, event: "recv", from: higher, prio: 50, ivl: s}},
+			result{Backup, Backup, 0, 0, 2*s + 609375*time.Microsecond}},
+		{"backup, preempt: lower priority after the skew keeps the earlier deadline", v3,
+			[]step{{event: "start"}, {at: 3200 * ms, event: "recv", from: higher, prio: 50, ivl: s}},
 			result{Backup, Backup, 0, 0, 3609375 * time.Microsecond}},
 		{"backup, preempt: lower-priority master is preempted when the timer fires", v3,
 			[]step{{event: "start"}, {at: 2 * s, event: "recv", from: higher, prio: 50, ivl: s},
@@ -181,7 +184,7 @@ func TestMachineTransitions(t *testing.T) {
 			Config{Version: 3, Priority: 100, Interval: s, Preempt: true, PreemptDelay: 10 * s, Primary: local},
 			[]step{{event: "start"}, {at: 9 * s, event: "recv", from: higher, prio: 50, ivl: s},
 				{at: 11 * s, event: "recv", from: higher, prio: 50, ivl: s}},
-			result{Backup, Backup, 0, 0, 9*s + 3609375*time.Microsecond}},
+			result{Backup, Backup, 0, 0, 11*s + 609375*time.Microsecond}},
 
 		// 6.4.3 Master.
 		{"master: shutdown sends priority 0 and keeps the addresses", cfg(3, 255, s, true),
