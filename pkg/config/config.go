@@ -50,6 +50,7 @@ type Config struct {
 	// defaults filled in (health.Spec.WithDefaults) and valid.
 	Checks    []health.Spec
 	Instances []Instance // as written, not yet resolved for a node
+	BGP       *BGP       // nil without [bgp]
 }
 
 // Cluster is the [cluster] table: the nodes that share the file, in
@@ -120,6 +121,23 @@ type Instance struct {
 	// carrier. Interface is tracked too, without being listed; see
 	// TrackedInterfaces.
 	TrackInterfaces []string
+	// Announce is how the VIPs reach clients: AnnounceVRRP (the
+	// default), AnnounceBGP or AnnounceRoute. A routed instance (see
+	// Routed) has no VRID and binds its VIPs on Interface, "lo" by
+	// default, on every node that is healthy; Priority becomes the
+	// preference of its routes.
+	Announce string
+	// ECMP makes every healthy node's routes equal, whatever its
+	// priority: routers spread the traffic over them.
+	ECMP bool
+	// WithdrawDelay is how long a routed instance waits between
+	// withdrawing its routes and unbinding its VIPs, on drain and stop:
+	// the routers converge meanwhile and no request is lost.
+	WithdrawDelay time.Duration
+	// RouteTable and RouteProtocol are where AnnounceRoute installs the
+	// routes to the VIPs (see netif.Route).
+	RouteTable    int
+	RouteProtocol int
 }
 
 // TrackedInterfaces returns the interfaces whose link the instance

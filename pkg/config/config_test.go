@@ -193,7 +193,7 @@ func TestParseErrors(t *testing.T) {
 		{
 			name: "unknown table",
 			src:  head + api() + "[global]\nrouter_id = \"x\"\n",
-			want: `vipd.toml:18: unknown table [global]; known tables: [cluster], [daemon], [[check]], [[instance]]`,
+			want: `vipd.toml:18: unknown table [global]; known tables: [cluster], [daemon], [[check]], [[instance]], [bgp]`,
 		},
 		{
 			name: "unknown array of tables",
@@ -203,7 +203,7 @@ func TestParseErrors(t *testing.T) {
 		{
 			name: "unknown top-level key",
 			src:  "log_level = \"debug\"\n" + head + api(),
-			want: `vipd.toml:1: unknown key "log_level"; known tables: [cluster], [daemon], [[check]], [[instance]]`,
+			want: `vipd.toml:1: unknown key "log_level"; known tables: [cluster], [daemon], [[check]], [[instance]], [bgp]`,
 		},
 
 		// [cluster] and its nodes.
@@ -849,7 +849,7 @@ func TestParseErrors(t *testing.T) {
 		{
 			name: "unknown key in track",
 			src:  head + chk("apiserver", tcpCheck) + api("vrid_unused = 1", `track = [{ check = "apiserver" },`, `  { check = "apiserver", wieght = -30 }]`),
-			want: `vipd.toml:22: instance "api" (vrid 51): unknown key "vrid_unused"; known keys: name, vrid, interface, version, advert_interval, vips, priority, order, preempt, preempt_delay, unicast, unicast_peers, unicast_source, auth_password, garp_repeat, garp_refresh, track, track_interfaces, notify` + "\n" +
+			want: `vipd.toml:22: instance "api" (vrid 51): unknown key "vrid_unused"; known keys: name, vrid, interface, version, advert_interval, vips, priority, order, preempt, preempt_delay, unicast, unicast_peers, unicast_source, auth_password, garp_repeat, garp_refresh, track, track_interfaces, notify, announce, ecmp, withdraw_delay, route_table, route_protocol` + "\n" +
 				`vipd.toml:23: instance "api" (vrid 51): track: unknown key "wieght"; did you mean "weight"?`,
 		},
 		{
@@ -975,7 +975,7 @@ unicast_peers = ["2001:db8::11", "2001:db8::12", "2001:db8::99"]
 				VIPs: []netip.Prefix{
 					prefix("192.0.2.100/24"), prefix("2001:db8::100/128"), prefix("192.0.2.101/32"),
 				},
-				Preempt: true, GARPRepeat: 5,
+				Preempt: true, GARPRepeat: 5, Announce: AnnounceVRRP,
 			},
 			{
 				Name: "legacy", VRID: 51, Interface: "eth1", Version: 2,
@@ -983,6 +983,7 @@ unicast_peers = ["2001:db8::11", "2001:db8::12", "2001:db8::99"]
 				VIPs:           []netip.Prefix{prefix("198.51.100.10/24")},
 				Priority:       100,
 				AuthPassword:   "secret", GARPRepeat: 1, GARPRefresh: time.Minute,
+				Announce: AnnounceVRRP,
 			},
 			{
 				Name: "api6", VRID: 52, Interface: "eth0", Version: 3,
@@ -993,6 +994,7 @@ unicast_peers = ["2001:db8::11", "2001:db8::12", "2001:db8::99"]
 				Unicast:      true,
 				UnicastPeers: []netip.Addr{addr("2001:db8::11"), addr("2001:db8::12"), addr("2001:db8::99")},
 				GARPRepeat:   5,
+				Announce:     AnnounceVRRP,
 			},
 		},
 	}
@@ -1138,6 +1140,7 @@ func TestDefaults(t *testing.T) {
 		Instances: []Instance{{
 			Name: "api", VRID: 51, Interface: "eth0", Version: 3, AdvertInterval: time.Second,
 			VIPs: []netip.Prefix{prefix("192.0.2.100/24")}, Priority: 100, Preempt: true, GARPRepeat: 5,
+			Announce: AnnounceVRRP,
 		}},
 	}
 	if diff := cmp.Diff(want, c, cmpAddrs); diff != "" {

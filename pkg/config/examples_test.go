@@ -27,7 +27,7 @@ func TestExamples(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"vipd.toml", "control-plane.toml", "load-balancers.toml", "spread.toml", "ingress.toml", "unicast.toml", "keepalived-v2.toml", "dual-stack.toml"} {
+	for _, want := range []string{"vipd.toml", "control-plane.toml", "load-balancers.toml", "spread.toml", "ingress.toml", "unicast.toml", "keepalived-v2.toml", "dual-stack.toml", "bgp.toml"} {
 		if !slices.Contains(files, filepath.Join(examples, want)) {
 			t.Errorf("configs/%s is missing", want)
 		}
@@ -61,7 +61,11 @@ func TestExamples(t *testing.T) {
 			}
 			report := b.String()
 			for _, inst := range c.Instances {
-				if !strings.Contains(report, fmt.Sprintf("\ninstance %q vrid %d ", inst.Name, inst.VRID)) {
+				head := fmt.Sprintf("\ninstance %q vrid %d ", inst.Name, inst.VRID)
+				if inst.Routed() {
+					head = fmt.Sprintf("\ninstance %q announced ", inst.Name)
+				}
+				if !strings.Contains(report, head) {
 					t.Errorf("the report has no instance %q:\n%s", inst.Name, report)
 				}
 			}
@@ -289,6 +293,40 @@ func TestExampleDualStack(t *testing.T) {
 	}
 }
 
+func TestExampleBGP(t *testing.T) {
+	c := load(t, "bgp.toml")
+	if c.BGP == nil || c.BGP.HoldTime != 3*time.Second || len(c.BGP.Peers) != 2 {
+		t.Fatalf("[bgp]: %+v", c.BGP)
+	}
+	if got := c.Instances[0]; got.Announce != AnnounceBGP || got.Interface != "lo" || got.WithdrawDelay != DefaultWithdrawDelay {
+		t.Errorf("instance: announce %q on %q, withdraw delay %v", got.Announce, got.Interface, got.WithdrawDelay)
+	}
+	for node, want := range map[string]uint8{"cp-1": 250, "cp-2": 240, "cp-3": 230} {
+		insts, err := c.ForNode(node)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if insts[0].Priority != want {
+			t.Errorf("%s: priority %d, want %d", node, insts[0].Priority, want)
+		}
+		if id, err := c.RouterID(node); err != nil || !id.IsValid() {
+			t.Errorf("%s: router ID %v, %v", node, id, err)
+		}
+	}
+	var b strings.Builder
+	if err := c.Report(&b); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"cp-1 dies: routers move the VIP to cp-2 within 3s (hold time; GoBGP has no BFD)",
+		"check apiserver fails on cp-1: its route is withdrawn within 550ms",
+	} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("the report lacks %q:\n%s", want, b.String())
+		}
+	}
+}
+
 // TestReferenceDocumentsEveryKey checks that configs/vipd.toml shows every
 // key the parser knows, set or commented out.
 func TestReferenceDocumentsEveryKey(t *testing.T) {
@@ -296,11 +334,11 @@ func TestReferenceDocumentsEveryKey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, table := range []string{"cluster", "cluster.node", "daemon", "check", "instance"} {
+	for _, table := range []string{"cluster", "cluster.node", "daemon", "check", "instance", "bgp", "bgp.peer"} {
 		keys, _ := tableKeys(table)
 		for _, key := range keys {
-			if key == "node" {
-				continue // the [[cluster.node]] tables
+			if key == "node" || key == "peer" {
+				continue // the [[cluster.node]] and [[bgp.peer]] tables
 			}
 			if !regexp.MustCompile(`(?m)^#? *` + key + ` = `).Match(data) {
 				t.Errorf("configs/vipd.toml does not show %s key %q", tableName(table), key)

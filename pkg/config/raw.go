@@ -26,6 +26,27 @@ type rawFile struct {
 	Daemon   toml.Primitive   `toml:"daemon"`
 	Check    []toml.Primitive `toml:"check"`
 	Instance []toml.Primitive `toml:"instance"`
+	BGP      toml.Primitive   `toml:"bgp"`
+}
+
+// rawBGP is the [bgp] table.
+type rawBGP struct {
+	ASN        *int64           `toml:"asn"`
+	RouterID   *string          `toml:"router_id"`
+	HoldTime   *duration        `toml:"hold_time"`
+	Preference *string          `toml:"preference"`
+	Peer       []toml.Primitive `toml:"peer"`
+}
+
+// rawPeer is one [[bgp.peer]].
+type rawPeer struct {
+	Address      *string `toml:"address"`
+	ASN          *int64  `toml:"asn"`
+	Port         *int64  `toml:"port"`
+	PasswordFile *string `toml:"password_file"`
+	Multihop     *int64  `toml:"multihop"`
+	BFD          *bool   `toml:"bfd"`
+	Source       *string `toml:"source"`
 }
 
 // rawCluster is the [cluster] table.
@@ -72,6 +93,11 @@ type rawInstance struct {
 	Track           []rawTrack `toml:"track"`
 	TrackInterfaces []string   `toml:"track_interfaces"`
 	Notify          []string   `toml:"notify"`
+	Announce        *string    `toml:"announce"`
+	ECMP            *bool      `toml:"ecmp"`
+	WithdrawDelay   *duration  `toml:"withdraw_delay"`
+	RouteTable      *int64     `toml:"route_table"`
+	RouteProtocol   *int64     `toml:"route_protocol"`
 }
 
 // rawTrack is one element of an instance's track list, usually an inline
@@ -136,6 +162,8 @@ var knownKeys = sync.OnceValue(func() map[string][]string {
 		"check":          rawCheck{},
 		"instance":       rawInstance{},
 		"instance.track": rawTrack{},
+		"bgp":            rawBGP{},
+		"bgp.peer":       rawPeer{},
 	} {
 		t := reflect.TypeOf(v)
 		keys := make([]string, 0, t.NumField())
@@ -150,7 +178,7 @@ var knownKeys = sync.OnceValue(func() map[string][]string {
 // tableName spells a table the way it is written in the file.
 func tableName(table string) string {
 	switch table {
-	case "cluster.node", "check", "instance", "instance.track":
+	case "cluster.node", "check", "instance", "instance.track", "bgp.peer":
 		return "[[" + table + "]]"
 	}
 	return "[" + table + "]"
@@ -164,6 +192,8 @@ type decoded struct {
 	daemon    rawDaemon
 	checks    []rawCheck
 	instances []rawInstance
+	bgp       *rawBGP // nil without [bgp]
+	peers     []rawPeer
 }
 
 // decode decodes data into the raw structs. It reports syntax errors,
@@ -219,6 +249,18 @@ func (p *parser) decode(data []byte) (*decoded, bool) {
 		if err := md.PrimitiveDecode(prim, &d.instances[i]); err != nil {
 			path := fmt.Sprintf("instance[%d]", i)
 			p.decodeError(err, "instance", path, primitiveInstanceLabel(md, prim, i))
+		}
+	}
+	if md.IsDefined("bgp") {
+		d.bgp = new(rawBGP)
+		if err := md.PrimitiveDecode(rf.BGP, d.bgp); err != nil {
+			p.decodeError(err, "bgp", "bgp", "[bgp]")
+		}
+		d.peers = make([]rawPeer, len(d.bgp.Peer))
+		for i, prim := range d.bgp.Peer {
+			if err := md.PrimitiveDecode(prim, &d.peers[i]); err != nil {
+				p.decodeError(err, "bgp.peer", fmt.Sprintf("bgp.peer[%d]", i), peerLabel(i))
+			}
 		}
 	}
 	if len(p.errs) > 0 {
@@ -354,7 +396,7 @@ func (p *parser) unknownKeys(d *decoded) {
 		case s != "":
 			msg = fmt.Sprintf("%s; did you mean %q?", what, s)
 		case parent == "":
-			msg = fmt.Sprintf("%s; known tables: [cluster], [daemon], [[check]], [[instance]]", what)
+			msg = fmt.Sprintf("%s; known tables: [cluster], [daemon], [[check]], [[instance]], [bgp]", what)
 		default:
 			msg = fmt.Sprintf("%s; known keys: %s", what, strings.Join(known, ", "))
 		}
@@ -369,7 +411,7 @@ func (p *parser) unknownKeys(d *decoded) {
 // check or instance, followed by the table inside it, if any ("instance
 // "api" (vrid 51): track").
 func (d *decoded) labelAt(table, path string) string {
-	for _, array := range []string{"cluster.node", "check", "instance"} {
+	for _, array := range []string{"cluster.node", "check", "instance", "bgp.peer"} {
 		sub, inside := strings.CutPrefix(table, array+".")
 		if table != array && !inside {
 			continue
@@ -386,6 +428,8 @@ func (d *decoded) labelAt(table, path string) string {
 			label = checkLabel(d.checks[i].Name, i)
 		case array == "instance" && i < len(d.instances):
 			label = d.instances[i].label(i)
+		case array == "bgp.peer" && i < len(d.peers):
+			label = peerLabel(i)
 		default:
 			return tableName(table)
 		}

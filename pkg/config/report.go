@@ -169,6 +169,10 @@ func (r *reporter) warnf(format string, args ...any) {
 
 // instance reports one instance; nodes are in election order.
 func (r *reporter) instance(c *Config, inst Instance, nodes []reportNode) {
+	if inst.Routed() {
+		r.routed(c, inst, nodes)
+		return
+	}
 	preempt := "preempt"
 	if !inst.Preempt {
 		preempt = "no preempt"

@@ -37,6 +37,12 @@ func (p *parser) validate(d *decoded) *Config {
 		clusterOK = len(p.errs) == before
 	}
 	c.Checks = p.checks(d.checks)
+	bgpOK := true
+	if d.bgp != nil {
+		before := len(p.errs)
+		c.BGP = p.bgp(d.bgp, d.peers, c.Cluster)
+		bgpOK = len(p.errs) == before
+	}
 	// Every check with a name can be tracked, also one with problems of
 	// its own: an instance tracking it is not wrong for that.
 	var checkNames []string
@@ -56,6 +62,7 @@ func (p *parser) validate(d *decoded) *Config {
 	}
 	if valid {
 		p.instancesTogether(d.instances, c.Instances)
+		p.announced(d.instances, c.Instances, c.BGP, bgpOK)
 	}
 	return c
 }
@@ -317,7 +324,29 @@ func (p *parser) instance(ri rawInstance, i int, cl *Cluster, clusterOK bool, ch
 		bad("name", "name %v", err)
 	}
 
+	inst.Announce = AnnounceVRRP
+	badAnnounce := false
+	if v := ri.Announce; v != nil {
+		switch *v {
+		case AnnounceVRRP, AnnounceBGP, AnnounceRoute:
+			inst.Announce = *v
+		default:
+			badAnnounce = true
+			bad("announce", "announce %q is not one of \"vrrp\", \"bgp\", \"route\"", *v)
+		}
+	}
+	if inst.Routed() {
+		inst.Interface = "lo"
+		inst.WithdrawDelay = DefaultWithdrawDelay
+		if inst.Announce == AnnounceRoute {
+			inst.RouteTable, inst.RouteProtocol = DefaultRouteTable, DefaultRouteProtocol
+		}
+	} else {
+		notRouted(ri, bad)
+	}
+
 	switch v := ri.VRID; {
+	case inst.Routed(), badAnnounce && v == nil:
 	case v == nil:
 		p.errorf(path, "%s: vrid is required (1..255)", label)
 	case *v < 1 || *v > 255:
@@ -332,6 +361,7 @@ func (p *parser) instance(ri rawInstance, i int, cl *Cluster, clusterOK bool, ch
 		if err := checkIfName(inst.Interface); err != nil {
 			bad("interface", "interface %q %v", inst.Interface, err)
 		}
+	case inst.Routed():
 	case cl != nil && cl.Interface != "":
 		inst.Interface = cl.Interface
 	default:
@@ -346,7 +376,9 @@ func (p *parser) instance(ri rawInstance, i int, cl *Cluster, clusterOK bool, ch
 		}
 	}
 
-	p.advertInterval(ri, path, label, cl, &inst)
+	if !inst.Routed() {
+		p.advertInterval(ri, path, label, cl, &inst)
+	}
 
 	vipsOK := len(ri.VIPs) > 0
 	if len(ri.VIPs) == 0 {
@@ -419,7 +451,10 @@ func (p *parser) instance(ri rawInstance, i int, cl *Cluster, clusterOK bool, ch
 		}
 	}
 
-	if vipsOK {
+	switch {
+	case inst.Routed():
+		p.routed(ri, &inst, bad)
+	case vipsOK:
 		// Unicast peers are checked against the VIP families.
 		p.unicast(ri, path, label, cl, clusterOK, &inst)
 	}
@@ -675,6 +710,9 @@ func (p *parser) instancesTogether(raw []rawInstance, insts []Instance) {
 			names[inst.Name] = i
 		}
 		for _, f := range inst.Families() {
+			if inst.Routed() {
+				break
+			}
 			r := router{inst.Interface, inst.VRID, f.IPv6}
 			if j, dup := routers[r]; dup {
 				p.errorf(path+".vrid", "%s: vrid %d is already used on %s for %s by instance %q (line %d)",
