@@ -1,4 +1,4 @@
-package bgp
+package gobgp
 
 import (
 	"cmp"
@@ -14,153 +14,44 @@ import (
 	api "github.com/osrg/gobgp/v3/api"
 	gobgplog "github.com/osrg/gobgp/v3/pkg/log"
 	"github.com/osrg/gobgp/v3/pkg/server"
+
+	"github.com/vipd/vipd/pkg/bgp"
 )
-
-// Config is what a Speaker announces from: the node's AS and router ID,
-// the hold time of its sessions and its peers.
-type Config struct {
-	ASN      uint32
-	RouterID netip.Addr // an IPv4 address
-	// HoldTime is offered to every peer, in whole seconds; the keepalive
-	// interval is a third of it. A session uses the lower of the two
-	// ends' hold times.
-	HoldTime time.Duration
-	Peers    []Peer
-}
-
-// Peer is one router the speaker connects to.
-type Peer struct {
-	Address netip.Addr
-	ASN     uint32 // the node's own for iBGP
-	Port    uint16 // 0 means 179
-	// Password is the TCP MD5 signature key (RFC 2385); "" for none.
-	Password string
-	// Multihop is the TTL of eBGP packets for a peer that is not
-	// directly connected; 0 sends them with TTL 1.
-	Multihop uint8
-	// Source is the local address of the session; zero lets the kernel
-	// choose.
-	Source netip.Addr
-}
-
-// External reports whether the session is eBGP.
-func (p Peer) External(asn uint32) bool { return p.ASN != asn }
-
-// State is the state of a BGP session (RFC 4271, 8.2.2).
-type State int
-
-const (
-	Idle State = iota
-	Connect
-	Active
-	OpenSent
-	OpenConfirm
-	Established
-)
-
-func (s State) String() string {
-	switch s {
-	case Idle:
-		return "Idle"
-	case Connect:
-		return "Connect"
-	case Active:
-		return "Active"
-	case OpenSent:
-		return "OpenSent"
-	case OpenConfirm:
-		return "OpenConfirm"
-	case Established:
-		return "Established"
-	}
-	return fmt.Sprintf("State(%d)", int(s))
-}
-
-func stateOf(s api.PeerState_SessionState) State {
-	switch s {
-	case api.PeerState_CONNECT:
-		return Connect
-	case api.PeerState_ACTIVE:
-		return Active
-	case api.PeerState_OPENSENT:
-		return OpenSent
-	case api.PeerState_OPENCONFIRM:
-		return OpenConfirm
-	case api.PeerState_ESTABLISHED:
-		return Established
-	}
-	return Idle
-}
-
-// Route is a prefix the node announces, with its preference.
-type Route struct {
-	Prefix netip.Prefix
-	Pref   Pref
-}
-
-// PeerStatus is one session as Status reports it.
-type PeerStatus struct {
-	Address netip.Addr
-	ASN     uint32
-	State   State
-	// Since is when the session last changed state; zero before the
-	// first change.
-	Since time.Time
-	// HoldTime is the negotiated hold time of an established session.
-	HoldTime time.Duration
-	// Advertised is how many routes the peer was sent and holds.
-	Advertised uint64
-	// Ups counts the times the session was established.
-	Ups uint64
-}
-
-// Status is a snapshot of a Speaker.
-type Status struct {
-	Running bool
-	ASN     uint32
-	// RouterID is the speaker's router ID.
-	RouterID netip.Addr
-	Peers    []PeerStatus // in the order configured
-	Routes   []Route      // announced, by prefix
-	// Withdrawals counts the routes withdrawn since the speaker was
-	// made.
-	Withdrawals uint64
-}
 
 // Speaker announces routes to the configured peers with GoBGP.
 type Speaker struct {
-	cfg Config
+	cfg bgp.Config
 	log *slog.Logger
 
 	mu          sync.Mutex
 	srv         *server.BgpServer // nil while Run does not run
-	routes      map[netip.Prefix]Pref
+	routes      map[netip.Prefix]bgp.Pref
 	uuids       map[netip.Prefix][]byte // GoBGP's handles of the paths added
-	peers       map[netip.Addr]*PeerStatus
+	peers       map[netip.Addr]*bgp.PeerStatus
 	withdrawals uint64
 }
 
 // New returns a speaker for cfg; it connects to nothing until Run. A nil
 // logger discards.
-func New(cfg Config, log *slog.Logger) *Speaker {
+func New(cfg bgp.Config, log *slog.Logger) *Speaker {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
 	s := &Speaker{
 		cfg:    cfg,
 		log:    log,
-		routes: make(map[netip.Prefix]Pref),
+		routes: make(map[netip.Prefix]bgp.Pref),
 		uuids:  make(map[netip.Prefix][]byte),
-		peers:  make(map[netip.Addr]*PeerStatus),
+		peers:  make(map[netip.Addr]*bgp.PeerStatus),
 	}
 	for _, p := range cfg.Peers {
-		s.peers[p.Address] = &PeerStatus{Address: p.Address, ASN: p.ASN}
+		s.peers[p.Address] = &bgp.PeerStatus{Address: p.Address, ASN: p.ASN}
 	}
 	return s
 }
 
 // Config returns the configuration the speaker was made with.
-func (s *Speaker) Config() Config { return s.cfg }
+func (s *Speaker) Config() bgp.Config { return s.cfg }
 
 // Run connects to the peers and announces the routes wanted until ctx
 // ends; then it closes every session with a Cease notification.
@@ -222,7 +113,7 @@ func (s *Speaker) Run(ctx context.Context) error {
 
 // Announce announces p with pref to every peer of its family, replacing an
 // announcement of p with another preference.
-func (s *Speaker) Announce(p netip.Prefix, pref Pref) error {
+func (s *Speaker) Announce(p netip.Prefix, pref bgp.Pref) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if old, ok := s.routes[p]; ok && old == pref && (s.srv == nil || s.uuids[p] != nil) {
@@ -236,7 +127,7 @@ func (s *Speaker) Announce(p netip.Prefix, pref Pref) error {
 }
 
 // add adds p to the running server; s.mu is held.
-func (s *Speaker) add(p netip.Prefix, pref Pref) error {
+func (s *Speaker) add(p netip.Prefix, pref bgp.Pref) error {
 	path, err := apiPath(p, pref, s.cfg.ASN)
 	if err != nil {
 		return err
@@ -290,34 +181,34 @@ func (s *Speaker) event(r *api.WatchEventResponse) {
 	}
 	old := ps.State
 	ps.State, ps.Since = state, time.Now()
-	if state == Established {
+	if state == bgp.Established {
 		ps.Ups++
 	}
 	s.mu.Unlock()
 	switch {
-	case state == Established:
+	case state == bgp.Established:
 		s.log.Info("BGP session established", "peer", addr, "asn", ps.ASN)
-	case old == Established:
+	case old == bgp.Established:
 		s.log.Warn("BGP session down", "peer", addr, "asn", ps.ASN, "state", state)
 	default:
 		s.log.Debug("BGP session", "peer", addr, "state", state)
 	}
 }
 
-// Status returns the sessions and the routes announced.
-func (s *Speaker) Status() Status {
+// bgp.Status returns the sessions and the routes announced.
+func (s *Speaker) Status() bgp.Status {
 	s.mu.Lock()
 	srv := s.srv
-	st := Status{Running: srv != nil, ASN: s.cfg.ASN, RouterID: s.cfg.RouterID, Withdrawals: s.withdrawals}
+	st := bgp.Status{Running: srv != nil, ASN: s.cfg.ASN, RouterID: s.cfg.RouterID, Withdrawals: s.withdrawals}
 	for _, p := range s.cfg.Peers {
 		ps := *s.peers[p.Address]
 		if srv == nil {
-			ps.State = Idle
+			ps.State = bgp.Idle
 		}
 		st.Peers = append(st.Peers, ps)
 	}
 	for _, p := range slices.SortedFunc(maps.Keys(s.routes), comparePrefix) {
-		st.Routes = append(st.Routes, Route{Prefix: p, Pref: s.routes[p]})
+		st.Routes = append(st.Routes, bgp.Route{Prefix: p, Pref: s.routes[p]})
 	}
 	s.mu.Unlock()
 	if srv == nil {
@@ -335,7 +226,7 @@ func (s *Speaker) Status() Status {
 		if p == nil {
 			continue
 		}
-		if st.Peers[i].State == Established {
+		if st.Peers[i].State == bgp.Established {
 			st.Peers[i].HoldTime = time.Duration(p.GetTimers().GetState().GetNegotiatedHoldTime()) * time.Second
 		}
 		for _, af := range p.GetAfiSafis() {
@@ -346,7 +237,7 @@ func (s *Speaker) Status() Status {
 }
 
 // apiPeer is the GoBGP configuration of peer p.
-func apiPeer(p Peer, c Config) *api.Peer {
+func apiPeer(p bgp.Peer, c bgp.Config) *api.Peer {
 	hold := uint64(c.HoldTime / time.Second)
 	fam := familyIPv4
 	if p.Address.Is6() {
@@ -376,4 +267,20 @@ func apiPeer(p Peer, c Config) *api.Peer {
 
 func comparePrefix(a, b netip.Prefix) int {
 	return cmp.Or(a.Addr().Compare(b.Addr()), cmp.Compare(a.Bits(), b.Bits()))
+}
+
+func stateOf(s api.PeerState_SessionState) bgp.State {
+	switch s {
+	case api.PeerState_CONNECT:
+		return bgp.Connect
+	case api.PeerState_ACTIVE:
+		return bgp.Active
+	case api.PeerState_OPENSENT:
+		return bgp.OpenSent
+	case api.PeerState_OPENCONFIRM:
+		return bgp.OpenConfirm
+	case api.PeerState_ESTABLISHED:
+		return bgp.Established
+	}
+	return bgp.Idle
 }

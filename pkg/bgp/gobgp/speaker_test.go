@@ -1,4 +1,4 @@
-package bgp
+package gobgp
 
 import (
 	"context"
@@ -11,41 +11,21 @@ import (
 
 	api "github.com/osrg/gobgp/v3/api"
 	"github.com/osrg/gobgp/v3/pkg/apiutil"
-	"github.com/osrg/gobgp/v3/pkg/packet/bgp"
+	bgppacket "github.com/osrg/gobgp/v3/pkg/packet/bgp"
 	"github.com/osrg/gobgp/v3/pkg/server"
-)
 
-func TestPrefFromPriority(t *testing.T) {
-	for _, tc := range []struct {
-		prio    uint8
-		prepend bool
-		want    Pref
-	}{
-		{250, false, Pref{MED: 5}},
-		{240, false, Pref{MED: 15}},
-		{10, false, Pref{MED: 245}},
-		{254, false, Pref{MED: 1}},
-		{250, true, Pref{MED: 5}},
-		{254, true, Pref{MED: 1}},
-		{240, true, Pref{MED: 15, Prepend: 1}},
-		{235, true, Pref{MED: 20, Prepend: 2}},
-		{10, true, Pref{MED: 245, Prepend: 24}},
-	} {
-		if got := PrefFromPriority(tc.prio, tc.prepend); got != tc.want {
-			t.Errorf("PrefFromPriority(%d, %v) = %+v, want %+v", tc.prio, tc.prepend, got, tc.want)
-		}
-	}
-}
+	"github.com/vipd/vipd/pkg/bgp"
+)
 
 func TestAPIPath(t *testing.T) {
 	for _, tc := range []struct {
 		prefix string
-		pref   Pref
+		pref   bgp.Pref
 		want   string // the path as GoBGP decodes it
 	}{
-		{"203.0.113.10/32", Pref{MED: 5}, "203.0.113.10/32 nexthop 0.0.0.0 med 5 aspath []"},
-		{"203.0.113.10/32", Pref{MED: 15, Prepend: 2}, "203.0.113.10/32 nexthop 0.0.0.0 med 15 aspath [64512 64512]"},
-		{"2001:db8:f::10/128", Pref{MED: 5}, "2001:db8:f::10/128 nexthop :: med 5 aspath []"},
+		{"203.0.113.10/32", bgp.Pref{MED: 5}, "203.0.113.10/32 nexthop 0.0.0.0 med 5 aspath []"},
+		{"203.0.113.10/32", bgp.Pref{MED: 15, Prepend: 2}, "203.0.113.10/32 nexthop 0.0.0.0 med 15 aspath [64512 64512]"},
+		{"2001:db8:f::10/128", bgp.Pref{MED: 5}, "2001:db8:f::10/128 nexthop :: med 5 aspath []"},
 	} {
 		p, err := apiPath(netip.MustParsePrefix(tc.prefix), tc.pref, 64512)
 		if err != nil {
@@ -55,7 +35,7 @@ func TestAPIPath(t *testing.T) {
 			t.Errorf("apiPath(%s, %+v) = %q, want %q", tc.prefix, tc.pref, got, tc.want)
 		}
 	}
-	if _, err := apiPath(netip.MustParsePrefix("203.0.113.10/24"), Pref{}, 64512); err == nil {
+	if _, err := apiPath(netip.MustParsePrefix("203.0.113.10/24"), bgp.Pref{}, 64512); err == nil {
 		t.Error("apiPath of 203.0.113.10/24 did not fail")
 	}
 }
@@ -74,13 +54,13 @@ func describe(t *testing.T, p *api.Path) string {
 	nh, med, aspath := "", "", "[]"
 	for _, a := range attrs {
 		switch a := a.(type) {
-		case *bgp.PathAttributeNextHop:
+		case *bgppacket.PathAttributeNextHop:
 			nh = a.Value.String()
-		case *bgp.PathAttributeMpReachNLRI:
+		case *bgppacket.PathAttributeMpReachNLRI:
 			nh = a.Nexthop.String()
-		case *bgp.PathAttributeMultiExitDisc:
+		case *bgppacket.PathAttributeMultiExitDisc:
 			med = strconv.Itoa(int(a.Value))
-		case *bgp.PathAttributeAsPath:
+		case *bgppacket.PathAttributeAsPath:
 			aspath = "["
 			for _, v := range a.Value {
 				for i, as := range v.GetAS() {
@@ -111,11 +91,11 @@ func TestSpeaker(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			port := freePort(t)
 			router := startRouter(t, tc.routerASN, port)
-			sp := New(Config{
+			sp := New(bgp.Config{
 				ASN:      64512,
 				RouterID: netip.MustParseAddr("192.0.2.11"),
 				HoldTime: 3 * time.Second,
-				Peers: []Peer{{
+				Peers: []bgp.Peer{{
 					Address: netip.MustParseAddr("127.0.0.1"),
 					ASN:     tc.routerASN,
 					Port:    uint16(port),
@@ -124,7 +104,7 @@ func TestSpeaker(t *testing.T) {
 			}, nil)
 			vip := netip.MustParsePrefix("203.0.113.10/32")
 			// Announced before Run: sent once the session is up.
-			if err := sp.Announce(vip, Pref{MED: 5}); err != nil {
+			if err := sp.Announce(vip, bgp.Pref{MED: 5}); err != nil {
 				t.Fatal(err)
 			}
 			ctx, cancel := context.WithCancel(context.Background())
@@ -144,17 +124,17 @@ func TestSpeaker(t *testing.T) {
 			waitPath(t, router, want("5"))
 			waitFor(t, "the session established", func() bool {
 				st := sp.Status()
-				return len(st.Peers) == 1 && st.Peers[0].State == Established && st.Peers[0].Advertised == 1
+				return len(st.Peers) == 1 && st.Peers[0].State == bgp.Established && st.Peers[0].Advertised == 1
 			})
 			st := sp.Status()
 			if st.Peers[0].HoldTime != 3*time.Second {
 				t.Errorf("negotiated hold time %v, want 3s", st.Peers[0].HoldTime)
 			}
-			if want := []Route{{Prefix: vip, Pref: Pref{MED: 5}}}; !slices.Equal(want, st.Routes) {
+			if want := []bgp.Route{{Prefix: vip, Pref: bgp.Pref{MED: 5}}}; !slices.Equal(want, st.Routes) {
 				t.Errorf("routes %v, want %v", st.Routes, want)
 			}
 
-			if err := sp.Announce(vip, Pref{MED: 15}); err != nil {
+			if err := sp.Announce(vip, bgp.Pref{MED: 15}); err != nil {
 				t.Fatal(err)
 			}
 			waitPath(t, router, want("15"))
@@ -167,7 +147,7 @@ func TestSpeaker(t *testing.T) {
 				t.Errorf("after withdrawing: %d withdrawals, routes %v; want 1 and none", st.Withdrawals, st.Routes)
 			}
 
-			if err := sp.Announce(vip, Pref{MED: 5}); err != nil {
+			if err := sp.Announce(vip, bgp.Pref{MED: 5}); err != nil {
 				t.Fatal(err)
 			}
 			waitPath(t, router, want("5"))
@@ -178,7 +158,7 @@ func TestSpeaker(t *testing.T) {
 			done <- nil
 			// The Cease drops the route without waiting for the hold time.
 			waitPath(t, router, "")
-			if st := sp.Status(); st.Running || st.Peers[0].State != Idle {
+			if st := sp.Status(); st.Running || st.Peers[0].State != bgp.Idle {
 				t.Errorf("after Run: running %v, session %v", st.Running, st.Peers[0].State)
 			}
 		})

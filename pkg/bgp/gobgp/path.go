@@ -1,4 +1,4 @@
-package bgp
+package gobgp
 
 import (
 	"fmt"
@@ -6,33 +6,9 @@ import (
 
 	api "github.com/osrg/gobgp/v3/api"
 	"google.golang.org/protobuf/types/known/anypb"
+
+	"github.com/vipd/vipd/pkg/bgp"
 )
-
-// Pref is how much the routers should prefer a node's route: the lowest
-// MED wins among routes of one neighbouring AS, and a shorter AS path
-// wins before MED is looked at. Equal preferences on every node make the
-// routes equal, for ECMP.
-type Pref struct {
-	MED uint32
-	// Prepend is how many extra times the node's AS is put in the AS
-	// path. It works over eBGP only: an iBGP router sees its own AS and
-	// drops the route.
-	Prepend uint8
-}
-
-// PrefFromPriority maps a VRRP-style priority (1..254, higher is better)
-// to a MED (lower is better): 255 - priority. Node order gives 250, 240,
-// 230, ... and so MEDs 5, 15, 25, ...; a tracked check's negative weight
-// lowers the priority and so raises the MED, as it would lower a VRRP
-// priority. With prepend set, the AS is also put in once per step of 10
-// below 250, so that preference survives routers that ignore MED.
-func PrefFromPriority(priority uint8, prepend bool) Pref {
-	p := Pref{MED: 255 - uint32(priority)}
-	if prepend && priority < 250 {
-		p.Prepend = uint8((250 - int(priority) + 9) / 10)
-	}
-	return p
-}
 
 var (
 	familyIPv4 = &api.Family{Afi: api.Family_AFI_IP, Safi: api.Family_SAFI_UNICAST}
@@ -48,7 +24,7 @@ func family(p netip.Prefix) *api.Family {
 
 // apiPath returns the GoBGP path that announces p from AS asn. The next
 // hop is left unspecified: GoBGP puts the session's local address there.
-func apiPath(p netip.Prefix, pref Pref, asn uint32) (*api.Path, error) {
+func apiPath(p netip.Prefix, pref bgp.Pref, asn uint32) (*api.Path, error) {
 	if !p.IsValid() || p != p.Masked() {
 		return nil, fmt.Errorf("bgp: %s is not a prefix", p)
 	}

@@ -1,4 +1,4 @@
-package bgp
+package gobgp
 
 import (
 	"bufio"
@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/vipd/vipd/internal/lab"
+
+	"github.com/vipd/vipd/pkg/bgp"
 )
 
 // The lab tests run each speaker in a process of its own inside a node's
@@ -23,7 +25,7 @@ import (
 // sockets from goroutines of its own, which a namespace switched on one
 // thread would not reach.
 
-const envHelper = "VIPD_BGP_SPEAKER" // the helper's Config, as JSON
+const envHelper = "VIPD_BGP_SPEAKER" // the helper's bgp.Config, as JSON
 
 func TestMain(m *testing.M) {
 	if cfg := os.Getenv(envHelper); cfg != "" {
@@ -33,10 +35,10 @@ func TestMain(m *testing.M) {
 }
 
 // speakerHelper runs a Speaker and obeys the lines of stdin: "announce
-// PREFIX MED", "withdraw PREFIX", "status" (answered with the Status as
+// PREFIX MED", "withdraw PREFIX", "status" (answered with the bgp.Status as
 // JSON); each answered with one line. It stops at the end of stdin.
 func speakerHelper(cfgJSON string) int {
-	var cfg Config
+	var cfg bgp.Config
 	if err := json.Unmarshal([]byte(cfgJSON), &cfg); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 2
@@ -53,7 +55,7 @@ func speakerHelper(cfgJSON string) int {
 		case len(f) == 3 && f[0] == "announce":
 			var med uint32
 			fmt.Sscan(f[2], &med)
-			err = sp.Announce(netip.MustParsePrefix(f[1]), Pref{MED: med})
+			err = sp.Announce(netip.MustParsePrefix(f[1]), bgp.Pref{MED: med})
 		case len(f) == 2 && f[0] == "withdraw":
 			err = sp.Withdraw(netip.MustParsePrefix(f[1]))
 		case len(f) == 1 && f[0] == "status":
@@ -87,7 +89,7 @@ type remote struct {
 	done chan struct{}
 }
 
-func startRemote(t *testing.T, h *lab.Host, cfg Config) *remote {
+func startRemote(t *testing.T, h *lab.Host, cfg bgp.Config) *remote {
 	t.Helper()
 	b, err := json.Marshal(cfg)
 	if err != nil {
@@ -151,9 +153,9 @@ func (r *remote) withdraw(p netip.Prefix) {
 	}
 }
 
-func (r *remote) status() Status {
+func (r *remote) status() bgp.Status {
 	r.t.Helper()
-	var st Status
+	var st bgp.Status
 	if err := json.Unmarshal([]byte(r.do("status")), &st); err != nil {
 		r.t.Fatalf("speaker on %s: status: %v", r.name, err)
 	}
@@ -312,9 +314,9 @@ func TestRouters(t *testing.T) {
 				var sp []*remote
 				for _, n := range rl.nodes {
 					a := rl.addrs[n.Name()]
-					sp = append(sp, startRemote(t, n, Config{
+					sp = append(sp, startRemote(t, n, bgp.Config{
 						ASN: 64512, RouterID: a[0], HoldTime: 3 * time.Second,
-						Peers: []Peer{
+						Peers: []bgp.Peer{
 							{Address: lab.RouterAddr(netip.PrefixFrom(a[0], 28)), ASN: asn},
 							{Address: lab.RouterAddr(netip.PrefixFrom(a[1], 64)), ASN: asn},
 						},
@@ -331,8 +333,8 @@ func TestRouters(t *testing.T) {
 				}
 				st := sp[0].status()
 				for _, p := range st.Peers {
-					if p.State != Established || p.Advertised != 1 {
-						t.Errorf("n1's session to %s: %v with %d routes, want Established with 1", p.Address, p.State, p.Advertised)
+					if p.State != bgp.Established || p.Advertised != 1 {
+						t.Errorf("n1's session to %s: %v with %d routes, want bgp.Established with 1", p.Address, p.State, p.Advertised)
 					}
 				}
 
