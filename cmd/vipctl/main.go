@@ -204,10 +204,13 @@ func (c cli) status(socket string, args []string) int {
 	switch {
 	case *output == "json":
 		err = writeJSON(c.stdout, st)
-	case len(pos) == 1:
+	case len(pos) == 1 && len(st.Instances) > 0:
 		err = f.detail(c.stdout, st)
-	default:
+	case len(insts) > 0 || len(st.Routed) == 0:
 		err = f.table(c.stdout, insts)
+	}
+	if err == nil && *output != "json" {
+		err = f.routed(c.stdout, st, len(insts) > 0)
 	}
 	if err != nil {
 		fmt.Fprintf(c.stderr, "vipctl: %v\n", err)
@@ -220,6 +223,7 @@ func (c cli) status(socket string, args []string) int {
 // checks they track.
 func only(st control.Status, name string) (control.Status, error) {
 	var insts []control.Instance
+	var routed []control.Routed
 	tracked := make(map[string]bool)
 	for _, in := range st.Instances {
 		if in.Name != name {
@@ -230,10 +234,22 @@ func only(st control.Status, name string) (control.Status, error) {
 			tracked[tr.Check] = true
 		}
 	}
-	if len(insts) == 0 {
-		names := make([]string, 0, len(st.Instances))
+	for _, r := range st.Routed {
+		if r.Name != name {
+			continue
+		}
+		routed = append(routed, r)
+		for _, tr := range r.Tracks {
+			tracked[tr.Check] = true
+		}
+	}
+	if len(insts) == 0 && len(routed) == 0 {
+		names := make([]string, 0, len(st.Instances)+len(st.Routed))
 		for _, in := range st.Instances {
 			names = append(names, in.Name)
+		}
+		for _, r := range st.Routed {
+			names = append(names, r.Name)
 		}
 		slices.Sort(names)
 		return st, fmt.Errorf("no instance named %q (there are: %s)", name, strings.Join(slices.Compact(names), ", "))
@@ -244,7 +260,10 @@ func only(st control.Status, name string) (control.Status, error) {
 			checks = append(checks, ch)
 		}
 	}
-	st.Instances, st.Checks = insts, checks
+	st.Instances, st.Routed, st.Checks = insts, routed, checks
+	if len(routed) == 0 || routed[0].Announce != "bgp" {
+		st.BGP = nil
+	}
 	return st, nil
 }
 

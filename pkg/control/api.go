@@ -71,6 +71,12 @@ type Status struct {
 	Instances []Instance `json:"instances"`
 	// Checks are all checks and tracked interfaces (named "link:IFNAME").
 	Checks []Check `json:"checks"`
+	// Routed are the instances announced by routing rather than VRRP
+	// (announce = "bgp" or "route"), one entry each.
+	Routed []Routed `json:"routed"`
+	// BGP is the BGP speaker, absent when no instance is announced over
+	// BGP.
+	BGP *BGP `json:"bgp,omitempty"`
 }
 
 // Instance is one virtual router: an instance of the configuration in one
@@ -267,6 +273,21 @@ func (s Status) normalized() Status {
 		insts[i] = in
 	}
 	s.Instances = insts
+	s.Routed = nonNil(s.Routed)
+	routed := make([]Routed, len(s.Routed))
+	for i, r := range s.Routed {
+		r.VIPs = nonNil(r.VIPs)
+		r.FailingChecks = nonNil(r.FailingChecks)
+		r.Tracks = nonNil(r.Tracks)
+		routed[i] = r
+	}
+	s.Routed = routed
+	if s.BGP != nil {
+		b := *s.BGP
+		b.Peers = nonNil(b.Peers)
+		b.Routes = nonNil(b.Routes)
+		s.BGP = &b
+	}
 	return s
 }
 
