@@ -16,6 +16,10 @@ type Config struct {
 	// ends' hold times.
 	HoldTime time.Duration
 	Peers    []Peer
+	// Prepend makes the preference of a node's routes an AS-path
+	// prepend as well as a MED (see PrefFromPriority); the speaker
+	// announces whatever preference it is given.
+	Prepend bool
 }
 
 // Peer is one router the speaker connects to.

@@ -115,6 +115,15 @@ func (d *Daemon) Status() control.Status {
 		}
 		st.Instances = append(st.Instances, inst)
 	}
+	st.Routed, st.BGP = d.routedStatus(drained, func(names []string) []string {
+		var out []string
+		for _, n := range names {
+			if states[n] != health.Healthy {
+				out = append(out, n)
+			}
+		}
+		return out
+	})
 	names := make([]string, 0, len(checks))
 	for n := range checks {
 		names = append(names, n)

@@ -10,8 +10,10 @@ import (
 	"sync"
 	"time"
 
+	"github.com/vipd/vipd/pkg/bgp"
 	"github.com/vipd/vipd/pkg/config"
 	"github.com/vipd/vipd/pkg/health"
+	"github.com/vipd/vipd/pkg/routed"
 	"github.com/vipd/vipd/pkg/router"
 )
 
@@ -39,6 +41,12 @@ type Options struct {
 	// System is the host the daemon runs on; nil means this one, through
 	// netlink and raw sockets.
 	System System
+	// NewSpeaker makes the BGP speaker of instances announced over BGP;
+	// nil refuses them (ErrNoBGP), and leaves GoBGP out of the binary.
+	NewSpeaker newSpeakerFunc
+	// Routes installs the kernel routes of announce = "route"; nil means
+	// this host's, through netlink.
+	Routes routed.RouteTable
 }
 
 // Config is what a Daemon runs: the checks and the instances resolved for
@@ -46,6 +54,9 @@ type Options struct {
 type Config struct {
 	Checks    []health.Spec
 	Instances []config.Instance
+	// BGP is the speaker of the instances announced over BGP, resolved
+	// for this node (router ID, passwords read); nil without [bgp].
+	BGP *bgp.Config
 }
 
 // Daemon runs every instance of one node. Run's goroutine changes what
@@ -102,6 +113,10 @@ type live struct {
 	checks *checks
 	// resigning are the removed routers resigning in the background.
 	resigning []*running
+	// routed are the instances announced by routing, speaker the BGP
+	// speaker of those announced over BGP (nil when none is).
+	routed  []*routedRunning
+	speaker *speakerTask
 }
 
 // statusDelay is how long the summary for OnChange may lag behind a
@@ -260,7 +275,15 @@ func (d *Daemon) shutdown() {
 	d.mu.Lock()
 	rs := d.routers
 	d.mu.Unlock()
+	// Routed instances withdraw and wait for the routers to converge
+	// while the masters hand over.
+	routedDone := make(chan struct{})
+	go func() {
+		defer close(routedDone)
+		d.stopRouted()
+	}()
 	d.stopRouters(rs)
+	<-routedDone
 	d.background.Wait()
 	if d.opts.OnChange != nil {
 		// The routers resigned after Run's loop ended.

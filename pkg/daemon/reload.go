@@ -35,6 +35,7 @@ type change struct {
 	routers map[string]*running // of start and replace steps
 	monitor Monitor             // nil: the checks stay as they are
 	hooks   *hooks.Runner       // nil: the hooks stay as they are
+	routed  *routedChange
 }
 
 // apply brings the running routers, checks and hooks in line with cfg. On
@@ -73,6 +74,9 @@ func (d *Daemon) prepare(cfg Config) (_ *change, err error) {
 	look := newLookups(d.sys, cfg.Instances)
 	var want []wanted
 	for _, inst := range cfg.Instances {
+		if inst.Routed() {
+			continue
+		}
 		ifi, ierr := look.iface(inst.Interface)
 		for _, fam := range inst.Families() {
 			key := routerKey(inst.Name, fam.IPv6)
@@ -98,6 +102,10 @@ func (d *Daemon) prepare(cfg Config) (_ *change, err error) {
 			want = append(want, w)
 			c.want[key] = w
 		}
+	}
+
+	if c.routed, err = d.prepareRouted(cfg, old, look); err != nil {
+		return nil, err
 	}
 
 	// Sockets and announcers not open yet.
@@ -273,11 +281,19 @@ func (d *Daemon) commit(c *change) {
 	d.checks = checks
 	resigning := d.resigning
 	d.resigning = append(slices.Clip(d.resigning), later...)
+	d.routed = append(slices.Clip(c.routed.keep), c.routed.start...)
+	switch {
+	case c.routed.speaker != nil:
+		d.speaker = c.routed.speaker
+	case c.routed.stopSpeaker:
+		d.speaker = nil
+	}
 	d.mu.Unlock()
 
 	// The routers get their health before they start: their first
 	// state is then the right one.
 	d.updateHealth()
+	d.commitRouted(c.routed, old)
 	for _, r := range started {
 		// A router of an earlier reload that resigns in the background
 		// on this VRID and socket goes first.

@@ -142,6 +142,15 @@ func (d *Daemon) summary() string {
 		}
 		b = fmt.Appendf(b, "%s %v (%s)", w.key, vrrp.Fault, w.reason)
 	}
+	d.mu.Lock()
+	routed := d.routed
+	d.mu.Unlock()
+	for _, r := range routed {
+		if len(b) > 0 {
+			b = append(b, ", "...)
+		}
+		b = fmt.Appendf(b, "%s %v", r.inst.Name, r.ri.Status().State)
+	}
 	return string(b)
 }
 
@@ -164,6 +173,16 @@ func (d *Daemon) updateHealth() {
 			h.Fault = vrrp.Drained
 		}
 		r.rt.SetHealth(h)
+	}
+	d.mu.Lock()
+	routed := d.routed
+	d.mu.Unlock()
+	for _, r := range routed {
+		h := r.track.health(states)
+		if drained[r.inst.Name] && h.Fault < vrrp.Drained {
+			h.Fault = vrrp.Drained
+		}
+		r.ri.SetHealth(h)
 	}
 }
 
