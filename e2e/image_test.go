@@ -248,19 +248,7 @@ func startCapped(t *testing.T, h *lab.Host, cfg, bin string) *proc {
 	own, socket := ownConfig(t, h, cfg)
 	cmd := h.Exec(context.Background(), "setpriv", "--inh-caps=-all,+net_admin,+net_raw", "--bounding-set=-all,+net_admin,+net_raw",
 		"--no-new-privs", "--", bin, "-config", own)
-	p := &proc{t: t, cfg: cfg, socket: socket, host: h, cmd: cmd, log: &syncBuffer{}, done: make(chan error, 1)}
-	cmd.Stdout, cmd.Stderr = p.log, p.log
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start vipd on %s: %v", h.Name(), err)
-	}
-	go func() { p.done <- cmd.Wait() }()
-	t.Cleanup(func() {
-		p.kill()
-		if t.Failed() {
-			t.Logf("log of vipd on %s:\n%s", h.Name(), p.log.String())
-		}
-	})
-	return p
+	return startProc(t, h, cfg, socket, cmd)
 }
 
 // capabilities waits until p runs bin (ip netns exec and setpriv exec it

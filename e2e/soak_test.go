@@ -192,19 +192,7 @@ func startRaceVipd(t *testing.T, bin string, h *lab.Host, cfg string) *proc {
 	t.Helper()
 	own, socket := ownConfig(t, h, cfg)
 	cmd := h.Exec(context.Background(), bin, "-config", own)
-	p := &proc{t: t, cfg: cfg, socket: socket, host: h, cmd: cmd, log: &syncBuffer{}, done: make(chan error, 1)}
-	cmd.Stdout, cmd.Stderr = p.log, p.log
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start vipd on %s: %v", h.Name(), err)
-	}
-	go func() { p.done <- cmd.Wait() }()
-	t.Cleanup(func() {
-		p.kill()
-		if t.Failed() {
-			t.Logf("log of vipd on %s:\n%s", h.Name(), p.log.String())
-		}
-	})
-	return p
+	return startProc(t, h, cfg, socket, cmd)
 }
 
 // writeOwn writes cfg to own, a node's copy of another file, keeping the

@@ -98,6 +98,14 @@ func startVipdEnv(t testing.TB, h *lab.Host, cfg string, env []string, args ...s
 	if env != nil {
 		cmd.Env = append(os.Environ(), env...)
 	}
+	return startProc(t, h, cfg, socket, cmd)
+}
+
+// startProc starts cmd, a vipd running host h's copy of cfg with its
+// control socket at socket. The process is killed at cleanup if the test
+// did not stop it, and its log is shown when the test fails.
+func startProc(t testing.TB, h *lab.Host, cfg, socket string, cmd *exec.Cmd) *proc {
+	t.Helper()
 	p := &proc{t: t, cfg: cfg, socket: socket, host: h, cmd: cmd, log: &syncBuffer{}, done: make(chan error, 1)}
 	cmd.Stdout, cmd.Stderr = p.log, p.log
 	if err := cmd.Start(); err != nil {
