@@ -26,7 +26,7 @@ func CheckCapabilities() error {
 		}
 	}
 	if len(missing) > 0 {
-		return fmt.Errorf("vipd needs %s: run it as root or with AmbientCapabilities=CAP_NET_ADMIN CAP_NET_RAW (see systemd/vipd.service)",
+		return fmt.Errorf("vipd needs %s: run it as root or with AmbientCapabilities=CAP_NET_ADMIN CAP_NET_RAW (see the unit, vipd.service)",
 			strings.Join(missing, " and "))
 	}
 	return nil
