@@ -97,7 +97,11 @@ func resolve(cfg *config.Config, self string) (daemon.Config, error) {
 	if err != nil {
 		return daemon.Config{}, err
 	}
-	return daemon.Config{Checks: cfg.Checks, Instances: instances}, nil
+	b, err := bgpConfig(cfg, self)
+	if err != nil {
+		return daemon.Config{}, err
+	}
+	return daemon.Config{Checks: cfg.Checks, Instances: instances, BGP: b}, nil
 }
 
 // serve runs the daemon, its control socket, metrics, systemd
@@ -153,6 +157,7 @@ func serve(cfg *config.Config, node string, log *slog.Logger) error {
 		Version:    version,
 		StateDir:   cfg.Daemon.StateDir,
 		Logger:     log,
+		NewSpeaker: newSpeaker,
 		OnChange: func(summary string) {
 			sd.SdNotify(false, "STATUS="+summary)
 		},
@@ -264,6 +269,10 @@ func check(cfg *config.Config, node string, stdout, stderr io.Writer) int {
 		}
 	}
 	failed := false
+	if needsBGP(cfg) && newSpeaker == nil {
+		fmt.Fprintf(stderr, "%s: %v\n", cfg.Path, daemon.ErrNoBGP)
+		failed = true
+	}
 	for _, s := range cfg.Checks {
 		if _, err := health.New(s); err != nil {
 			fmt.Fprintf(stderr, "%s: check %q: %v\n", cfg.Path, s.Name, err)

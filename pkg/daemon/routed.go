@@ -31,7 +31,7 @@ type Speaker interface {
 
 // ErrNoBGP is returned for a configuration with an instance announced over
 // BGP by a daemon that has no BGP speaker.
-var ErrNoBGP = fmt.Errorf(`announce = "bgp" needs a vipd built with BGP (GoBGP): vipd-bgp, or make build TAGS=bgp; announce = "route" needs none`)
+var ErrNoBGP = fmt.Errorf(`announce = "bgp" needs vipd-bgp, vipd built with GoBGP (the bgp tag; make build makes both); announce = "route" needs none`)
 
 // routedRunning is a routed instance and what it was built from.
 type routedRunning struct {
