@@ -11,6 +11,7 @@ import (
 	"github.com/vipd/vipd/pkg/bgp"
 	"github.com/vipd/vipd/pkg/config"
 	"github.com/vipd/vipd/pkg/control"
+	"github.com/vipd/vipd/pkg/metrics"
 	"github.com/vipd/vipd/pkg/netif"
 	"github.com/vipd/vipd/pkg/routed"
 )
@@ -298,3 +299,24 @@ func (d *Daemon) routedStatus(drained map[string]bool, failing func([]string) []
 
 // newSpeakerFunc is the type of Options.NewSpeaker.
 type newSpeakerFunc = func(cfg bgp.Config, log *slog.Logger) Speaker
+
+var _ metrics.RoutedSource = (*Daemon)(nil)
+
+// Routed returns the routed instances and the BGP speaker, for metrics.
+func (d *Daemon) Routed() metrics.Routed {
+	d.mu.Lock()
+	rs, sp := d.routed, d.speaker
+	d.mu.Unlock()
+	var out metrics.Routed
+	for _, r := range rs {
+		st := r.ri.Status()
+		out.Instances = append(out.Instances, metrics.RoutedInstance{
+			Name: r.inst.Name, Announce: r.inst.Announce, Announced: st.State == routed.Announced, Withdrawals: st.Withdrawals,
+		})
+	}
+	if sp != nil {
+		bs := sp.sp.Status()
+		out.BGP = &bs
+	}
+	return out
+}

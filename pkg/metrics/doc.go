@@ -50,6 +50,11 @@
 //	| vipd_hook_failures_total | counter | vrrp_instance | Runs of the instance's notify hook that failed: a status other than 0, a program that could not start, or a timeout. |
 //	| vipd_hook_timeouts_total | counter | vrrp_instance | Runs of the instance's notify hook killed at the timeout. |
 //	| vipd_hook_events_dropped_total | counter | vrrp_instance | Transitions of the instance whose notify hook did not run: its queue was full. |
+//	| vipd_routed_announced | gauge | routed_instance, announce | 1 while the routed instance's routes are announced, 0 while withdrawn (announce: bgp or route). |
+//	| vipd_routed_withdrawals_total | counter | routed_instance | Withdrawals of the routed instance's routes: failed checks, drains, stops. |
+//	| vipd_bgp_session_established | gauge | peer, peer_asn | 1 while the BGP session to the peer is established, 0 otherwise. |
+//	| vipd_bgp_routes_advertised | gauge | peer | Routes the peer holds from this node. |
+//	| vipd_bgp_session_ups_total | counter | peer | Times the BGP session to the peer was established. |
 //
 // The reason label of vipd_packets_dropped_total takes every value of
 // vrrp.DropReasons, zero counts included, so that rates exist from the

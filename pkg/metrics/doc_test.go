@@ -79,6 +79,8 @@ func TestDocDefsGathered(t *testing.T) {
 		MetricCheckState, MetricCheckStateSince, MetricCheckDuration, MetricCheckProbes,
 		MetricCheckConsecutiveFailures,
 		MetricHookRuns, MetricHookFailures, MetricHookTimeouts, MetricHookEventsDropped,
+		MetricRoutedAnnounced, MetricRoutedWithdrawals,
+		MetricBGPSessionEstablished, MetricBGPRoutesAdvertised, MetricBGPSessionUps,
 	}
 	if diff := cmp.Diff(names(), consts); diff != "" {
 		t.Fatalf("defined metrics differ from the Metric constants (-want +got)\n%s", diff)

@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/vipd/vipd/pkg/bgp"
 	"github.com/vipd/vipd/pkg/health"
 	"github.com/vipd/vipd/pkg/router"
 	"github.com/vipd/vipd/pkg/vrrp"
@@ -43,6 +44,11 @@ const (
 	MetricHookFailures             = "vipd_hook_failures_total"
 	MetricHookTimeouts             = "vipd_hook_timeouts_total"
 	MetricHookEventsDropped        = "vipd_hook_events_dropped_total"
+	MetricRoutedAnnounced          = "vipd_routed_announced"
+	MetricRoutedWithdrawals        = "vipd_routed_withdrawals_total"
+	MetricBGPSessionEstablished    = "vipd_bgp_session_established"
+	MetricBGPRoutesAdvertised      = "vipd_bgp_routes_advertised"
+	MetricBGPSessionUps            = "vipd_bgp_session_ups_total"
 )
 
 // Source is what the daemon exposes for metrics. It is read on each scrape,
@@ -58,6 +64,29 @@ type Source interface {
 	Checks() map[string]health.Status
 	// Hooks returns the counters of every instance's notify hook.
 	Hooks() []Hooks
+}
+
+// RoutedSource is a Source that also runs instances announced by routing
+// (announce = "bgp" or "route"); the collector reads Routed when its
+// Source has it.
+type RoutedSource interface {
+	Routed() Routed
+}
+
+// Routed are the routed instances and the BGP speaker.
+type Routed struct {
+	Instances []RoutedInstance
+	// BGP is the speaker's status; nil without one.
+	BGP *bgp.Status
+}
+
+// RoutedInstance is one routed instance.
+type RoutedInstance struct {
+	Name     string
+	Announce string // "bgp" or "route"
+	// Announced is whether its routes are announced now.
+	Announced   bool
+	Withdrawals uint64
 }
 
 // Hooks count the runs of one instance's notify hook.
@@ -171,6 +200,16 @@ var defs = []def{
 		"Runs of the instance's notify hook killed at the timeout."},
 	{MetricHookEventsDropped, prometheus.CounterValue, []string{"vrrp_instance"},
 		"Transitions of the instance whose notify hook did not run: its queue was full."},
+	{MetricRoutedAnnounced, prometheus.GaugeValue, []string{"routed_instance", "announce"},
+		"1 while the routed instance's routes are announced, 0 while withdrawn (announce: bgp or route)."},
+	{MetricRoutedWithdrawals, prometheus.CounterValue, []string{"routed_instance"},
+		"Withdrawals of the routed instance's routes: failed checks, drains, stops."},
+	{MetricBGPSessionEstablished, prometheus.GaugeValue, []string{"peer", "peer_asn"},
+		"1 while the BGP session to the peer is established, 0 otherwise."},
+	{MetricBGPRoutesAdvertised, prometheus.GaugeValue, []string{"peer"},
+		"Routes the peer holds from this node."},
+	{MetricBGPSessionUps, prometheus.CounterValue, []string{"peer"},
+		"Times the BGP session to the peer was established."},
 }
 
 func withLabels(base []string, more ...string) []string {
@@ -264,6 +303,23 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		c.emit(ch, MetricHookFailures, float64(h.Failures), h.Instance)
 		c.emit(ch, MetricHookTimeouts, float64(h.Timeouts), h.Instance)
 		c.emit(ch, MetricHookEventsDropped, float64(h.Dropped), h.Instance)
+	}
+
+	rs, ok := c.src.(RoutedSource)
+	if !ok {
+		return
+	}
+	r := rs.Routed()
+	for _, in := range r.Instances {
+		c.emit(ch, MetricRoutedAnnounced, oneIf(in.Announced), in.Name, in.Announce)
+		c.emit(ch, MetricRoutedWithdrawals, float64(in.Withdrawals), in.Name)
+	}
+	if r.BGP != nil {
+		for _, p := range r.BGP.Peers {
+			c.emit(ch, MetricBGPSessionEstablished, oneIf(p.State == bgp.Established), p.Address.String(), strconv.FormatUint(uint64(p.ASN), 10))
+			c.emit(ch, MetricBGPRoutesAdvertised, float64(p.Advertised), p.Address.String())
+			c.emit(ch, MetricBGPSessionUps, float64(p.Ups), p.Address.String())
+		}
 	}
 }
 

@@ -2,6 +2,7 @@ package metrics
 
 import (
 	"errors"
+	"net/netip"
 	"runtime"
 	"slices"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/vipd/vipd/pkg/bgp"
 	"github.com/vipd/vipd/pkg/health"
 	"github.com/vipd/vipd/pkg/router"
 	"github.com/vipd/vipd/pkg/vrrp"
@@ -22,9 +24,15 @@ type fakeSource struct {
 	drops   []Drops
 	checks  map[string]health.Status
 	hooks   []Hooks
+	routed  Routed
 }
 
-var _ Source = (*fakeSource)(nil)
+var (
+	_ Source       = (*fakeSource)(nil)
+	_ RoutedSource = (*fakeSource)(nil)
+)
+
+func (s *fakeSource) Routed() Routed { return s.routed }
 
 func (s *fakeSource) Routers() []router.Status         { return s.routers }
 func (s *fakeSource) Drops() []Drops                   { return s.drops }
@@ -75,6 +83,12 @@ func fullSource() *fakeSource {
 			"link:eth0": {Name: "link:eth0", State: health.Unknown},
 		},
 		hooks: []Hooks{{Instance: "api", Runs: 5, Failures: 2, Timeouts: 1, Dropped: 3}},
+		routed: Routed{
+			Instances: []RoutedInstance{{Name: "api-routed", Announce: "bgp", Announced: true, Withdrawals: 2}},
+			BGP: &bgp.Status{Peers: []bgp.PeerStatus{
+				{Address: netip.MustParseAddr("198.51.100.17"), ASN: 64500, State: bgp.Established, Advertised: 1, Ups: 2},
+			}},
+		},
 	}
 }
 
@@ -100,6 +114,15 @@ vipd_adverts_sent_total{family="ipv6",interface="eth0",vrid="51",vrrp_instance="
 vipd_announcements_total{family="ipv4",interface="eth0",vrid="51",vrrp_instance="api"} 10
 vipd_announcements_total{family="ipv4",interface="eth1",vrid="52",vrrp_instance="ingress"} 0
 vipd_announcements_total{family="ipv6",interface="eth0",vrid="51",vrrp_instance="api"} 0
+# HELP vipd_bgp_routes_advertised Routes the peer holds from this node.
+# TYPE vipd_bgp_routes_advertised gauge
+vipd_bgp_routes_advertised{peer="198.51.100.17"} 1
+# HELP vipd_bgp_session_established 1 while the BGP session to the peer is established, 0 otherwise.
+# TYPE vipd_bgp_session_established gauge
+vipd_bgp_session_established{peer="198.51.100.17",peer_asn="64500"} 1
+# HELP vipd_bgp_session_ups_total Times the BGP session to the peer was established.
+# TYPE vipd_bgp_session_ups_total counter
+vipd_bgp_session_ups_total{peer="198.51.100.17"} 2
 # HELP vipd_build_info Always 1; the labels name the vipd version and the Go release it was built with.
 # TYPE vipd_build_info gauge
 vipd_build_info{goversion="go1.26.8",version="v0.3.0"} 1
@@ -203,6 +226,12 @@ vipd_packets_dropped_total{family="ipv4",interface="eth0",reason="ttl"} 2
 vipd_packets_dropped_total{family="ipv4",interface="eth0",reason="type"} 0
 vipd_packets_dropped_total{family="ipv4",interface="eth0",reason="unknown_vrid"} 0
 vipd_packets_dropped_total{family="ipv4",interface="eth0",reason="version"} 0
+# HELP vipd_routed_announced 1 while the routed instance's routes are announced, 0 while withdrawn (announce: bgp or route).
+# TYPE vipd_routed_announced gauge
+vipd_routed_announced{announce="bgp",routed_instance="api-routed"} 1
+# HELP vipd_routed_withdrawals_total Withdrawals of the routed instance's routes: failed checks, drains, stops.
+# TYPE vipd_routed_withdrawals_total counter
+vipd_routed_withdrawals_total{routed_instance="api-routed"} 2
 # HELP vipd_vip_bind_errors_total Virtual addresses that could not be bound to the interface.
 # TYPE vipd_vip_bind_errors_total counter
 vipd_vip_bind_errors_total{family="ipv4",interface="eth0",vrid="51",vrrp_instance="api"} 4
