@@ -370,6 +370,14 @@ func (m *Machine) Receive(now time.Time, from netip.Addr, priority uint8, interv
 			m.follow(now, from, priority, interval)
 			return m.none()
 		}
+		if m.masterAddr.IsValid() && from != m.masterAddr && Wins(m.masterPriority, m.masterAddr, m.priority, m.cfg.Primary) {
+			// A second master, below the better one this router
+			// follows and still hears: a node that cannot hear that
+			// one (a one-way partition, loss), or one stepping down.
+			// Discard it, as RFC 9568 does: taking over would make a
+			// third master, and the one followed answers it.
+			return m.none()
+		}
 		// A lower-priority master to preempt (one whose check failed,
 		// or that holds the VIPs only as a last resort): RFC 9568
 		// discards its adverts and lets the Master_Down_Timer run out.

@@ -173,6 +173,23 @@ func TestMachineTransitions(t *testing.T) {
 			[]step{{event: "start"}, {at: 2 * s, event: "recv", from: higher, prio: 50, ivl: s},
 				{at: 3609375 * time.Microsecond, event: "timeout"}},
 			result{Backup, Master, AddVIPs | SendAdvert | Announce, 100, 3609375*time.Microsecond + s}},
+		{"backup, preempt: its master lowers its priority: timer set to skew time", v3,
+			[]step{{event: "start"}, {at: s, event: "recv", from: lower, prio: 200, ivl: s},
+				{at: 2 * s, event: "recv", from: lower, prio: 50, ivl: s}},
+			result{Backup, Backup, 0, 0, 2*s + 609375*time.Microsecond}},
+		{"backup, preempt: a second master below the one it follows is discarded", v3,
+			[]step{{event: "start"}, {at: s, event: "recv", from: lower, prio: 200, ivl: s},
+				{at: 1500 * ms, event: "recv", from: higher, prio: 50, ivl: s}},
+			result{Backup, Backup, 0, 0, s + 3609375*time.Microsecond}},
+		{"backup, preempt: a last-resort master beside the one it follows is discarded", v3,
+			[]step{{event: "start"}, {at: s, event: "recv", from: lower, prio: 200, ivl: s},
+				{at: 1500 * ms, event: "recv", from: higher, prio: LastResortPriority, ivl: s}},
+			result{Backup, Backup, 0, 0, s + 3609375*time.Microsecond}},
+		{"backup, preempt: the master it followed resigned: a lower master is preempted after skew", v3,
+			[]step{{event: "start"}, {at: s, event: "recv", from: lower, prio: 200, ivl: s},
+				{at: 1200 * ms, event: "recv", from: lower, prio: 0, ivl: s},
+				{at: 1500 * ms, event: "recv", from: higher, prio: 50, ivl: s}},
+			result{Backup, Backup, 0, 0, 1200*ms + 609375*time.Microsecond}},
 		{"backup, no preempt: lower priority resets master down timer", cfg(3, 100, s, false),
 			[]step{{event: "start"}, {at: 2 * s, event: "recv", from: higher, prio: 50, ivl: s}},
 			result{Backup, Backup, 0, 0, 2*s + 3609375*time.Microsecond}},
@@ -422,6 +439,74 @@ func TestElection(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestOneWayPartition runs three machines through a link that drops
+// whatever cp-1 sends to cp-3 for a while. cp-3 cannot tell cp-1 from a
+// dead master and takes over, once; cp-2, which hears both masters, keeps
+// following cp-1 rather than preempting cp-3 (a third master); healed,
+// cp-3 steps down at cp-1's next advert.
+func TestOneWayPartition(t *testing.T) {
+	const ivl = 100 * time.Millisecond
+	addrs := []netip.Addr{higher, local, lower}
+	ms := make([]*Machine, 3)
+	for i, p := range []uint8{250, 240, 230} {
+		ms[i] = NewMachine(Config{Version: 3, Priority: p, Interval: ivl, Preempt: true, Primary: addrs[i]})
+	}
+	partitioned := false
+	masters := make([]int, len(ms))
+	var deliver func(i int, out Output, now time.Time)
+	deliver = func(i int, out Output, now time.Time) {
+		if out.Changed() && out.To == Master {
+			masters[i]++
+		}
+		if !out.Has(SendAdvert) {
+			return
+		}
+		for j, m := range ms {
+			if j != i && !(partitioned && i == 0 && j == 2) {
+				deliver(j, m.Receive(now, addrs[i], out.Priority, ivl), now)
+			}
+		}
+	}
+	now := t0
+	for i, m := range ms {
+		deliver(i, m.Start(now), now)
+	}
+	// step fires every timer due at the earliest deadline, until end.
+	step := func(end time.Time) {
+		for {
+			next := time.Time{}
+			for _, m := range ms {
+				if d := m.Deadline(); !d.IsZero() && (next.IsZero() || d.Before(next)) {
+					next = d
+				}
+			}
+			if next.After(end) {
+				return
+			}
+			now = next
+			for i, m := range ms {
+				deliver(i, m.Timeout(now), now)
+			}
+		}
+	}
+	step(t0.Add(5 * time.Second))
+	if diff := cmp.Diff([]int{1, 0, 0}, masters); diff != "" {
+		t.Fatalf("transitions to master before the partition (-want +got)\n%s", diff)
+	}
+	partitioned = true
+	step(t0.Add(10 * time.Second))
+	partitioned = false
+	step(t0.Add(11 * time.Second))
+	if diff := cmp.Diff([]int{1, 0, 1}, masters); diff != "" {
+		t.Errorf("transitions to master by the end (-want +got)\n%s", diff)
+	}
+	for i, want := range []State{Master, Backup, Backup} {
+		if got := ms[i].State(); got != want {
+			t.Errorf("node %d: %v, want %v", i+1, got, want)
+		}
 	}
 }
 
