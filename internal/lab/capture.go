@@ -47,9 +47,11 @@ func (l *Lab) Capture(t testing.TB, filter string) *Capture {
 	// -s 2048 holds any frame of the lab (MTU 1500): in immediate mode the
 	// kernel's buffer is cut into slots of the snapshot length, and with
 	// tcpdump's default of 256 KiB a burst of a few hundred frames (255
-	// routers taking over) overflowed it.
+	// routers taking over) overflowed it. -B 16384 (KiB) gives it room
+	// for about 7000 frames, so that a burst waits there while tcpdump,
+	// starved on a busy machine, is not reading.
 	args := []string{"netns", "exec", l.sw.name, "tcpdump",
-		"-i", l.bridge, "-w", c.path, "-U", "--immediate-mode", "-n", "-s", "2048", "-Z", "root"}
+		"-i", l.bridge, "-w", c.path, "-U", "--immediate-mode", "-n", "-s", "2048", "-B", "16384", "-Z", "root"}
 	if filter != "" {
 		args = append(args, filter)
 	}
