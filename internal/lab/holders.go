@@ -199,3 +199,145 @@ func stretch(samples []HolderSample, i int, in func(HolderSample) bool) time.Dur
 	}
 	return samples[j].At.Sub(samples[i].At)
 }
+
+// A NeighbourWatch samples, every period, the MAC that a host's neighbour
+// table holds for an address: where the host, a client of a VIP, sends
+// its traffic for it.
+type NeighbourWatch struct {
+	addr   netip.Addr
+	family int
+	handle *netlink.Handle
+	index  int
+	period time.Duration
+
+	mu      sync.Mutex
+	samples []NeighbourSample
+	err     error
+
+	stop chan struct{}
+	done chan struct{}
+	once sync.Once
+}
+
+// A NeighbourSample is the MAC the neighbour table held at one moment, ""
+// for none (no entry, or one not resolved).
+type NeighbourSample struct {
+	At  time.Time
+	MAC string
+}
+
+// WatchNeighbour starts sampling client's neighbour entry for addr on
+// eth0 every period; it stops with Stop or at cleanup.
+func WatchNeighbour(t testing.TB, period time.Duration, client *Host, addr netip.Addr) *NeighbourWatch {
+	t.Helper()
+	w := &NeighbourWatch{addr: addr, family: unix.AF_INET, period: period, stop: make(chan struct{}), done: make(chan struct{})}
+	if addr.Is6() {
+		w.family = unix.AF_INET6
+	}
+	hd, err := netlink.NewHandleAt(client.ns.nsh, unix.NETLINK_ROUTE)
+	if err != nil {
+		t.Fatalf("lab: watch neighbour %s: netlink in %s: %v", addr, client.name, err)
+	}
+	t.Cleanup(hd.Close)
+	link, err := hd.LinkByName("eth0")
+	if err != nil {
+		t.Fatalf("lab: watch neighbour %s: eth0 of %s: %v", addr, client.name, err)
+	}
+	w.handle, w.index = hd, link.Attrs().Index
+	go w.run()
+	t.Cleanup(w.Stop)
+	return w
+}
+
+func (w *NeighbourWatch) run() {
+	defer close(w.done)
+	tick := time.NewTicker(w.period)
+	defer tick.Stop()
+	for {
+		s := NeighbourSample{At: time.Now()}
+		list, err := w.handle.NeighList(w.index, w.family)
+		if err != nil {
+			w.mu.Lock()
+			w.err = fmt.Errorf("lab: watch neighbour %s: %w", w.addr, err)
+			w.mu.Unlock()
+			return
+		}
+		for _, n := range list {
+			if ip, ok := netip.AddrFromSlice(n.IP); ok && ip.Unmap() == w.addr && len(n.HardwareAddr) > 0 {
+				s.MAC = n.HardwareAddr.String()
+			}
+		}
+		w.mu.Lock()
+		w.samples = append(w.samples, s)
+		w.mu.Unlock()
+		select {
+		case <-w.stop:
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+// Stop stops sampling and waits for the sampler; it may be called more
+// than once.
+func (w *NeighbourWatch) Stop() {
+	w.once.Do(func() { close(w.stop) })
+	<-w.done
+}
+
+// Samples returns the samples taken from from on, and the sampler's error
+// if it failed.
+func (w *NeighbourWatch) Samples(from time.Time) ([]NeighbourSample, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	i, _ := slices.BinarySearchFunc(w.samples, from, func(s NeighbourSample, t time.Time) int { return s.At.Compare(t) })
+	return slices.Clone(w.samples[i:]), w.err
+}
+
+// NeighbourMoves counts the times the entry changed from one MAC to
+// another (an entry appearing or going unresolved is not a move), and
+// sums the time spent on each MAC, each sample standing for the time to
+// the next.
+func NeighbourMoves(samples []NeighbourSample) (moves int, on map[string]time.Duration) {
+	on = make(map[string]time.Duration)
+	last := ""
+	for i, s := range samples {
+		if i+1 < len(samples) && s.MAC != "" {
+			on[s.MAC] += samples[i+1].At.Sub(s.At)
+		}
+		if s.MAC == "" {
+			continue
+		}
+		if last != "" && s.MAC != last {
+			moves++
+		}
+		last = s.MAC
+	}
+	return moves, on
+}
+
+// Misdirected returns the time, over the neighbour samples, that a client
+// sent to a MAC whose host did not hold the address: its traffic for the
+// VIP went nowhere. macs[i] is the MAC of the i-th host of the holder
+// samples; a MAC of no host counts as misdirected, no MAC (unresolved)
+// does not.
+func Misdirected(neigh []NeighbourSample, holders []HolderSample, macs []string) time.Duration {
+	var d time.Duration
+	for i := 0; i+1 < len(neigh); i++ {
+		s := neigh[i]
+		if s.MAC == "" {
+			continue
+		}
+		j, found := slices.BinarySearchFunc(holders, s.At, func(h HolderSample, t time.Time) int { return h.At.Compare(t) })
+		if !found {
+			j--
+		}
+		if j < 0 {
+			continue // before the first holder sample
+		}
+		if k := slices.Index(macs, s.MAC); k < 0 || holders[j].Mask&(1<<k) == 0 {
+			d += neigh[i+1].At.Sub(s.At)
+		}
+	}
+	return d
+}

@@ -55,3 +55,31 @@ func TestSummarizeHolders(t *testing.T) {
 		})
 	}
 }
+
+func TestNeighbourMoves(t *testing.T) {
+	t0 := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	at := func(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
+	samples := []NeighbourSample{
+		{at(0), ""}, {at(5), "a"}, {at(10), "a"}, {at(15), "b"}, {at(20), ""}, {at(25), "b"}, {at(30), "a"}, {at(35), "a"},
+	}
+	moves, on := NeighbourMoves(samples)
+	if moves != 2 {
+		t.Errorf("moves = %d, want 2 (a to b, b to a; b unresolved for a while is no move)", moves)
+	}
+	want := map[string]time.Duration{"a": 15 * time.Millisecond, "b": 10 * time.Millisecond}
+	if diff := cmp.Diff(want, on); diff != "" {
+		t.Errorf("time on each MAC (-want +got)\n%s", diff)
+	}
+}
+
+func TestMisdirected(t *testing.T) {
+	t0 := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	at := func(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
+	// a holds until 20, b from 10 to 30, a again from 30.
+	holders := []HolderSample{{at(0), 0b01}, {at(10), 0b11}, {at(20), 0b10}, {at(30), 0b01}, {at(40), 0b01}}
+	// The client follows b at 15 and stays there until 35.
+	neigh := []NeighbourSample{{at(0), "a"}, {at(15), "b"}, {at(25), "b"}, {at(30), "b"}, {at(35), "a"}, {at(40), "a"}}
+	if got, want := Misdirected(neigh, holders, []string{"a", "b"}), 5*time.Millisecond; got != want {
+		t.Errorf("Misdirected = %v, want %v (on b from 30 to 35, after b let go)", got, want)
+	}
+}
