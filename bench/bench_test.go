@@ -45,7 +45,7 @@ var bins struct {
 }
 
 // nodes are the names of the lab hosts that run daemons.
-var nodes = []string{"cp-1", "cp-2"}
+var nodes = []string{"cp-1", "cp-2", "cp-3"}
 
 // program returns the daemon's program for node: each node runs a copy of
 // its own, as if on a machine of its own, so that the PSS of a daemon does
