@@ -262,3 +262,67 @@ protocol kernel k6 { ipv6 { export all; }; merge paths on; }
 	}
 	return b.String()
 }
+
+// FRRExporter returns the configuration of a node's FRR that exports to
+// the router (AS 64500, at router: its IPv4 and IPv6 addresses) the routes
+// vipd puts in kernel table 254 (main) with a protocol of its own, which
+// zebra takes for kernel routes, with their metric as the MED. FRR 8.4
+// exports kernel routes of the main table only (ip import-table is IPv4
+// only); the prefix lists pick the VIPs, 203.0.113.0/24 and
+// 2001:db8:f::/48.
+func FRRExporter(router [2]netip.Addr, id netip.Addr, table int) string {
+	if table != 254 {
+		panic("lab: FRR 8.4 exports kernel routes of the main table only")
+	}
+	return fmt.Sprintf(`frr defaults datacenter
+hostname node
+ip prefix-list vips4 seq 5 permit 203.0.113.0/24 ge 32
+ipv6 prefix-list vips6 seq 5 permit 2001:db8:f::/48 ge 128
+route-map vips4 permit 10
+ match ip address prefix-list vips4
+route-map vips6 permit 10
+ match ipv6 address prefix-list vips6
+router bgp 64512
+ bgp router-id %[3]s
+ no bgp ebgp-requires-policy
+ no bgp default ipv4-unicast
+ neighbor %[1]s remote-as 64500
+ neighbor %[1]s timers 1 3
+ neighbor %[1]s timers connect 1
+ neighbor %[2]s remote-as 64500
+ neighbor %[2]s timers 1 3
+ neighbor %[2]s timers connect 1
+ address-family ipv4 unicast
+  neighbor %[1]s activate
+  redistribute kernel route-map vips4
+ exit-address-family
+ address-family ipv6 unicast
+  neighbor %[2]s activate
+  redistribute kernel route-map vips6
+ exit-address-family
+`, router[0], router[1], id)
+}
+
+// BIRDExporter returns the configuration of a node's BIRD that exports to
+// the router (AS 64500, at router: its IPv4 and IPv6 addresses) the routes
+// vipd puts in kernel table with protocol 200, with their metric as the
+// MED.
+func BIRDExporter(router [2]netip.Addr, id netip.Addr, table int) string {
+	return fmt.Sprintf(`router id %[3]s;
+protocol device {}
+ipv4 table vips4;
+ipv6 table vips6;
+protocol kernel vipd4 { kernel table %[4]d; learn; ipv4 { table vips4; import where krt_source = 200; export none; }; }
+protocol kernel vipd6 { kernel table %[4]d; learn; ipv6 { table vips6; import where krt_source = 200; export none; }; }
+protocol bgp up4 {
+	local as 64512; neighbor %[1]s as 64500;
+	hold time 3; keepalive time 1; connect retry time 1; error wait time 1, 5;
+	ipv4 { table vips4; import none; export filter { bgp_med = krt_metric; accept; }; next hop self; };
+}
+protocol bgp up6 {
+	local as 64512; neighbor %[2]s as 64500;
+	hold time 3; keepalive time 1; connect retry time 1; error wait time 1, 5;
+	ipv6 { table vips6; import none; export filter { bgp_med = krt_metric; accept; }; next hop self; };
+}
+`, router[0], router[1], id, table)
+}

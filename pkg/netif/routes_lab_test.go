@@ -60,61 +60,6 @@ var (
 	routeVIP6 = netip.MustParsePrefix("2001:db8:f::10/128")
 )
 
-// nodeFRR is the configuration of a node's FRR that exports the routes
-// vipd put in the main table (protocol 200 is not FRR's, so zebra sees
-// them as kernel routes), with their metric as the MED.
-func nodeFRR(router [2]netip.Addr, id netip.Addr) string {
-	return fmt.Sprintf(`frr defaults datacenter
-hostname node
-ip prefix-list vips4 seq 5 permit 203.0.113.0/24 ge 32
-ipv6 prefix-list vips6 seq 5 permit 2001:db8:f::/48 ge 128
-route-map vips4 permit 10
- match ip address prefix-list vips4
-route-map vips6 permit 10
- match ipv6 address prefix-list vips6
-router bgp 64512
- bgp router-id %[3]s
- no bgp ebgp-requires-policy
- no bgp default ipv4-unicast
- neighbor %[1]s remote-as 64500
- neighbor %[1]s timers 1 3
- neighbor %[1]s timers connect 1
- neighbor %[2]s remote-as 64500
- neighbor %[2]s timers 1 3
- neighbor %[2]s timers connect 1
- address-family ipv4 unicast
-  neighbor %[1]s activate
-  redistribute kernel route-map vips4
- exit-address-family
- address-family ipv6 unicast
-  neighbor %[2]s activate
-  redistribute kernel route-map vips6
- exit-address-family
-`, router[0], router[1], id)
-}
-
-// nodeBIRD is the configuration of a node's BIRD that exports the routes
-// vipd put in table 100 with protocol 200, with their metric as the MED.
-func nodeBIRD(router [2]netip.Addr, id netip.Addr) string {
-	return fmt.Sprintf(`router id %[3]s;
-protocol device {}
-ipv4 table vips4;
-ipv6 table vips6;
-protocol kernel vipd4 { kernel table 100; learn; ipv4 { table vips4; import where krt_source = 200; export none; }; }
-protocol kernel vipd6 { kernel table 100; learn; ipv6 { table vips6; import where krt_source = 200; export none; }; }
-protocol bgp up4 {
-	local as 64512; neighbor %[1]s as 64500;
-	hold time 3; keepalive time 1; connect retry time 1; error wait time 1, 5;
-	ipv4 { table vips4; import none; export filter { bgp_med = krt_metric; accept; }; next hop self; };
-}
-protocol bgp up6 {
-	local as 64512; neighbor %[2]s as 64500;
-	hold time 3; keepalive time 1; connect retry time 1; error wait time 1, 5;
-	ipv6 { table vips6; import none; export filter { bgp_med = krt_metric; accept; }; next hop self; };
-}
-`, router[0], router[1], id)
-}
-
 // TestRoutesExported installs VIP routes on two nodes whose FRR (or BIRD)
 // exports them to a router of the same kind: the lower metric wins,
 // removing a route moves the traffic, equal metrics give ECMP.
@@ -140,10 +85,10 @@ func TestRoutesExported(t *testing.T) {
 				neighbors = append(neighbors, lab.Neighbor{Addr: a4.Addr(), ASN: 64512}, lab.Neighbor{Addr: a6.Addr(), ASN: 64512})
 				router := [2]netip.Addr{lab.RouterAddr(a4), lab.RouterAddr(a6)}
 				if daemon == "frr" {
-					lab.StartFRR(t, h, nodeFRR(router, a4.Addr()))
+					lab.StartFRR(t, h, lab.FRRExporter(router, a4.Addr(), 254))
 				} else {
 					nodes[i-1].table = 100
-					lab.StartBIRD(t, h, nodeBIRD(router, a4.Addr()))
+					lab.StartBIRD(t, h, lab.BIRDExporter(router, a4.Addr(), 100))
 				}
 			}
 			id := netip.MustParseAddr("192.0.2.1")
