@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vipd/vipd/internal/lab"
 	"github.com/vipd/vipd/pkg/vrrp"
 )
 
@@ -28,7 +29,7 @@ const (
 // defaultChaosDuration keeps the soak within the time of the other lab
 // tests when run with the whole suite; it is enough for every kind of
 // fault to come up at least twice.
-const defaultChaosDuration = 25 * time.Second
+const defaultChaosDuration = 40 * time.Second
 
 // Timing of the soak. The advert interval is the lab's usual 100 ms.
 const (
@@ -69,6 +70,11 @@ type chaosKind struct {
 	// held (for gaps) nor as a second holder (for overlaps), until the
 	// overlap it leaves has resolved after undo; see resolveBound.
 	impairs bool
+	// degrades: the node still acts and reaches clients, but it or its
+	// peers hear it badly (loss, one way, delay): a VIP it holds counts
+	// for gaps, and it may hold one that another node holds as well,
+	// until the overlap has resolved after undo.
+	degrades bool
 	// gapBound is the longest a VIP may have no live holder.
 	gapBound time.Duration
 	// resolveBound is the longest, after undo, until no VIP has two
@@ -89,6 +95,19 @@ type chaosKind struct {
 //   - cut: a node whose cable is cut is master on its side of the
 //     partition; when the cable is back the split brain heals within an
 //     interval (plus the carrier coming back).
+//   - hold: the node's link holds its frames both ways and then sends
+//     them at once, a cut without the loss of carrier: the others take
+//     over, and the burst of adverts heals the split brain.
+//   - loss: 30 % of the frames on the node's link are lost both ways;
+//     three adverts in a row lost make a backup take over next to a
+//     master, which answers it at once.
+//   - oneway: the node stops hearing another; if that one is master of a
+//     VIP the node backs, the node takes it over as well (it cannot tell a
+//     dead master), until it hears the master again.
+//   - jitter: the node's frames are delayed by 5 to 150 ms at random
+//     (overtaking each other) and a third duplicated; adverts still come
+//     within every backup's Master_Down_Interval, so nothing should move,
+//     but a busy machine may stretch the delay.
 //
 // Graceful stop, drain and resume hand over make-before-break, so they
 // may leave no gap beyond the margin; a VIP deleted by hand from its
@@ -97,6 +116,10 @@ var chaosKinds = []chaosKind{
 	{name: "kill", impairs: true, gapBound: chaosTakeoverBound, resolveBound: time.Second},
 	{name: "stall", impairs: true, gapBound: chaosTakeoverBound, resolveBound: chaosInterval + chaosMargin},
 	{name: "cut", impairs: true, gapBound: chaosTakeoverBound, resolveBound: chaosInterval + chaosMargin},
+	{name: "hold", impairs: true, gapBound: chaosTakeoverBound, resolveBound: chaosInterval + chaosMargin},
+	{name: "loss", degrades: true, gapBound: chaosMargin, resolveBound: chaosInterval + chaosMargin},
+	{name: "oneway", degrades: true, gapBound: chaosMargin, resolveBound: chaosInterval + chaosMargin},
+	{name: "jitter", degrades: true, gapBound: chaosMargin, resolveBound: chaosInterval + chaosMargin},
 	{name: "stop", gapBound: chaosMargin},
 	{name: "drain", gapBound: chaosMargin},
 	{name: "vipdel", gapBound: chaosMargin},
@@ -107,6 +130,7 @@ type chaosEpisode struct {
 	kind   *chaosKind
 	node   int // the node hit
 	vip    int // vipdel: the VIP deleted
+	peer   int // oneway: the node it stops hearing
 	inject time.Time
 	// injected is when the command that injects the fault returned: the
 	// fault took effect somewhere between inject and injected (a link cut
@@ -124,8 +148,11 @@ func clock(t time.Time) string { return t.UTC().Format("15:04:05.000Z") }
 
 func (e *chaosEpisode) String() string {
 	s := fmt.Sprintf("%s cp-%d", e.kind.name, e.node+1)
-	if e.kind.name == "vipdel" {
+	switch e.kind.name {
+	case "vipdel":
 		s = fmt.Sprintf("vipdel VIP %d on cp-%d", e.vip, e.node+1)
+	case "oneway":
+		s = fmt.Sprintf("oneway cp-%d deaf to cp-%d", e.node+1, e.peer+1)
 	}
 	return s
 }
@@ -167,6 +194,12 @@ func TestChaos(t *testing.T) {
 	rng := rand.New(rand.NewPCG(seed, seed>>32|1))
 
 	l, hosts, addrs := threeNodes(t, 3)
+	// Each node's cable passes a forwarder, for the faults that hold,
+	// delay and duplicate frames; it passes them untouched otherwise.
+	wires := make([]*lab.Wire, len(hosts))
+	for i, h := range hosts {
+		wires[i] = h.Wire(t, seed+uint64(i))
+	}
 	client := l.AddHost("client", "192.0.2.50/24")
 	vips := []netip.Addr{vip4, netip.MustParseAddr("192.0.2.101")}
 	// The best node of each VIP: cp-1 for api, cp-3 for ingress, so that
@@ -227,13 +260,17 @@ vips = ["192.0.2.101/24"]`)
 		e := &chaosEpisode{kind: order[0], node: rng.IntN(len(hosts))}
 		order = order[1:]
 		hold := time.Duration(200+rng.IntN(1000)) * time.Millisecond
-		if e.kind.name == "vipdel" {
+		switch e.kind.name {
+		case "vipdel":
 			e.vip = rng.IntN(len(vips))
 			e.node = best[e.vip]
+		case "oneway":
+			e.peer = (e.node + 1 + rng.IntN(len(hosts)-1)) % len(hosts)
 		}
 		episodes = append(episodes, e)
 		h, p := hosts[e.node], procs[e.node]
 
+		var fault *lab.Fault
 		e.inject = time.Now()
 		switch e.kind.name {
 		case "kill":
@@ -244,6 +281,14 @@ vips = ["192.0.2.101/24"]`)
 			}
 		case "cut":
 			h.LinkDown(t)
+		case "hold":
+			wires[e.node].Hold(lab.BothWays)
+		case "loss":
+			fault = l.Loss(t, h, 30)
+		case "oneway":
+			fault = l.OneWay(t, hosts[e.peer], h)
+		case "jitter":
+			wires[e.node].Set(lab.BothWays, lab.Impairment{Delay: 5 * time.Millisecond, Jitter: 145 * time.Millisecond, Duplicate: 0.3})
 		case "stop":
 			if err := p.stop(); err != nil {
 				t.Errorf("graceful stop of vipd on %s: exit %v", h.Name(), err)
@@ -269,6 +314,12 @@ vips = ["192.0.2.101/24"]`)
 			}
 		case "cut":
 			h.LinkUp(t)
+		case "hold":
+			wires[e.node].Release(lab.BothWays)
+		case "loss", "oneway":
+			fault.Heal(t)
+		case "jitter":
+			wires[e.node].Set(lab.BothWays, lab.Impairment{})
 		case "drain":
 			if out, err := p.vipctl("resume"); err != nil {
 				t.Fatalf("vipctl resume on %s: %v\n%s", h.Name(), err, out)
@@ -498,8 +549,8 @@ func analyzeChaos(samples []vipSample, episodes []*chaosEpisode, nvips int, end 
 		for i, s := range samples {
 			e := episodeAt(s.at)
 			var impaired, excusedMask uint8
-			if e != nil && e.kind.impairs {
-				if s.at.Before(e.undo) {
+			if e != nil && (e.kind.impairs || e.kind.degrades) {
+				if e.kind.impairs && s.at.Before(e.undo) {
 					impaired = 1 << e.node
 				}
 				if s.at.Before(resolved[e]) {
@@ -538,9 +589,10 @@ func (r *chaosReport) table() string {
 	ms := func(d time.Duration) string { return fmt.Sprintf("%.0fms", float64(d)/float64(time.Millisecond)) }
 	for _, n := range names {
 		s := r.kinds[n]
-		// Only faults that impair a node leave an overlap to resolve.
+		// Only faults that impair or degrade a node leave an overlap to
+		// resolve.
 		excused, resolve := "-", "-"
-		if i := slices.IndexFunc(chaosKinds, func(k chaosKind) bool { return k.name == n }); i >= 0 && chaosKinds[i].impairs {
+		if i := slices.IndexFunc(chaosKinds, func(k chaosKind) bool { return k.name == n }); i >= 0 && (chaosKinds[i].impairs || chaosKinds[i].degrades) {
 			excused, resolve = ms(s.maxExcused), ms(s.maxResolve)
 		}
 		fmt.Fprintf(&b, "%-8s %6d %7s %8s %8s %9s %9s %9s  %s\n", n, s.faults, ms(s.maxInject), ms(s.maxGap), ms(s.maxOverlap), excused, resolve, ms(s.maxConverge), s.worstOverlapAt)
@@ -639,6 +691,30 @@ func TestAnalyzeChaos(t *testing.T) {
 			name:     "cut backup: its split brain does not heal",
 			steps:    []step{{400, 0b001, 0}, {500, 0b011, 0}, {200, 0b001, 0}},
 			episode:  episode("cut", 1, 100, 500),
+			failures: []string{"two holders for 395ms after it was undone"},
+		},
+		{
+			name: "loss on the master: a backup takes over for a while, the master keeps the VIP",
+			// cp-1 lossy from 100 to 1100; cp-2 master beside it twice.
+			steps:   []step{{300, 0b001, 0}, {50, 0b011, 0}, {400, 0b001, 0}, {150, 0b011, 0}, {500, 0b001, 0}},
+			episode: episode("loss", 0, 100, 1100),
+		},
+		{
+			name: "loss on a backup: the master's VIP never goes",
+			// cp-2 lossy: it takes over beside cp-1 and steps down.
+			steps:   []step{{300, 0b001, 0}, {80, 0b011, 0}, {700, 0b001, 0}},
+			episode: episode("loss", 1, 100, 900),
+		},
+		{
+			name:     "loss: a gap is not excused",
+			steps:    []step{{300, 0b001, 0}, {200, 0b000, 0}, {700, 0b010, 0}},
+			episode:  episode("loss", 0, 100, 1100),
+			failures: []string{"no live holder for 195ms during loss cp-1"},
+		},
+		{
+			name:     "oneway: the deaf node does not step down after the heal",
+			steps:    []step{{400, 0b001, 0}, {1000, 0b011, 0}, {200, 0b001, 0}},
+			episode:  episode("oneway", 1, 100, 1000),
 			failures: []string{"two holders for 395ms after it was undone"},
 		},
 		{
