@@ -100,9 +100,11 @@ fuzz:
 	done
 
 # The chaos soak, long: a seeded random sequence of faults (kill -9,
-# SIGSTOP, link cuts, graceful stops, drains, VIPs deleted by hand) against
-# three nodes, with the VIPs watched every 5 ms. Needs root. `make test`
-# runs a short one; VIPD_CHAOS_SEED=N replays the faults of a run.
+# SIGSTOP, link cuts, graceful stops, drains, VIPs deleted by hand, and on
+# the network frames held then sent at once, 30 % loss, one-way partitions,
+# delay with reordering and duplication) against three nodes, with the VIPs
+# watched every 5 ms. Needs root and nft. `make test` runs a short one;
+# VIPD_CHAOS_SEED=N replays the faults of a run.
 CHAOS_DURATION ?= 5m
 CHAOS_TIMEOUT  ?= 30m
 .PHONY: chaos
