@@ -19,7 +19,8 @@
 // MLD snooping with a querier, and a host's Wire is a forwarder of the
 // lab's own between the host and the bridge that delays, reorders,
 // duplicates, drops or holds frames, as netem would where the kernel has
-// it. A HolderWatch samples which hosts have a VIP bound.
+// it. A HolderWatch samples which hosts have a VIP bound, a NeighbourWatch
+// which of them a client sends to for it.
 //
 // An APIServer stands in for kube-apiserver in a host, with a serving
 // certificate of a KubeadmPKI: a cluster CA and certificates made as kubeadm
