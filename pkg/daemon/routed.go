@@ -143,10 +143,12 @@ func (d *Daemon) prepareRouted(cfg Config, old live, look *lookups) (*routedChan
 			rc.stop = append(rc.stop, o)
 		}
 		var pub routed.Publisher = bgpPublisher{d}
+		var addrs routed.Addrs = d.addrs
 		if inst.Announce == config.AnnounceRoute {
-			pub = routed.KernelRoutes{Routes: d.routes(), Table: inst.RouteTable, Protocol: inst.RouteProtocol}
+			k := routed.KernelRoutes{Routes: d.routes(), Table: inst.RouteTable, Protocol: inst.RouteProtocol}
+			pub, addrs = k, k
 		}
-		ri := routed.New(spec.rc, pub, d.addrs, d.log)
+		ri := routed.New(spec.rc, pub, addrs, d.log)
 		rc.start = append(rc.start, &routedRunning{inst: inst, spec: spec, ri: ri, track: newTracking(inst), task: newTask()})
 	}
 	for _, r := range old.routed {
@@ -201,10 +203,11 @@ func (d *Daemon) commitRouted(rc *routedChange, old live) {
 				pred = o
 			}
 		}
-		if r.spec.announce == config.AnnounceRoute {
+		if r.spec.announce == config.AnnounceRoute && pred == nil {
 			// Routes a crashed run left behind go.
 			for _, p := range r.spec.rc.VIPs {
 				d.routes().Remove(netif.Route{Prefix: p, Table: r.spec.table, Protocol: r.spec.protocol})
+				d.routes().RemoveLocal(p, r.spec.protocol)
 			}
 		}
 		start := func() {

@@ -157,9 +157,11 @@ func TestRoutedNoBGP(t *testing.T) {
 			t.Fatal(err)
 		}
 		want := []string{
-			"route remove 203.0.113.10/32", // left by a crash, if any
-			"add 203.0.113.10/32", "route add 203.0.113.10/32 table 254 proto 200 metric 5",
-			"route remove 203.0.113.10/32", "remove 203.0.113.10/32",
+			// Left by a crash, if any.
+			"route remove 203.0.113.10/32", "route remove local 203.0.113.10/32",
+			// The VIP is a local route, not an address.
+			"route add local 203.0.113.10/32 proto 200", "route add 203.0.113.10/32 table 254 proto 200 metric 5",
+			"route remove 203.0.113.10/32", "route remove local 203.0.113.10/32",
 		}
 		if diff := cmp.Diff(want, h.notes("add 203", "remove 203", "route")); diff != "" {
 			t.Fatalf("(-want +got)\n%s", diff)
@@ -176,5 +178,15 @@ func (r *fakeRoutes) Add(rt netif.Route) error {
 
 func (r *fakeRoutes) Remove(rt netif.Route) error {
 	r.h.note("route remove %v", rt.Prefix)
+	return nil
+}
+
+func (r *fakeRoutes) AddLocal(p netip.Prefix, protocol int) error {
+	r.h.note("route add local %v proto %d", p, protocol)
+	return nil
+}
+
+func (r *fakeRoutes) RemoveLocal(p netip.Prefix, _ int) error {
+	r.h.note("route remove local %v", p)
 	return nil
 }

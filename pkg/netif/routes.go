@@ -134,6 +134,43 @@ func kernelMetric(r Route) uint32 {
 	return r.Metric
 }
 
+// AddLocal makes the node accept packets to p without p being an address
+// of an interface: a local route through lo in the local table (AnyIP),
+// marked with protocol. A routing daemon sees no connected route to p
+// then (FRR's zebra would make one of an address and prefer it to the
+// kernel route it should export), and p is never a source address.
+func (rs *Routes) AddLocal(p netip.Prefix, protocol int) error {
+	lo, err := rs.h.LinkByName("lo")
+	if err != nil {
+		return fmt.Errorf("netif: add local route to %s: %w", p, err)
+	}
+	r := localRoute(p, protocol)
+	r.LinkIndex = lo.Attrs().Index
+	if err := rs.h.RouteAdd(r); err != nil && !errors.Is(err, unix.EEXIST) {
+		return fmt.Errorf("netif: add local route to %s: %w", p, err)
+	}
+	return nil
+}
+
+// RemoveLocal removes the local route AddLocal added. A route that is not
+// there counts as removed.
+func (rs *Routes) RemoveLocal(p netip.Prefix, protocol int) error {
+	if err := rs.h.RouteDel(localRoute(p, protocol)); err != nil && !errors.Is(err, unix.ESRCH) {
+		return fmt.Errorf("netif: remove local route to %s: %w", p, err)
+	}
+	return nil
+}
+
+func localRoute(p netip.Prefix, protocol int) *netlink.Route {
+	return &netlink.Route{
+		Dst:      ipNet(p),
+		Table:    unix.RT_TABLE_LOCAL,
+		Protocol: netlink.RouteProtocol(protocol),
+		Scope:    netlink.SCOPE_HOST,
+		Type:     unix.RTN_LOCAL,
+	}
+}
+
 func toNetlinkRoute(r Route) *netlink.Route {
 	return &netlink.Route{
 		Dst:      ipNet(r.Prefix),

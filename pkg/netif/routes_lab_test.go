@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -51,6 +52,32 @@ func TestRoutes(t *testing.T) {
 		}
 		if err := rs.Remove(other); err != nil {
 			t.Fatal(err)
+		}
+
+		// A local route: the host answers p without holding it.
+		fam := "-4"
+		if r.Prefix.Addr().Is6() {
+			fam = "-6"
+		}
+		for range 2 {
+			if err := rs.AddLocal(r.Prefix, 200); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if out := h.Run(t, "ip", fam, "route", "show", "table", "local", "proto", "200"); !strings.Contains(out, "local "+r.Prefix.Addr().String()+" dev lo") {
+			t.Fatalf("local routes after AddLocal(%s):\n%s", r.Prefix, out)
+		}
+		if h.HasAddr(t, "lo", r.Prefix.Addr()) {
+			t.Errorf("AddLocal(%s) bound it", r.Prefix)
+		}
+		h.Run(t, "ping", "-c", "1", "-W", "1", r.Prefix.Addr().String())
+		for range 2 {
+			if err := rs.RemoveLocal(r.Prefix, 200); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if out := h.Run(t, "ip", fam, "route", "show", "table", "local", "proto", "200"); strings.TrimSpace(out) != "" {
+			t.Fatalf("local routes after RemoveLocal(%s):\n%s", r.Prefix, out)
 		}
 	}
 }
