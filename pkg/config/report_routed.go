@@ -11,8 +11,8 @@ import (
 
 // routed reports an instance announced by routing; nodes are in order of
 // preference. A node's route is withdrawn at once when a weight-0 check
-// fails, when it is drained or stopped; a dead node's route stays until
-// the routers' sessions to it time out.
+// fails, and made the worst when it is drained or stopped; a dead node's
+// route stays until the routers' sessions to it time out.
 func (r *reporter) routed(c *Config, inst Instance, nodes []reportNode) {
 	how := fmt.Sprintf("from kernel table %d, protocol %d, by the node's routing daemon (vipd speaks no BGP)", inst.RouteTable, inst.RouteProtocol)
 	if inst.Announce == AnnounceBGP {
@@ -100,7 +100,7 @@ func (r *reporter) routed(c *Config, inst Instance, nodes []reportNode) {
 				pref(first.healthy, false, prepend), pref(p, false, prepend), show(d), terms)
 		}
 	}
-	r.linef("drain or stop of a node: its route is withdrawn at once, its VIPs unbound %s later (withdraw_delay), when routers have moved the traffic", inst.WithdrawDelay)
+	r.linef("drain or stop of a node: its routes get the worst MED at once, and routers move the traffic to another node as soon as they have one; %s later (withdraw_delay) they are withdrawn and its VIPs unbound", inst.WithdrawDelay)
 }
 
 // pref spells the preference a priority gives a node's routes: its MED,

@@ -6,8 +6,8 @@ import "time"
 const (
 	StateAnnounced = "ANNOUNCED"
 	StateWithdrawn = "WITHDRAWN"
-	// StateLeaving: withdrawn, the VIPs still bound until the withdraw
-	// delay has passed.
+	// StateLeaving: withdrawn, or announced with the worst MED (drain,
+	// stop), the VIPs still bound until the withdraw delay has passed.
 	StateLeaving = "LEAVING"
 )
 

@@ -117,7 +117,7 @@ func TestRoutedBGP(t *testing.T) {
 		if _, err := d.Drain([]string{"api"}); err != nil {
 			t.Fatal(err)
 		}
-		step("drained", "withdraw 203.0.113.10/32")
+		step("drained", "announce 203.0.113.10/32 med 4294967295")
 		if st := d.Status(); !st.Routed[0].Drained {
 			t.Errorf("status when drained: %+v", st.Routed[0])
 		}
@@ -130,7 +130,7 @@ func TestRoutedBGP(t *testing.T) {
 		if err := stop(); err != nil {
 			t.Fatal(err)
 		}
-		step("stop", "withdraw 203.0.113.10/32", "remove 203.0.113.10/32", "speaker stopped")
+		step("stop", "announce 203.0.113.10/32 med 4294967295", "withdraw 203.0.113.10/32", "remove 203.0.113.10/32", "speaker stopped")
 		if d := time.Since(start); d != 2*time.Second {
 			t.Errorf("stopping took %v, want the withdraw delay, 2s", d)
 		}
@@ -161,6 +161,7 @@ func TestRoutedNoBGP(t *testing.T) {
 			"route remove 203.0.113.10/32", "route remove local 203.0.113.10/32",
 			// The VIP is a local route, not an address.
 			"route add local 203.0.113.10/32 proto 200", "route add 203.0.113.10/32 table 254 proto 200 metric 5",
+			"route add 203.0.113.10/32 table 254 proto 200 metric 4294967295",
 			"route remove 203.0.113.10/32", "route remove local 203.0.113.10/32",
 		}
 		if diff := cmp.Diff(want, h.notes("add 203", "remove 203", "route")); diff != "" {

@@ -5,12 +5,15 @@
 // it over all of them (ECMP).
 //
 // An Instance binds its VIPs, then announces them, while the node is
-// healthy, not faulted and not drained; a fault withdraws the routes at
-// once. Leaving (a fault, a drain, a stop) is make before break: the
-// routes are withdrawn, the routers are given the withdraw delay to move
-// the traffic elsewhere, and only then are the VIPs unbound. The
-// announcements go through a Publisher: a BGP speaker (package bgp), or
-// routes in a kernel table for the node's FRR or BIRD (Routes).
+// healthy, not faulted and not drained. A fault withdraws the routes at
+// once and unbinds the VIPs after the withdraw delay, which the routers
+// have to move the traffic elsewhere. A drain or a stop is make before
+// break: the routes get the worst preference, so that routers move the
+// traffic as soon as another node's route is usable and keep a route
+// meanwhile; after the withdraw delay they are withdrawn and the VIPs
+// unbound. The announcements go through a Publisher: a BGP speaker
+// (package bgp/gobgp), or routes in a kernel table for the node's FRR or
+// BIRD (KernelRoutes).
 //
 // What to announce is decided by a pure function of the configuration
 // and the health (Target); Run only carries it out, in order.

@@ -81,7 +81,8 @@ const (
 	Withdrawn State = iota
 	// Announced: the VIPs are bound and announced.
 	Announced
-	// Leaving: the routes are withdrawn; the VIPs stay bound until the
+	// Leaving: the routes are withdrawn, or announced with the worst
+	// preference (a drain, a stop); the VIPs stay bound until the
 	// withdraw delay has passed.
 	Leaving
 )
@@ -169,60 +170,104 @@ func (i *Instance) Status() Status {
 }
 
 // Run announces and withdraws as the health changes until ctx ends; then
-// it withdraws, waits the withdraw delay and unbinds the VIPs before it
-// returns.
+// it leaves as a drain does before it returns.
+//
+// A fault withdraws at once and unbinds the VIPs after the withdraw
+// delay. A drain or a stop leaves make before break: the routes are
+// announced again with the worst preference (LeavingMED), so that routers
+// move the traffic to another node as soon as they have one, and keep
+// sending it here while they have none; after the withdraw delay they are
+// withdrawn and the VIPs unbound. A route that disappears can leave a
+// router with none for a moment, even where another node announces one:
+// FRR was seen answering "network unreachable" for 30 ms.
 func (i *Instance) Run(ctx context.Context) error {
-	var unbind <-chan time.Time // the withdraw delay has passed
 	var timer *time.Timer
-	defer func() {
+	var expired <-chan time.Time // the withdraw delay has passed
+	depreffed := false           // Leaving with the worst preference, not withdrawn yet
+	wait := func() {
+		if timer == nil {
+			timer = time.NewTimer(i.cfg.WithdrawDelay)
+			expired = timer.C
+		}
+	}
+	stopWait := func() {
 		if timer != nil {
 			timer.Stop()
+			timer, expired = nil, nil
 		}
-	}()
+	}
+	defer stopWait()
 	for {
 		i.mu.Lock()
 		h := i.health
 		state := i.st.State
 		i.mu.Unlock()
 		announce, pref, reason := Target(i.cfg, h)
+		graceful := h.Fault == vrrp.Drained
 		switch {
 		case announce:
-			if timer != nil {
-				timer.Stop()
-				timer, unbind = nil, nil
-			}
+			stopWait()
+			depreffed = false
 			i.announce(h, pref, reason)
-		case state == Announced:
+		case state == Announced && graceful:
+			i.depref(h, reason)
+			depreffed = true
+			wait()
+		case state == Announced, depreffed && !graceful:
+			// A fault, also while draining: withdraw now.
 			i.withdraw(h, reason)
-			timer = time.NewTimer(i.cfg.WithdrawDelay)
-			unbind = timer.C
+			depreffed = false
+			wait()
 		default:
 			i.setReason(h, reason)
 		}
 		select {
 		case <-i.wake:
-		case <-unbind:
-			timer, unbind = nil, nil
-			i.unbind("withdraw delay passed")
+		case <-expired:
+			timer, expired = nil, nil
+			if depreffed {
+				i.withdraw(h, reason)
+				depreffed = false
+			}
+			i.unbind(reason)
 		case <-ctx.Done():
 			i.mu.Lock()
 			state := i.st.State
 			i.mu.Unlock()
+			if state == Withdrawn {
+				return nil
+			}
 			if state == Announced {
+				i.depref(h, "stopping")
+				depreffed = true
+			}
+			// The routers move the traffic before the routes and
+			// the VIPs go.
+			wait()
+			<-expired
+			timer, expired = nil, nil
+			if depreffed {
 				i.withdraw(h, "stopping")
 			}
-			if state != Withdrawn {
-				if timer == nil {
-					timer = time.NewTimer(i.cfg.WithdrawDelay)
-				}
-				// The routers move the traffic before the VIPs go.
-				<-timer.C
-				timer = nil
-				i.unbind("stopped")
-			}
+			i.unbind("stopped")
 			return nil
 		}
 	}
+}
+
+// LeavingMED is the MED of the routes of a node that leaves: the worst.
+const LeavingMED = 1<<32 - 1
+
+// depref announces the VIPs with the worst preference; they stay bound.
+func (i *Instance) depref(h router.Health, reason string) {
+	var errs []error
+	pref := bgp.Pref{MED: LeavingMED}
+	for _, p := range i.cfg.VIPs {
+		if err := i.pub.Announce(p, pref); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	i.set(Leaving, h, pref, reason, 0, errs)
 }
 
 // announce binds the VIPs, then announces them with pref.

@@ -121,24 +121,36 @@ func TestRun(t *testing.T) {
 		// Healthy again while leaving: announced again, not unbound.
 		inst.SetHealth(router.Health{Priority: 250})
 		step("healthy again", "bind 203.0.113.10/32", "announce 203.0.113.10/32 med 5")
+		// A drain leaves make before break: the worst preference first.
 		inst.SetHealth(router.Health{Priority: 250, Fault: vrrp.Drained})
-		step("drained", "withdraw 203.0.113.10/32")
+		step("drained", "announce 203.0.113.10/32 med 4294967295")
+		state(Leaving)
 		time.Sleep(time.Second)
 		inst.SetHealth(router.Health{Priority: 250})
 		step("resumed", "bind 203.0.113.10/32", "announce 203.0.113.10/32 med 5")
 		time.Sleep(2 * time.Second)
 		step("no unbind left over")
 
-		// Stopping: withdraw, wait, unbind, return.
+		// A check fails while draining: withdrawn at once.
+		inst.SetHealth(router.Health{Priority: 250, Fault: vrrp.Drained})
+		step("drained again", "announce 203.0.113.10/32 med 4294967295")
+		inst.SetHealth(router.Health{Priority: 250, Fault: vrrp.SoftFault})
+		step("check fails while draining", "withdraw 203.0.113.10/32")
+		time.Sleep(2 * time.Second)
+		step("delay", "unbind 203.0.113.10/32")
+		inst.SetHealth(router.Health{Priority: 250})
+		step("healthy once more", "bind 203.0.113.10/32", "announce 203.0.113.10/32 med 5")
+
+		// Stopping: the worst preference, wait, withdraw, unbind, return.
 		cancel()
-		step("stopping", "withdraw 203.0.113.10/32")
+		step("stopping", "announce 203.0.113.10/32 med 4294967295")
 		select {
 		case <-done:
 			t.Fatal("Run returned before the withdraw delay")
 		default:
 		}
 		time.Sleep(2 * time.Second)
-		step("stopped", "unbind 203.0.113.10/32")
+		step("stopped", "withdraw 203.0.113.10/32", "unbind 203.0.113.10/32")
 		if err := <-done; err != nil {
 			t.Fatal(err)
 		}
