@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
@@ -463,5 +464,52 @@ func TestRouteMode(t *testing.T) {
 				t.Errorf("vipd left routes behind in table %d:\n%s", table, out)
 			}
 		})
+	}
+}
+
+// TestREADMERoutingConfigs checks the FRR and BIRD configurations of the
+// README's "Routed fabrics" section with the daemons' own checkers: the
+// lab runs the same configurations (lab.FRRRouter, lab.BIRDRouter,
+// lab.FRRExporter, lab.BIRDExporter), these are their short forms.
+func TestREADMERoutingConfigs(t *testing.T) {
+	lab.RequireCommand(t, "bird")
+	lab.RequireCommand(t, "vtysh")
+	b, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, ok := strings.Cut(string(b), "\n## Routed fabrics")
+	if !ok {
+		t.Fatal(`README.md has no "Routed fabrics" section`)
+	}
+	section, _, _ = strings.Cut(section, "\n## ")
+	blocks := strings.Split(section, "```")
+	checked := 0
+	for i := 1; i < len(blocks); i += 2 {
+		block := strings.TrimPrefix(blocks[i], "\n")
+		file := filepath.Join(t.TempDir(), "conf")
+		switch {
+		case strings.Contains(block, "router bgp"):
+			if err := os.WriteFile(file, []byte(block), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			out, err := exec.Command("/usr/lib/frr/bgpd", "-C", "-S", "-f", file).CombinedOutput()
+			if err != nil || strings.Contains(string(out), "No such command") || strings.Contains(string(out), "rror") {
+				t.Errorf("FRR refuses the README's\n%s\n%v: %s", block, err, out)
+			}
+		case strings.Contains(block, "protocol "):
+			if err := os.WriteFile(file, []byte("router id 192.0.2.1;\nprotocol device {}\n"+block), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if out, err := exec.Command("bird", "-p", "-c", file).CombinedOutput(); err != nil {
+				t.Errorf("BIRD refuses the README's\n%s\n%v: %s", block, err, out)
+			}
+		default:
+			continue
+		}
+		checked++
+	}
+	if checked != 4 {
+		t.Errorf("checked %d configurations in the README's section, want 4 (FRR and BIRD, router and node)", checked)
 	}
 }
