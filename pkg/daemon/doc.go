@@ -6,6 +6,13 @@
 // against other address managers, removes VIPs a crashed run left behind,
 // and runs everything until its context ends, when masters resign.
 //
+// Instances announced by routing (announce = "bgp" or "route") run beside
+// the routers (routed.go): a routed.Instance each, fed the same health and
+// drains, and for those announced over BGP one Speaker, which vipd links
+// in only when built with GoBGP (Options.NewSpeaker). At the end they
+// leave make before break while the masters resign, and the speaker stops
+// last.
+//
 // The start-up and each reload are a plan (plan.go: keep, reconfigure,
 // replace, start or stop each router) applied all or nothing (reload.go:
 // prepare what can fail, then commit). The host is reached through a

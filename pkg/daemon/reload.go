@@ -282,11 +282,10 @@ func (d *Daemon) commit(c *change) {
 	resigning := d.resigning
 	d.resigning = append(slices.Clip(d.resigning), later...)
 	d.routed = append(slices.Clip(c.routed.keep), c.routed.start...)
-	switch {
-	case c.routed.speaker != nil:
+	if c.routed.speaker != nil {
+		// A speaker no instance needs any more stays until the
+		// removed ones have left (commitRouted).
 		d.speaker = c.routed.speaker
-	case c.routed.stopSpeaker:
-		d.speaker = nil
 	}
 	d.mu.Unlock()
 

@@ -172,12 +172,10 @@ func (d *Daemon) routes() routed.RouteTable {
 // new ones under d.mu. Removed instances withdraw and leave in the
 // background; replaced ones before their successor starts.
 func (d *Daemon) commitRouted(rc *routedChange, old live) {
-	if rc.stopSpeaker && old.speaker != nil {
-		if rc.speaker != nil {
-			// The new speaker announces what the old one did.
-			for _, r := range old.speaker.sp.Status().Routes {
-				rc.speaker.sp.Announce(r.Prefix, r.Pref)
-			}
+	if rc.stopSpeaker && old.speaker != nil && rc.speaker != nil {
+		// The new speaker announces what the old one did.
+		for _, r := range old.speaker.sp.Status().Routes {
+			rc.speaker.sp.Announce(r.Prefix, r.Pref)
 		}
 		old.speaker.cancel()
 		<-old.speaker.done
@@ -225,11 +223,33 @@ func (d *Daemon) commitRouted(rc *routedChange, old live) {
 			start()
 		})
 	}
-	if len(rc.stop) > 0 {
-		stopped := slices.Clone(rc.stop)
+	stopped := slices.Clone(rc.stop)
+	sp := old.speaker
+	if !rc.stopSpeaker || rc.speaker != nil {
+		sp = nil
+	}
+	if len(stopped) > 0 || sp != nil {
 		d.background.Go(func() {
 			for _, r := range stopped {
 				<-r.done
+			}
+			if sp == nil {
+				return
+			}
+			// No instance needed the speaker any more: it stops once
+			// the removed ones have left, unless a reload meanwhile
+			// brought one back.
+			d.mu.Lock()
+			needed := d.speaker == sp && slices.ContainsFunc(d.routed, func(r *routedRunning) bool {
+				return r.inst.Announce == config.AnnounceBGP
+			})
+			if !needed && d.speaker == sp {
+				d.speaker = nil
+			}
+			d.mu.Unlock()
+			if !needed {
+				sp.cancel()
+				<-sp.done
 			}
 		})
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/netip"
+	"slices"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -190,4 +191,54 @@ func (r *fakeRoutes) AddLocal(p netip.Prefix, protocol int) error {
 func (r *fakeRoutes) RemoveLocal(p netip.Prefix, _ int) error {
 	r.h.note("route remove local %v", p)
 	return nil
+}
+
+// TestRoutedReload: a reload that changes the priority announces the new
+// preference without withdrawing; one that removes the instance has it
+// leave in the background, and the speaker stop with it.
+func TestRoutedReload(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := (&fakeNet{}).host("192.0.2.11")
+		h.addIface("lo", 1)
+		sp := &fakeSpeaker{h: h, routes: make(map[netip.Prefix]bgp.Pref)}
+		cfg := Config{
+			Checks:    []health.Spec{{Name: "apiserver"}},
+			Instances: []config.Instance{routedInstance(config.AnnounceBGP)},
+			BGP:       &bgp.Config{ASN: 64512},
+		}
+		d, _ := runDaemon(t, h, cfg, Options{NewSpeaker: func(bgp.Config, *slog.Logger) Speaker { return sp }})
+		time.Sleep(time.Second)
+		filter := []string{"add 203", "remove 203", "announce", "withdraw", "speaker stopped"}
+		seen := len(h.notes(filter...))
+		later := func() []string {
+			synctest.Wait()
+			n := h.notes(filter...)[seen:]
+			seen += len(n)
+			return n
+		}
+
+		cfg.Instances[0].Priority = 240
+		if err := d.Reload(context.Background(), cfg); err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff([]string{"add 203.0.113.10/32", "announce 203.0.113.10/32 med 15"}, later()); diff != "" {
+			t.Errorf("reload of the priority (-want +got)\n%s", diff)
+		}
+
+		cfg.Instances = nil
+		if err := d.Reload(context.Background(), cfg); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(3 * time.Second)
+		want := []string{"announce 203.0.113.10/32 med 4294967295", "withdraw 203.0.113.10/32", "remove 203.0.113.10/32", "speaker stopped"}
+		got := later()
+		slices.Sort(want)
+		slices.Sort(got)
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("reload without the instance (-want +got)\n%s", diff)
+		}
+		if st := d.Status(); len(st.Routed) != 0 || st.BGP != nil {
+			t.Errorf("status after the reload: %+v, BGP %+v", st.Routed, st.BGP)
+		}
+	})
 }
