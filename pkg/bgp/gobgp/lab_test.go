@@ -371,3 +371,40 @@ func TestRouters(t *testing.T) {
 		}
 	}
 }
+
+// TestPassword: a session with a TCP MD5 key comes up with FRR and BIRD
+// when both ends have it, and not when the node has another.
+func TestPassword(t *testing.T) {
+	lab.Require(t)
+	for _, router := range []string{"frr", "bird"} {
+		t.Run(router, func(t *testing.T) {
+			rl := newRoutedLab(t)
+			n1 := rl.addrs["n1"]
+			id := netip.MustParseAddr("192.0.2.1")
+			neighbors := []lab.Neighbor{{Addr: n1[0], ASN: 64512}, {Addr: rl.addrs["n2"][0], ASN: 64512}}
+			if router == "frr" {
+				conf := lab.FRRRouter(64500, id, neighbors, nil)
+				conf = strings.Replace(conf, " address-family ipv4", fmt.Sprintf(" neighbor %s password s3cret\n neighbor %s password s3cret\n address-family ipv4", n1[0], rl.addrs["n2"][0]), 1)
+				lab.StartFRR(t, rl.fabric.Router(), conf)
+			} else {
+				conf := strings.ReplaceAll(lab.BIRDRouter(64500, id, neighbors), "\tdirect;\n", "\tdirect;\n\tpassword \"s3cret\";\n")
+				lab.StartBIRD(t, rl.fabric.Router(), conf)
+			}
+			for i, n := range rl.nodes {
+				a := rl.addrs[n.Name()]
+				password := "s3cret"
+				if i == 1 {
+					password = "wrong"
+				}
+				r := startRemote(t, n, bgp.Config{ASN: 64512, RouterID: a[0], HoldTime: 3 * time.Second,
+					Peers: []bgp.Peer{{Address: lab.RouterAddr(netip.PrefixFrom(a[0], 28)), ASN: 64500, Password: password}}})
+				r.announce(vip4, uint32(5+10*i))
+			}
+			rl.waitNextHops(t, vip4, "n1")
+			// n2's key is wrong: its session never comes up, so the
+			// router has n1's route alone however long it waits.
+			time.Sleep(2 * time.Second)
+			rl.waitNextHops(t, vip4, "n1")
+		})
+	}
+}
