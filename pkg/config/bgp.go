@@ -257,6 +257,9 @@ func (p *parser) routed(ri rawInstance, inst *Instance, bad func(key, format str
 			inst.WithdrawDelay = d
 		}
 	}
+	if inst.Announce == AnnounceRoute && ri.Interface != nil {
+		bad("interface", "interface has no effect with announce = \"route\": its VIPs are local routes through lo, not addresses; remove it")
+	}
 	if inst.Announce != AnnounceRoute {
 		for key, set := range map[string]bool{"route_table": ri.RouteTable != nil, "route_protocol": ri.RouteProtocol != nil} {
 			if set {

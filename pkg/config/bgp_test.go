@@ -203,6 +203,11 @@ func TestParseBGPErrors(t *testing.T) {
 			want: `vipd.toml:18: instance "api": route_protocol 186 is FRR's own`,
 		},
 		{
+			name: "interface in route mode",
+			src:  head + strings.Replace(routedAPI("interface = \"lo\""), `"bgp"`, `"route"`, 1),
+			want: `vipd.toml:18: instance "api": interface has no effect with announce = "route"`,
+		},
+		{
 			name: "withdraw delay",
 			src:  head + bgpTable + routedAPI("withdraw_delay = \"2m\""),
 			want: `vipd.toml:27: instance "api": withdraw_delay 2m0s is out of range 0s..1m`,
