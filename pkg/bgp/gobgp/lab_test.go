@@ -408,3 +408,19 @@ func TestPassword(t *testing.T) {
 		})
 	}
 }
+
+// TestSource: a peer's source address is the session's: the router knows
+// the node by its second address only, and the session comes up from it.
+func TestSource(t *testing.T) {
+	lab.Require(t)
+	rl := newRoutedLab(t)
+	n1 := rl.nodes[0]
+	second := netip.MustParseAddr("198.51.100.19")
+	n1.Run(t, "ip", "addr", "add", second.String()+"/28", "dev", "eth0")
+	lab.StartFRR(t, rl.fabric.Router(), lab.FRRRouter(64500, netip.MustParseAddr("192.0.2.1"), []lab.Neighbor{{Addr: second, ASN: 64512}}, nil))
+	a := rl.addrs["n1"]
+	r := startRemote(t, n1, bgp.Config{ASN: 64512, RouterID: a[0], HoldTime: 3 * time.Second,
+		Peers: []bgp.Peer{{Address: lab.RouterAddr(netip.PrefixFrom(a[0], 28)), ASN: 64500, Source: second}}})
+	r.announce(vip4, 5)
+	rl.waitNextHops(t, vip4, "n1")
+}
