@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -209,7 +210,10 @@ func (m *Monitor) runCheck(ctx context.Context, c *check, offset time.Duration) 
 			default:
 			}
 		}
-		burst = burst && err != nil && st.State != Unhealthy
+		// Only refused connections are certain: a target that answers
+		// with an error (503 while etcd is away) keeps the ordinary
+		// rise/fall timing.
+		burst = burst && errors.Is(err, syscall.ECONNREFUSED) && st.State != Unhealthy
 		if burst {
 			t.Reset(0)
 			continue

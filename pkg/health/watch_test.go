@@ -3,6 +3,7 @@ package health
 import (
 	"context"
 	"encoding/pem"
+	"errors"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -220,3 +221,32 @@ func exitSeen(t *testing.T, s Spec, stop func(), watched func() bool) {
 type zeroSource struct{}
 
 func (zeroSource) Uint64() uint64 { return 1 } // Int64N(n) of it is 0
+
+// TestWatchSoftFailure: when the connection closes while the target
+// answers with errors (503: up, but not ready), the check probes once at
+// once and then keeps its interval: only refused connections are probed
+// back to back.
+func TestWatchSoftFailure(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var mu sync.Mutex
+		failing := false
+		f := &watchingFake{targets: make(chan net.Conn, 4), fakeChecker: &fakeChecker{probe: func(context.Context, int) (string, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			if failing {
+				return "", errors.New("GET https://127.0.0.1:6443/readyz: status 503")
+			}
+			return "", nil
+		}}}
+		m := startWatching(t, fakeSpec("api", time.Hour, 1, 3), f)
+		target := <-f.targets
+		mu.Lock()
+		failing = true
+		mu.Unlock()
+		target.Close() // the server closes an idle connection
+		synctest.Wait()
+		if st, _ := m.Status("api"); st.State != Healthy || st.Probes != 2 || st.Failures != 1 {
+			t.Fatalf("after an idle close while not ready: %+v, want healthy after 1 failed probe", st)
+		}
+	})
+}
