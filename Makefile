@@ -69,7 +69,9 @@ test: build
 	@if [ "$$(id -u)" = 0 ]; then scripts/lab-deps.sh; fi
 	$(GO) vet ./...
 	$(GO) test -race -count=1 $$($(GO) list ./... | grep -v /e2e)
-	$(GO) test -count=1 ./e2e/
+	# go test's default 10m timeout: the lab took 6m20s on a quiet 2-core
+	# machine and 10m52s with stress-ng --cpu 2 running beside it.
+	$(GO) test -count=1 -timeout 40m ./e2e/
 	@if [ "$$(id -u)" != 0 ]; then echo "make test: not root, so the namespace lab tests were skipped; sudo make test runs them (and installs the tools they need)"; fi
 
 unit:
