@@ -32,6 +32,10 @@ vips = ["192.0.2.100/24"]`)
 		t.Fatalf("vipctl status on cp-1: %v\n%s", err, out)
 	}
 	t.Logf("vipctl status on cp-1:\n%s", out)
+	// The static pod's liveness probe, against a real daemon.
+	if out, err := p1.vipctl("live"); err != nil || out != "live\n" {
+		t.Fatalf("vipctl live on cp-1: %v\n%s", err, out)
+	}
 
 	ping := startPing(t, client, vip4, 2*time.Second)
 	time.Sleep(500 * time.Millisecond)

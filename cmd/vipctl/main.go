@@ -42,6 +42,9 @@ Commands:
   drain [NAME...]                make instances give up mastership and stay
                                  backups (all instances without names)
   resume [NAME...]               undo drain
+  live                           exit 0 when every virtual router of vipd
+                                 answers (a liveness probe), 1 when one is
+                                 stuck or vipd does not answer
   version                        print the versions of vipctl and vipd
   convert-keepalived [-o DIR] [-id ID] [-root DIR] [-unsafe] FILE...
                                  convert keepalived.conf files, one per node,
@@ -93,6 +96,8 @@ func (c cli) run(args []string) int {
 		return c.status(*socket, rest)
 	case "drain", "resume":
 		return c.change(cmd, *socket, rest)
+	case "live":
+		return c.live(*socket, rest)
 	case "version":
 		return c.showVersion(*socket, rest)
 	case "convert-keepalived":
@@ -289,6 +294,23 @@ func (c cli) change(cmd, socket string, args []string) int {
 	for _, n := range affected {
 		fmt.Fprintln(c.stdout, done, n)
 	}
+	return 0
+}
+
+func (c cli) live(socket string, args []string) int {
+	pos, err := parse(commandFlags("live", &socket), args)
+	if err != nil {
+		return c.usageError(fmt.Errorf("live: %w", err))
+	}
+	if len(pos) > 0 {
+		return c.usageError(fmt.Errorf("live: unexpected argument %q", pos[0]))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
+	defer cancel()
+	if err := control.NewClient(socket).Live(ctx); err != nil {
+		return c.fail("live", socket, err)
+	}
+	fmt.Fprintln(c.stdout, "live")
 	return 0
 }
 

@@ -175,6 +175,18 @@ func TestVersion(t *testing.T) {
 	checkResult(t, result{stdout: "vipctl v9.9.9\nvipd v1.2.3\n"}, runCLI("-socket", path, "version"))
 }
 
+func TestLive(t *testing.T) {
+	t.Parallel()
+	path, b := serveSample(t)
+	checkResult(t, result{stdout: "live\n"}, runCLI("-socket", path, "live"))
+	b.SetLive(errors.New("router api/ipv4 does not answer: context deadline exceeded"))
+	checkResult(t, result{code: 1, stderr: "vipctl: live: router api/ipv4 does not answer: context deadline exceeded\n"},
+		runCLI("live", "-socket", path))
+	missing := filepath.Join(t.TempDir(), "missing.sock")
+	checkResult(t, result{code: 1, stderr: "vipctl: vipd is not running: no socket at " + missing + "\n"},
+		runCLI("-socket", missing, "live"))
+}
+
 func TestDrainResume(t *testing.T) {
 	requireRoot(t)
 	t.Parallel()
@@ -209,6 +221,7 @@ func TestUsage(t *testing.T) {
 		{[]string{"status", "a", "b"}, 2, `vipctl: status: one instance name at most, got ["a" "b"]`},
 		{[]string{"drain", "-all"}, 2, "vipctl: drain: flag provided but not defined: -all"},
 		{[]string{"version", "now"}, 2, `vipctl: version: unexpected argument "now"`},
+		{[]string{"live", "api"}, 2, `vipctl: live: unexpected argument "api"`},
 		{[]string{"-h"}, 0, ""},
 		{[]string{"help"}, 0, ""},
 		{[]string{"status", "-h"}, 0, ""},

@@ -266,7 +266,7 @@ terminationGracePeriodSeconds: 30`)
   # while its checks fail (the VIP moves then; a restart would not help).
   livenessProbe:
     exec:
-      command: ["/usr/bin/vipctl", "-socket", ` + yq(s.Socket) + `, "status"]
+      command: ["/usr/bin/vipctl", "-socket", ` + yq(s.Socket) + `, "live"]
     periodSeconds: 10
     timeoutSeconds: 5
     failureThreshold: 3

@@ -138,7 +138,7 @@ func checkPodSpec(t *testing.T, spec corev1.PodSpec, cfg, image string, tls []st
 	if p == nil || p.Exec == nil {
 		t.Fatal("no exec liveness probe")
 	}
-	if diff := cmp.Diff([]string{"/usr/bin/vipctl", "-socket", "/run/vipd/vipd.sock", "status"}, p.Exec.Command); diff != "" {
+	if diff := cmp.Diff([]string{"/usr/bin/vipctl", "-socket", "/run/vipd/vipd.sock", "live"}, p.Exec.Command); diff != "" {
 		t.Errorf("liveness probe (-want +got)\n%s", diff)
 	}
 	if p.TimeoutSeconds < 5 || p.FailureThreshold < 2 {

@@ -224,7 +224,7 @@ func watchdog(ctx context.Context, d *gate, log *slog.Logger) {
 		case <-t.C:
 		}
 		pctx, cancel := context.WithTimeout(ctx, interval/3)
-		err := d.Ping(pctx)
+		err := d.Live(pctx)
 		cancel()
 		if err != nil {
 			log.Error("watchdog: not feeding systemd", "error", err)

@@ -174,11 +174,12 @@ func (g *gate) Resume(names []string) ([]string, error) {
 	return d.Resume(names)
 }
 
-// Ping checks the daemon's routers for the watchdog; while vipd waits
-// there is nothing that could be stuck.
-func (g *gate) Ping(ctx context.Context) error {
+// Live checks that the daemon's routers answer, for the watchdog and the
+// control API's liveness probe; while vipd waits there is nothing that
+// could be stuck.
+func (g *gate) Live(ctx context.Context) error {
 	if d, _ := g.daemon(); d != nil {
-		return d.Ping(ctx)
+		return d.Live(ctx)
 	}
 	return nil
 }

@@ -17,6 +17,10 @@ const (
 	PathStatus = "/v1/status"
 	PathDrain  = "/v1/drain"
 	PathResume = "/v1/resume"
+	// PathLive answers 200 when every virtual router's goroutine
+	// answers, 503 when one is stuck: a liveness probe for where
+	// systemd's watchdog does not run (a static pod).
+	PathLive = "/v1/live"
 )
 
 // States of an Instance.
@@ -249,6 +253,11 @@ type InstancesRequest struct {
 // instances affected.
 type InstancesResponse struct {
 	Instances []string `json:"instances"`
+}
+
+// LiveResponse is the answer to GET /v1/live when vipd is live.
+type LiveResponse struct {
+	Live bool `json:"live"`
 }
 
 // ErrorResponse is the body of every answer with a status other than 200.

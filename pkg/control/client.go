@@ -108,6 +108,19 @@ func (c *Client) Resume(ctx context.Context, names ...string) ([]string, error) 
 	return c.change(ctx, PathResume, names)
 }
 
+// Live returns nil when vipd answers that every virtual router's goroutine
+// answers, and an *APIError with status 503 naming those that do not.
+func (c *Client) Live(ctx context.Context) error {
+	var resp LiveResponse
+	if err := c.do(ctx, http.MethodGet, PathLive, nil, &resp); err != nil {
+		return err
+	}
+	if !resp.Live {
+		return fmt.Errorf("control: %s answered 200 without live", PathLive)
+	}
+	return nil
+}
+
 func (c *Client) change(ctx context.Context, path string, names []string) ([]string, error) {
 	body, err := json.Marshal(InstancesRequest{Instances: nonNil(names)})
 	if err != nil {

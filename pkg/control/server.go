@@ -29,6 +29,9 @@ type Backend interface {
 	Drain(names []string) ([]string, error)
 	// Resume undoes Drain, with the same conventions.
 	Resume(names []string) ([]string, error)
+	// Live returns nil when every virtual router's goroutine answers
+	// before ctx ends, and an error naming those that do not.
+	Live(ctx context.Context) error
 }
 
 // ErrAlreadyRunning is returned by Listen when a server answers on the
@@ -44,6 +47,10 @@ const (
 	writeTimeout      = 10 * time.Second
 	idleTimeout       = 60 * time.Second
 	shutdownTimeout   = 2 * time.Second
+	// liveTimeout bounds GET /v1/live: a router goes round its loop in
+	// microseconds, and the answer must come before a probe's own
+	// timeout (vipctl's callTimeout, a pod's timeoutSeconds).
+	liveTimeout = 3 * time.Second
 	// staleDialTimeout bounds the probe of an existing socket file: a
 	// live server accepts at once, the kernel queues the connection even
 	// if the server is busy.
@@ -246,9 +253,22 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		s.change(w, r, "resume", s.b.Resume)
+	case PathLive:
+		if r.Method != http.MethodGet {
+			methodNotAllowed(w, r, http.MethodGet)
+			return
+		}
+		ctx, cancel := context.WithTimeout(r.Context(), liveTimeout)
+		defer cancel()
+		if err := s.b.Live(ctx); err != nil {
+			s.log.Warn("control: not live", "error", err)
+			writeError(w, http.StatusServiceUnavailable, err.Error())
+			return
+		}
+		writeJSON(w, http.StatusOK, LiveResponse{Live: true})
 	default:
-		writeError(w, http.StatusNotFound, fmt.Sprintf("no such endpoint %q (this vipd serves %s, %s, %s)",
-			r.URL.Path, PathStatus, PathDrain, PathResume))
+		writeError(w, http.StatusNotFound, fmt.Sprintf("no such endpoint %q (this vipd serves %s, %s, %s, %s)",
+			r.URL.Path, PathStatus, PathDrain, PathResume, PathLive))
 	}
 }
 

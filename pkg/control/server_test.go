@@ -224,6 +224,27 @@ func TestDrainResume(t *testing.T) {
 	}
 }
 
+// TestLive: the probe answers what the backend says, and a stuck router
+// is named in the 503's message.
+func TestLive(t *testing.T) {
+	t.Parallel()
+	b := controltest.NewBackend(controltest.Sample())
+	c := control.NewClient(controltest.Serve(t, b))
+	if err := c.Live(ctxT(t)); err != nil {
+		t.Fatalf("Live: %v, want nil", err)
+	}
+	b.SetLive(errors.New("router api/ipv4 does not answer: context deadline exceeded"))
+	err := c.Live(ctxT(t))
+	var ae *control.APIError
+	if !errors.As(err, &ae) || ae.StatusCode != http.StatusServiceUnavailable || !strings.Contains(ae.Message, "router api/ipv4 does not answer") {
+		t.Fatalf("Live: %v, want a 503 naming the stuck router", err)
+	}
+	b.SetLive(nil)
+	if err := c.Live(ctxT(t)); err != nil {
+		t.Fatalf("Live after recovery: %v, want nil", err)
+	}
+}
+
 func TestUnknownInstance(t *testing.T) {
 	requireRoot(t)
 	t.Parallel()
@@ -304,6 +325,7 @@ func TestHTTPErrors(t *testing.T) {
 		{name: "post status", method: "POST", path: control.PathStatus, body: "{}", wantCode: 405, wantMsg: "method not allowed, use GET", wantAllow: "GET"},
 		{name: "get drain", method: "GET", path: control.PathDrain, wantCode: 405, wantMsg: "method not allowed, use POST", wantAllow: "POST"},
 		{name: "delete resume", method: "DELETE", path: control.PathResume, wantCode: 405, wantAllow: "POST"},
+		{name: "post live", method: "POST", path: control.PathLive, body: "{}", wantCode: 405, wantAllow: "GET"},
 		{name: "truncated", root: true, method: "POST", path: control.PathDrain, body: `{"instances": [`, wantCode: 400, wantMsg: "malformed request"},
 		{name: "not an object", root: true, method: "POST", path: control.PathDrain, body: `["api"]`, wantCode: 400, wantMsg: "malformed request"},
 		{name: "wrong type", root: true, method: "POST", path: control.PathResume, body: `{"instances": "api"}`, wantCode: 400, wantMsg: "malformed request"},

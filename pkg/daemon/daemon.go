@@ -303,8 +303,9 @@ func (d *Daemon) shutdown() {
 	}
 }
 
-// Ping checks that every router's goroutine answers: the watchdog.
-func (d *Daemon) Ping(ctx context.Context) error {
+// Live checks that every router's goroutine answers: the watchdog and
+// the liveness probe.
+func (d *Daemon) Live(ctx context.Context) error {
 	d.mu.Lock()
 	rs := d.routers
 	d.mu.Unlock()

@@ -19,9 +19,10 @@ var _ control.Backend = (*Backend)(nil)
 // Backend is a control.Backend over a Status held in memory: Drain and
 // Resume set Drained on the instances they name and record the call.
 type Backend struct {
-	mu     sync.Mutex
-	status control.Status
-	calls  []Call
+	mu      sync.Mutex
+	status  control.Status
+	calls   []Call
+	liveErr error
 }
 
 // Call is one Drain or Resume a Backend received.
@@ -50,6 +51,20 @@ func (b *Backend) Drain(names []string) ([]string, error) { return b.set("drain"
 
 // Resume implements control.Backend.
 func (b *Backend) Resume(names []string) ([]string, error) { return b.set("resume", names, false) }
+
+// Live implements control.Backend: the error of the last SetLive.
+func (b *Backend) Live(context.Context) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.liveErr
+}
+
+// SetLive sets what Live returns: nil for a live daemon, or why it is not.
+func (b *Backend) SetLive(err error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.liveErr = err
+}
 
 // Calls returns the Drain and Resume calls received, in order.
 func (b *Backend) Calls() []Call {
