@@ -123,12 +123,13 @@ soak:
 
 # Figures that depend on the Go runtime, reported by benchmarks rather than
 # asserted by tests: stack and heap of a waiting router, stacks of netlink
-# callers and event waiters (root, lab), timerfd lateness. Without -race,
-# which enlarges stack frames.
+# callers and event waiters (root, lab), threads woken by each packet sent
+# (root, lab), timerfd lateness. Without -race, which enlarges stack frames.
 .PHONY: benchmarks
 benchmarks:
 	$(GO) test -run '^$$' -bench 'WaitingRouterMemory' -benchtime 1x ./pkg/router/
 	$(GO) test -run '^$$' -bench 'Stacks' -benchtime 1x ./pkg/netif/
+	$(GO) test -run '^$$' -bench 'SendWakeups' -benchtime 300x ./pkg/netif/
 	$(GO) test -run '^$$' -bench 'Lateness' -benchtime 500x ./internal/hrtimer/
 
 # vipd against keepalived 2.2.7, side by side in the namespace lab (root,

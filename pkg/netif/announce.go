@@ -1,18 +1,17 @@
 package netif
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"net"
 	"net/netip"
 	"sync"
+	"unsafe"
 
 	"github.com/mdlayher/arp"
 	"github.com/mdlayher/ethernet"
 	"github.com/mdlayher/ndp"
-	"github.com/mdlayher/packet"
-	"golang.org/x/net/bpf"
-	"golang.org/x/net/ipv6"
 	"golang.org/x/sys/unix"
 )
 
@@ -27,13 +26,15 @@ var allNodes = netip.MustParseAddr("ff02::1")
 // An Announcer tells the segment of one interface that addresses now live
 // here: a gratuitous ARP request per IPv4 address, an unsolicited neighbour
 // advertisement per IPv6 address, each frame as keepalived sends it. It is
-// safe for concurrent use.
+// safe for concurrent use. Its sockets only send, outside Go's netpoller
+// (see txSocket): the first gratuitous ARP follows a new master's first
+// advert at once.
 type Announcer struct {
 	ifi *net.Interface
-	arp *packet.Conn
 
 	mu     sync.Mutex
-	nd     *ipv6.PacketConn // opened by the first IPv6 announcement
+	arp    *txSocket
+	nd     *txSocket // opened by the first IPv6 announcement
 	closed bool
 }
 
@@ -45,20 +46,15 @@ func DialAnnouncer(ifi *net.Interface) (*Announcer, error) {
 	if len(ifi.HardwareAddr) != 6 {
 		return nil, fmt.Errorf("netif: announcer on %s: %w", ifi.Name, ErrNotEthernet)
 	}
-	// The socket only sends: a filter that drops everything keeps every
-	// ARP frame of the segment from queueing on it.
-	drop, err := bpf.Assemble([]bpf.Instruction{bpf.RetConstant{Val: 0}})
-	if err != nil {
-		return nil, fmt.Errorf("netif: announcer on %s: %w", ifi.Name, err)
-	}
 	// A datagram socket: the kernel writes the Ethernet header (the
-	// interface's MAC, EtherType ARP) and adds no padding, which gives
-	// keepalived's 42-byte frames.
-	p, err := packet.Listen(ifi, packet.Datagram, unix.ETH_P_ARP, &packet.Config{Filter: drop})
+	// interface's MAC, the EtherType of the destination address) and
+	// adds no padding, which gives keepalived's 42-byte frames. Protocol
+	// 0: it receives nothing.
+	s, err := dialTx(unix.AF_PACKET, unix.SOCK_DGRAM, 0, false)
 	if err != nil {
 		return nil, fmt.Errorf("netif: announcer on %s: %w", ifi.Name, err)
 	}
-	return &Announcer{ifi: ifi, arp: p}, nil
+	return &Announcer{ifi: ifi, arp: s}, nil
 }
 
 // Announce sends one announcement per address. The addresses must already
@@ -103,8 +99,18 @@ func (a *Announcer) gratuitousARP(ip netip.Addr) error {
 	if err != nil {
 		return err
 	}
-	_, err = a.arp.WriteTo(b, &packet.Addr{HardwareAddr: ethernet.Broadcast})
-	return err
+	to := unix.RawSockaddrLinklayer{
+		Family:   unix.AF_PACKET,
+		Protocol: htons(unix.ETH_P_ARP),
+		Ifindex:  int32(a.ifi.Index),
+		Halen:    6,
+	}
+	copy(to.Addr[:], ethernet.Broadcast)
+	iov := unix.Iovec{Base: &b[0]}
+	iov.SetLen(len(b))
+	msg := unix.Msghdr{Name: (*byte)(unsafe.Pointer(&to)), Namelen: unix.SizeofSockaddrLinklayer, Iov: &iov}
+	msg.SetIovlen(1)
+	return a.arp.sendmsg(&msg)
 }
 
 // neighborAdvertisement sends an unsolicited advertisement for ip to all
@@ -126,71 +132,58 @@ func (a *Announcer) neighborAdvertisement(ip netip.Addr) error {
 		return err
 	}
 	// The kernel fills in the ICMPv6 checksum (always on for ICMPv6 raw
-	// sockets). The interface goes in the packet info, not as a zone:
-	// see Conn.WriteTo.
-	cm := &ipv6.ControlMessage{Src: ip.AsSlice(), IfIndex: a.ifi.Index, HopLimit: ndp.HopLimit}
-	_, err = a.nd.WriteTo(b, cm, &net.IPAddr{IP: allNodes.AsSlice()})
-	return err
+	// sockets). The interface and source go in the packet info, not as
+	// a zone of the destination: see Conn.WriteTo.
+	to := unix.RawSockaddrInet6{Family: unix.AF_INET6, Addr: allNodes.As16()}
+	pi, hl := unix.CmsgSpace(unix.SizeofInet6Pktinfo), unix.CmsgSpace(4)
+	oob := make([]byte, pi+hl)
+	put := func(oob []byte, typ int32, n int) []byte {
+		h := (*unix.Cmsghdr)(unsafe.Pointer(&oob[0]))
+		h.Level, h.Type = unix.IPPROTO_IPV6, typ
+		h.SetLen(unix.CmsgLen(n))
+		return oob[unix.CmsgLen(0):]
+	}
+	info := (*unix.Inet6Pktinfo)(unsafe.Pointer(&put(oob, unix.IPV6_PKTINFO, unix.SizeofInet6Pktinfo)[0]))
+	info.Addr, info.Ifindex = ip.As16(), uint32(a.ifi.Index)
+	binary.NativeEndian.PutUint32(put(oob[pi:], unix.IPV6_HOPLIMIT, 4), ndp.HopLimit)
+	iov := unix.Iovec{Base: &b[0]}
+	iov.SetLen(len(b))
+	msg := unix.Msghdr{Name: (*byte)(unsafe.Pointer(&to)), Namelen: unix.SizeofSockaddrInet6, Iov: &iov, Control: &oob[0]}
+	msg.SetIovlen(1)
+	msg.SetControllen(len(oob))
+	return a.nd.sendmsg(&msg)
 }
 
-// openND opens the ICMPv6 socket on first use. It is the socket of the
-// mdlayher/ndp package's Conn, without the address lookup by zone (see
-// Conn.WriteTo) and with the flow label off.
+// openND opens the ICMPv6 socket on first use: bound to the interface,
+// multicast not looped back, hop limit 255 and flow label 0, as
+// keepalived's advertisements have (the kernel would otherwise derive a
+// label per flow: net.ipv6.auto_flowlabels).
 func (a *Announcer) openND() error {
 	if a.nd != nil {
 		return nil
 	}
-	c, err := net.ListenPacket("ip6:ipv6-icmp", "::")
+	s, err := dialTx(unix.AF_INET6, unix.SOCK_RAW, unix.IPPROTO_ICMPV6, true)
 	if err != nil {
 		return err
 	}
-	ipc := c.(*net.IPConn)
-	p := ipv6.NewPacketConn(ipc)
-	if err := a.setupND(ipc, p); err != nil {
-		c.Close()
+	opt := func(name, v int) func(int) error {
+		return func(fd int) error { return unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, name, v) }
+	}
+	if err := s.setup([]sockStep{
+		{"bind to device", func(fd int) error { return unix.BindToDevice(fd, a.ifi.Name) }},
+		{"flow label", opt(unix.IPV6_AUTOFLOWLABEL, 0)},
+		{"multicast loopback", opt(unix.IPV6_MULTICAST_LOOP, 0)},
+		{"multicast hop limit", opt(unix.IPV6_MULTICAST_HOPS, ndp.HopLimit)},
+	}); err != nil {
+		s.Close()
 		return err
 	}
-	a.nd = p
+	a.nd = s
 	return nil
 }
 
-func (a *Announcer) setupND(ipc *net.IPConn, p *ipv6.PacketConn) error {
-	rc, err := ipc.SyscallConn()
-	if err != nil {
-		return err
-	}
-	var serr error
-	if err := rc.Control(func(fd uintptr) {
-		if serr = unix.BindToDevice(int(fd), a.ifi.Name); serr != nil {
-			serr = fmt.Errorf("bind to device: %w", serr)
-			return
-		}
-		// keepalived's advertisements have flow label 0; the kernel
-		// would otherwise derive one per flow (net.ipv6.auto_flowlabels).
-		if serr = unix.SetsockoptInt(int(fd), unix.IPPROTO_IPV6, unix.IPV6_AUTOFLOWLABEL, 0); serr != nil {
-			serr = fmt.Errorf("flow label: %w", serr)
-		}
-	}); err != nil {
-		return err
-	}
-	if serr != nil {
-		return serr
-	}
-	// The socket only sends: blocking every ICMPv6 type keeps the
-	// segment's ICMPv6 from queueing on it.
-	var f ipv6.ICMPFilter
-	f.SetAll(true)
-	if err := p.SetICMPFilter(&f); err != nil {
-		return fmt.Errorf("ICMPv6 filter: %w", err)
-	}
-	if err := p.SetMulticastLoopback(false); err != nil {
-		return fmt.Errorf("multicast loopback: %w", err)
-	}
-	if err := p.SetMulticastHopLimit(ndp.HopLimit); err != nil {
-		return fmt.Errorf("multicast hop limit: %w", err)
-	}
-	return nil
-}
+// htons converts a short from host to network byte order.
+func htons(v uint16) uint16 { return v<<8 | v>>8 }
 
 // Close closes the sockets; later announcements fail.
 func (a *Announcer) Close() error {

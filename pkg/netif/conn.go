@@ -123,9 +123,9 @@ type Conn struct {
 	// Pending).
 	handing atomic.Bool
 
-	wmu     sync.Mutex // serialises WriteTo, which uses w
-	w       sender
-	writeFn func(fd uintptr) bool // sendmsg
+	wmu sync.Mutex // serialises WriteTo, which uses w
+	w   sender
+	tx  *txSocket // WriteTo's own socket, see txSocket
 }
 
 // mmsghdr is struct mmsghdr of recvmmsg(2), which x/sys/unix does not
@@ -231,11 +231,6 @@ func newConn(ifi *net.Interface, family Family, ipc *net.IPConn) (*Conn, error) 
 			err  func() error
 		}{
 			{"join " + GroupIPv4.String(), func() error { return p.JoinGroup(ifi, &net.IPAddr{IP: GroupIPv4.AsSlice()}) }},
-			{"multicast interface", func() error { return p.SetMulticastInterface(ifi) }},
-			{"multicast loopback", func() error { return p.SetMulticastLoopback(false) }},
-			{"multicast TTL", func() error { return p.SetMulticastTTL(ttl) }},
-			{"TTL", func() error { return p.SetTTL(ttl) }},
-			{"TOS", func() error { return p.SetTOS(tos) }},
 			// The IPv4 header comes with every read and gives source,
 			// destination and TTL; packet info adds the interface.
 			{"control messages", func() error { return p.SetControlMessage(ipv4.FlagInterface, true) }},
@@ -252,11 +247,6 @@ func newConn(ifi *net.Interface, family Family, ipc *net.IPConn) (*Conn, error) 
 			err  func() error
 		}{
 			{"join " + GroupIPv6.String(), func() error { return p.JoinGroup(ifi, &net.IPAddr{IP: GroupIPv6.AsSlice()}) }},
-			{"multicast interface", func() error { return p.SetMulticastInterface(ifi) }},
-			{"multicast loopback", func() error { return p.SetMulticastLoopback(false) }},
-			{"multicast hop limit", func() error { return p.SetMulticastHopLimit(ttl) }},
-			{"hop limit", func() error { return p.SetHopLimit(ttl) }},
-			{"traffic class", func() error { return p.SetTrafficClass(tos) }},
 			// No IPv6 header is read: packet info gives the
 			// destination and interface, the sockaddr the source.
 			{"control messages", func() error {
@@ -269,6 +259,9 @@ func newConn(ifi *net.Interface, family Family, ipc *net.IPConn) (*Conn, error) 
 			}
 		}
 	}
+	if c.tx, err = dialVRRPTx(ifi, family); err != nil {
+		return nil, fmt.Errorf("sending socket: %w", err)
+	}
 	return c, nil
 }
 
@@ -278,8 +271,8 @@ func (c *Conn) Family() Family { return c.family }
 // Interface returns the interface the socket is bound to.
 func (c *Conn) Interface() *net.Interface { return c.ifi }
 
-// Close closes the socket; a blocked ReadFrom returns an error.
-func (c *Conn) Close() error { return c.ipc.Close() }
+// Close closes the sockets; a blocked ReadFrom returns an error.
+func (c *Conn) Close() error { return errors.Join(c.ipc.Close(), c.tx.Close()) }
 
 // SetReadDeadline sets the deadline for ReadFrom; a read past it fails
 // with an error matching os.ErrDeadlineExceeded.
@@ -510,11 +503,8 @@ func (c *Conn) WriteTo(b []byte, src, dst netip.Addr) error {
 	if len(b) == 0 {
 		w.iov.Base = nil
 	}
-	err := c.rc.Write(c.writeFn)
+	err := c.tx.sendmsg(&w.msg)
 	w.iov.Base = nil // keep no reference to the caller's buffer
-	if err == nil {
-		err = w.err
-	}
 	if err != nil {
 		return fmt.Errorf("netif: send from %s to %s on %s: %w", src, dst, c.ifi.Name, err)
 	}
@@ -531,7 +521,6 @@ type sender struct {
 	info4 *unix.Inet4Pktinfo // in oob
 	info6 *unix.Inet6Pktinfo // in oob
 	oob   []byte
-	err   error
 }
 
 // initSender lays out the message WriteTo sends: IPv4 with the packet info
@@ -566,26 +555,49 @@ func (c *Conn) initSender() {
 	w.msg.SetIovlen(1)
 	w.msg.Control = &w.oob[0]
 	w.msg.SetControllen(len(w.oob))
-	c.writeFn = c.sendmsg
 }
 
-// sendmsg is WriteTo's function for RawConn.Write: one non-blocking
-// sendmsg(2) of c.w. It returns false to wait for room in the socket.
-func (c *Conn) sendmsg(fd uintptr) bool {
-	for {
-		_, _, errno := unix.Syscall(unix.SYS_SENDMSG, fd, uintptr(unsafe.Pointer(&c.w.msg)), 0)
-		switch errno {
-		case 0:
-			c.w.err = nil
-		case unix.EINTR:
-			continue
-		case unix.EAGAIN:
-			return false
-		default:
-			c.w.err = os.NewSyscallError("sendmsg", errno)
-		}
-		return true
+// dialVRRPTx opens WriteTo's socket: raw VRRP of family, bound to ifi,
+// multicast out of ifi and not looped back, TTL / hop limit 255 and
+// keepalived's TOS / traffic class.
+func dialVRRPTx(ifi *net.Interface, family Family) (*txSocket, error) {
+	domain, level := unix.AF_INET, unix.IPPROTO_IP
+	if family == IPv6 {
+		domain, level = unix.AF_INET6, unix.IPPROTO_IPV6
 	}
+	s, err := dialTx(domain, unix.SOCK_RAW, ProtocolVRRP, true)
+	if err != nil {
+		return nil, err
+	}
+	opt := func(name int, v int) func(int) error {
+		return func(fd int) error { return unix.SetsockoptInt(fd, level, name, v) }
+	}
+	steps := []sockStep{{"bind to device", func(fd int) error { return unix.BindToDevice(fd, ifi.Name) }}}
+	switch family {
+	case IPv4:
+		steps = append(steps,
+			sockStep{"multicast interface", func(fd int) error {
+				return unix.SetsockoptIPMreqn(fd, unix.IPPROTO_IP, unix.IP_MULTICAST_IF, &unix.IPMreqn{Ifindex: int32(ifi.Index)})
+			}},
+			sockStep{"multicast loopback", opt(unix.IP_MULTICAST_LOOP, 0)},
+			sockStep{"multicast TTL", opt(unix.IP_MULTICAST_TTL, ttl)},
+			sockStep{"TTL", opt(unix.IP_TTL, ttl)},
+			sockStep{"TOS", opt(unix.IP_TOS, tos)},
+		)
+	case IPv6:
+		steps = append(steps,
+			sockStep{"multicast interface", opt(unix.IPV6_MULTICAST_IF, ifi.Index)},
+			sockStep{"multicast loopback", opt(unix.IPV6_MULTICAST_LOOP, 0)},
+			sockStep{"multicast hop limit", opt(unix.IPV6_MULTICAST_HOPS, ttl)},
+			sockStep{"hop limit", opt(unix.IPV6_UNICAST_HOPS, ttl)},
+			sockStep{"traffic class", opt(unix.IPV6_TCLASS, tos)},
+		)
+	}
+	if err := s.setup(steps); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
 }
 
 func (c *Conn) matches(a netip.Addr) bool {
