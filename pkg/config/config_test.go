@@ -624,7 +624,7 @@ func TestParseErrors(t *testing.T) {
 		{
 			name: "check without type",
 			src:  head + chk("api") + api(),
-			want: `vipd.toml:14: check "api": type is missing; one of http, https, tcp, exec`,
+			want: `vipd.toml:14: check "api": type is missing; one of http, https, tcp, exec, process`,
 		},
 		{
 			name: "check without name",
@@ -649,7 +649,7 @@ func TestParseErrors(t *testing.T) {
 		{
 			name: "check of unknown type",
 			src:  head + chk("api", `type = "icmp"`) + api(),
-			want: `vipd.toml:16: check "api": unknown type "icmp"; one of http, https, tcp, exec`,
+			want: `vipd.toml:16: check "api": unknown type "icmp"; one of http, https, tcp, exec, process`,
 		},
 		{
 			name: "https check with an http url",

@@ -3,6 +3,7 @@ package health
 import (
 	"context"
 	"fmt"
+	"os"
 	"unicode/utf8"
 )
 
@@ -45,6 +46,8 @@ func newChecker(s Spec, trusted string) (Checker, error) {
 		c = &tcpChecker{addr: s.Address}
 	case TypeExec:
 		c, err = newExecChecker(s, trusted)
+	case TypeProcess:
+		c = newProcessChecker(s, os.DirFS("/proc"))
 	default:
 		// Validate rejects any other type.
 		panic(fmt.Sprintf("health: type %q passed validation", s.Type))

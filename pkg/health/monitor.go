@@ -162,9 +162,10 @@ func (m *Monitor) Run(ctx context.Context) error {
 // runCheck probes c until ctx ends.
 //
 // A tcp, http or https check also keeps an idle connection to its target
-// while it passes (unless Spec.NoWatch): when the target closes it, the
-// check probes at once, and after a failure probes again at once until it
-// fails Fall times or passes. A target that exits is so found unhealthy
+// while it passes (unless Spec.NoWatch), and a process check a pidfd of
+// each process it counts: when the target closes the connection or a
+// process exits, the check probes at once, and after a failure probes
+// again at once until it fails Fall times or passes. A target that exits is so found unhealthy
 // within a few milliseconds, its refused connections being certain
 // failures; one that closes an idle connection for its own reasons passes
 // the probe and costs nothing more.
@@ -173,10 +174,16 @@ func (m *Monitor) runCheck(ctx context.Context, c *check, offset time.Duration) 
 	st, _ := m.board.get(c.spec.Name)
 	t := time.NewTimer(offset)
 	defer t.Stop()
-	var ready, closed chan struct{} // to and from the watch, if any
+	var ready chan struct{}    // to the watch, if any
+	var closed <-chan struct{} // from the watch or the checker, if any
 	if w, ok := c.checker.(connWatcher); ok && !c.spec.NoWatch {
-		ready, closed = make(chan struct{}, 1), make(chan struct{}, 1)
-		go watch(ctx, w, c.spec, ready, closed)
+		ready = make(chan struct{}, 1)
+		cl := make(chan struct{}, 1)
+		go watch(ctx, w, c.spec, ready, cl)
+		closed = cl
+	}
+	if w, ok := c.checker.(exitWatcher); ok {
+		closed = w.watchExits(ctx)
 	}
 	var next time.Time // planned start of the next probe
 	burst := false     // probing back to back after the connection closed
@@ -186,7 +193,7 @@ func (m *Monitor) runCheck(ctx context.Context, c *check, offset time.Duration) 
 			return
 		case <-t.C:
 		case <-closed:
-			log.Debug("connection to the target closed: probing now")
+			log.Debug("the target may be gone: probing now")
 			burst = true
 		}
 		start := time.Now()
@@ -210,10 +217,11 @@ func (m *Monitor) runCheck(ctx context.Context, c *check, offset time.Duration) 
 			default:
 			}
 		}
-		// Only refused connections are certain: a target that answers
-		// with an error (503 while etcd is away) keeps the ordinary
-		// rise/fall timing.
-		burst = burst && errors.Is(err, syscall.ECONNREFUSED) && st.State != Unhealthy
+		// Only refused connections and missing processes are certain: a
+		// target that answers with an error (503 while etcd is away)
+		// keeps the ordinary rise/fall timing.
+		certain := errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, errQuorum)
+		burst = burst && certain && st.State != Unhealthy
 		if burst {
 			t.Reset(0)
 			continue

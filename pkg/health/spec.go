@@ -21,6 +21,8 @@ const (
 	TypeHTTPS = "https"
 	TypeTCP   = "tcp"
 	TypeExec  = "exec"
+	// TypeProcess counts running processes (see processChecker).
+	TypeProcess = "process"
 )
 
 // Limits and defaults of a Spec.
@@ -66,7 +68,7 @@ func DefaultExpectStatus() []int { return []int{200} }
 // Fall and ExpectStatus mean "default"; see WithDefaults.
 type Spec struct {
 	Name string // unique among checks; "link:" names are reserved
-	Type string // TypeHTTP, TypeHTTPS, TypeTCP or TypeExec
+	Type string // TypeHTTP, TypeHTTPS, TypeTCP, TypeExec or TypeProcess
 
 	// http and https.
 	URL                string
@@ -82,6 +84,22 @@ type Spec struct {
 	// exec: the program (an absolute path) and its arguments, run without
 	// a shell.
 	Command []string
+
+	// process: the processes counted are those whose name (the kernel's
+	// comm, at most MaxCommLen characters) is Process or, with
+	// FullCommand, whose argv[0] is Process and whose other arguments
+	// pass ParamMatch against Params (ParamExact by default when Params
+	// are given). With PIDFile the one process whose pid the file holds
+	// is counted, if it runs (and, with Process, matches). The check
+	// passes while Quorum to QuorumMax processes are counted (QuorumMax 0:
+	// no upper bound).
+	Process     string
+	FullCommand bool
+	Params      []string
+	ParamMatch  string // "", ParamExact, ParamPartial or ParamInitial
+	PIDFile     string
+	Quorum      int
+	QuorumMax   int
 
 	// NoWatch, for tcp, http and https checks, keeps no idle connection
 	// to the target: a target that exits is then seen at the next probe
@@ -114,6 +132,14 @@ func (s Spec) WithDefaults() Spec {
 	}
 	if s.Fall == 0 {
 		s.Fall = DefaultFall
+	}
+	if s.Type == TypeProcess {
+		if s.Quorum == 0 {
+			s.Quorum = 1
+		}
+		if s.ParamMatch == "" && len(s.Params) > 0 {
+			s.ParamMatch = ParamExact
+		}
 	}
 	if len(s.ExpectStatus) == 0 && (s.Type == TypeHTTP || s.Type == TypeHTTPS) {
 		s.ExpectStatus = DefaultExpectStatus()
@@ -173,10 +199,12 @@ func (s Spec) Validate() error {
 		case !filepath.IsAbs(s.Command[0]):
 			bad("command", "program %q must be an absolute path (no shell and no PATH lookup are used)", s.Command[0])
 		}
+	case TypeProcess:
+		s.validateProcess(bad)
 	case "":
-		bad("type", "type is missing; one of http, https, tcp, exec")
+		bad("type", "type is missing; one of http, https, tcp, exec, process")
 	default:
-		bad("type", "unknown type %q; one of http, https, tcp, exec", s.Type)
+		bad("type", "unknown type %q; one of http, https, tcp, exec, process", s.Type)
 	}
 
 	// Keys of other types are mistakes: a ca_file on a tcp check would
@@ -209,8 +237,26 @@ func (s Spec) Validate() error {
 	if s.Type != TypeExec && len(s.Command) > 0 {
 		bad("command", "command applies only to exec checks")
 	}
-	if s.Type == TypeExec && s.NoWatch {
+	if (s.Type == TypeExec || s.Type == TypeProcess) && s.NoWatch {
 		bad("watch_connection", "watch_connection applies only to tcp, http and https checks")
+	}
+	if s.Type != TypeProcess {
+		for _, k := range []struct {
+			key string
+			set bool
+		}{
+			{"process", s.Process != ""},
+			{"full_command", s.FullCommand},
+			{"params", len(s.Params) > 0},
+			{"param_match", s.ParamMatch != ""},
+			{"pid_file", s.PIDFile != ""},
+			{"quorum", s.Quorum != 0},
+			{"quorum_max", s.QuorumMax != 0},
+		} {
+			if k.set {
+				bad(k.key, "%s applies only to process checks", k.key)
+			}
+		}
 	}
 
 	if s.Type == TypeHTTPS {
@@ -254,6 +300,45 @@ func (s Spec) Validate() error {
 		bad("fall", "fall %d is out of range 1 to %d", s.Fall, MaxRiseFall)
 	}
 	return errors.Join(errs...)
+}
+
+func (s Spec) validateProcess(bad func(key, format string, args ...any)) {
+	switch {
+	case s.Process == "" && s.PIDFile == "":
+		bad("process", "process is missing; a process check counts the processes of a name (process = \"haproxy\") or the one of a pid_file")
+	case strings.ContainsRune(s.Process, 0):
+		bad("process", "process %q holds a NUL", s.Process)
+	case s.FullCommand && strings.ContainsRune(strings.Join(s.Params, ""), 0):
+		bad("params", "params hold a NUL")
+	case !s.FullCommand && strings.Contains(s.Process, "/"):
+		bad("process", "process %q: a process name has no '/'; to match argv[0] such as /usr/sbin/haproxy set full_command = true", s.Process)
+	case !s.FullCommand && len(s.Process) > MaxCommLen:
+		bad("process", "process %q is longer than the %d characters the kernel keeps of a process name; match the command line with full_command = true and process = argv[0]", s.Process, MaxCommLen)
+	}
+	if !s.FullCommand && (len(s.Params) > 0 || s.ParamMatch != "") {
+		bad("params", "params and param_match compare the command line: set full_command = true, with process as argv[0] (such as /usr/sbin/haproxy)")
+	}
+	if s.FullCommand && s.Process == "" {
+		bad("full_command", "full_command needs process, the argv[0] to match")
+	}
+	switch s.ParamMatch {
+	case "", ParamExact, ParamPartial, ParamInitial:
+	default:
+		bad("param_match", "param_match %q: one of %s, %s, %s", s.ParamMatch, ParamExact, ParamPartial, ParamInitial)
+	}
+	if s.PIDFile != "" && !filepath.IsAbs(s.PIDFile) {
+		bad("pid_file", "pid_file %q must be an absolute path", s.PIDFile)
+	}
+	switch {
+	case s.Quorum < 1 || s.Quorum > MaxQuorum:
+		bad("quorum", "quorum %d is out of range 1 to %d", s.Quorum, MaxQuorum)
+	case s.QuorumMax < 0 || s.QuorumMax > MaxQuorum:
+		bad("quorum_max", "quorum_max %d is out of range 1 to %d (leave it out for no maximum)", s.QuorumMax, MaxQuorum)
+	case s.QuorumMax > 0 && s.QuorumMax < s.Quorum:
+		bad("quorum_max", "quorum_max %d is below quorum %d", s.QuorumMax, s.Quorum)
+	case s.PIDFile != "" && s.Quorum > 1:
+		bad("quorum", "quorum %d cannot be met: a pid_file names one process", s.Quorum)
+	}
 }
 
 func (s Spec) validateURL(bad func(key, format string, args ...any)) {

@@ -89,7 +89,7 @@ func TestValidate(t *testing.T) {
 		{
 			name: "no name, no type",
 			in:   Spec{},
-			want: []string{"name: name is missing", "type: type is missing; one of http, https, tcp, exec"},
+			want: []string{"name: name is missing", "type: type is missing; one of http, https, tcp, exec, process"},
 		},
 		{
 			name: "reserved name",
@@ -104,7 +104,7 @@ func TestValidate(t *testing.T) {
 		{
 			name: "unknown type",
 			in:   Spec{Name: "x", Type: "icmp"},
-			want: []string{`type: unknown type "icmp"; one of http, https, tcp, exec`},
+			want: []string{`type: unknown type "icmp"; one of http, https, tcp, exec, process`},
 		},
 		{
 			name: "missing url",

@@ -16,6 +16,13 @@ type connWatcher interface {
 	watchConn(ctx context.Context) (net.Conn, error)
 }
 
+// An exitWatcher is a Checker that learns at once that what it checks may
+// have changed: watchExits starts following until ctx ends and returns the
+// channel, with room for one, on which it tells.
+type exitWatcher interface {
+	watchExits(ctx context.Context) <-chan struct{}
+}
+
 var (
 	_ connWatcher = (*tcpChecker)(nil)
 	_ connWatcher = (*httpChecker)(nil)
