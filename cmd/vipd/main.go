@@ -292,6 +292,9 @@ func check(cfg *config.Config, node string, stdout, stderr io.Writer) int {
 		for _, w := range s.FileWarnings() {
 			fmt.Fprintf(stdout, "warning: check %q: %s (the check fails until the file is right; no restart is needed)\n", s.Name, w)
 		}
+		for _, w := range s.ProcessWarnings() {
+			fmt.Fprintf(stdout, "warning: check %q: %s\n", s.Name, w)
+		}
 	}
 	fmt.Fprintf(stdout, "%s: configuration OK\n", cfg.Path)
 	return 0

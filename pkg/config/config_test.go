@@ -627,6 +627,41 @@ func TestParseErrors(t *testing.T) {
 			want: `vipd.toml:14: check "api": type is missing; one of http, https, tcp, exec, process`,
 		},
 		{
+			name: "process check without process",
+			src:  head + chk("lb", `type = "process"`) + api(),
+			want: `vipd.toml:14: check "lb": process is missing; a process check counts the processes of a name (process = "haproxy") or the one of a pid_file`,
+		},
+		{
+			name: "process check with params but no full_command",
+			src:  head + chk("lb", `type = "process"`, `process = "haproxy"`, `params = ["-f", "/etc/haproxy/haproxy.cfg"]`) + api(),
+			want: `vipd.toml:18: check "lb": params and param_match compare the command line: set full_command = true, with process as argv[0] (such as /usr/sbin/haproxy)`,
+		},
+		{
+			name: "process check with quorum 0",
+			src:  head + chk("lb", `type = "process"`, `process = "haproxy"`, `quorum = 0`) + api(),
+			want: `vipd.toml:18: check "lb": quorum 0 is out of range 1 to 65535`,
+		},
+		{
+			name: "process check with quorum_max below quorum",
+			src:  head + chk("lb", `type = "process"`, `process = "nginx"`, `quorum = 4`, `quorum_max = 2`) + api(),
+			want: `vipd.toml:19: check "lb": quorum_max 2 is below quorum 4`,
+		},
+		{
+			name: "process check with a relative pid_file",
+			src:  head + chk("lb", `type = "process"`, `pid_file = "haproxy.pid"`) + api(),
+			want: `vipd.toml:17: check "lb": pid_file "haproxy.pid" must be an absolute path`,
+		},
+		{
+			name: "pid_file on a tcp check",
+			src:  head + chk("lb", tcpCheck, `pid_file = "/run/haproxy.pid"`) + api(),
+			want: `vipd.toml:18: check "lb": pid_file applies only to process checks`,
+		},
+		{
+			name: "watch_connection on a process check",
+			src:  head + chk("lb", `type = "process"`, `process = "haproxy"`, `watch_connection = true`) + api(),
+			want: `vipd.toml:18: check "lb": watch_connection applies only to tcp, http and https checks`,
+		},
+		{
 			name: "check without name",
 			src:  head + "[[check]]\ntype = \"tcp\"\naddress = \"127.0.0.1:8443\"\n" + api(),
 			want: `vipd.toml:14: check #1: name is missing`,

@@ -27,7 +27,7 @@ func TestExamples(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"vipd.toml", "control-plane.toml", "load-balancers.toml", "spread.toml", "ingress.toml", "unicast.toml", "keepalived-v2.toml", "dual-stack.toml", "bgp.toml"} {
+	for _, want := range []string{"vipd.toml", "control-plane.toml", "load-balancers.toml", "spread.toml", "ingress.toml", "unicast.toml", "keepalived-v2.toml", "dual-stack.toml", "bgp.toml", "haproxy-process.toml"} {
 		if !slices.Contains(files, filepath.Join(examples, want)) {
 			t.Errorf("configs/%s is missing", want)
 		}
@@ -221,6 +221,27 @@ func TestExampleLoadBalancers(t *testing.T) {
 		t.Errorf("ranking (-want +got)\n%s", diff)
 	}
 	reportHas(t, c, "  check haproxy fails on lb-1: VIP moves to lb-2 within 613ms (fall 2 × 200ms + timeout 150ms + skew 63ms of lb-2)\n")
+}
+
+func TestExampleHaproxyProcess(t *testing.T) {
+	c := load(t, "haproxy-process.toml")
+	wantChecks := []health.Spec{{
+		Name:        "haproxy",
+		Type:        health.TypeProcess,
+		Process:     "/usr/sbin/haproxy",
+		FullCommand: true,
+		Params:      []string{"-Ws", "-f", "/etc/haproxy/haproxy.cfg"},
+		ParamMatch:  health.ParamPartial,
+		Quorum:      1,
+		Interval:    time.Second,
+		Timeout:     750 * time.Millisecond,
+		Rise:        1,
+		Fall:        1,
+	}}
+	if diff := cmp.Diff(wantChecks, c.Checks); diff != "" {
+		t.Errorf("checks (-want +got)\n%s", diff)
+	}
+	reportHas(t, c, "  check haproxy fails on lb-1: VIP moves to lb-2 within 63ms (an exit seen at once, then fall 1 back-to-back scans + skew 63ms of lb-2)\n")
 }
 
 func TestExampleIngress(t *testing.T) {

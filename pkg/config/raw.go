@@ -128,6 +128,13 @@ type rawCheck struct {
 	Rise               *int64    `toml:"rise"`
 	Fall               *int64    `toml:"fall"`
 	WatchConnection    *bool     `toml:"watch_connection"`
+	Process            string    `toml:"process"`
+	FullCommand        bool      `toml:"full_command"`
+	Params             []string  `toml:"params"`
+	ParamMatch         string    `toml:"param_match"`
+	PIDFile            string    `toml:"pid_file"`
+	Quorum             *int64    `toml:"quorum"`
+	QuorumMax          *int64    `toml:"quorum_max"`
 }
 
 // duration is a time.Duration written as a string such as "1s" or "100ms".

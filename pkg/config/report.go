@@ -335,6 +335,11 @@ func (t timing) dies() string {
 // detect returns the longest a check takes to see a failure, and its
 // terms.
 func detect(s health.Spec) (time.Duration, string) {
+	if s.Type == health.TypeProcess {
+		// A pidfd tells of the exit, and the fall scans that follow
+		// take microseconds each.
+		return 0, fmt.Sprintf("an exit seen at once, then fall %d back-to-back scans", s.Fall)
+	}
 	return time.Duration(s.Fall)*s.Interval + s.Timeout,
 		fmt.Sprintf("fall %d × %s + timeout %s", s.Fall, s.Interval, s.Timeout)
 }

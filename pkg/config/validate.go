@@ -229,6 +229,11 @@ func (p *parser) check(rc rawCheck, i int) health.Spec {
 		InsecureSkipVerify: rc.InsecureSkipVerify,
 		Address:            rc.Address,
 		Command:            slices.Clone(rc.Command),
+		Process:            rc.Process,
+		FullCommand:        rc.FullCommand,
+		Params:             slices.Clone(rc.Params),
+		ParamMatch:         rc.ParamMatch,
+		PIDFile:            rc.PIDFile,
 	}
 	// Zero means "default" to WithDefaults; a zero written in the file is
 	// a mistake to report, so it is put back after the defaults.
@@ -251,9 +256,24 @@ func (p *parser) check(rc rawCheck, i int) health.Spec {
 	if rc.Fall != nil {
 		s.Fall = clampInt(*rc.Fall)
 	}
+	// 0 means "default" to health.Spec, and no maximum for quorum_max.
+	switch {
+	case rc.Quorum == nil:
+	case *rc.Quorum == 0:
+		p.errorf(path+".quorum", "%s: quorum 0 is out of range 1 to %d", label, health.MaxQuorum)
+	default:
+		s.Quorum = clampInt(*rc.Quorum)
+	}
+	switch {
+	case rc.QuorumMax == nil:
+	case *rc.QuorumMax == 0:
+		p.errorf(path+".quorum_max", "%s: quorum_max 0 is out of range 1 to %d (leave it out for no maximum)", label, health.MaxQuorum)
+	default:
+		s.QuorumMax = clampInt(*rc.QuorumMax)
+	}
 	if rc.WatchConnection != nil {
 		s.NoWatch = !*rc.WatchConnection
-		if *rc.WatchConnection && s.Type == health.TypeExec {
+		if *rc.WatchConnection && (s.Type == health.TypeExec || s.Type == health.TypeProcess) {
 			p.errorf(path+".watch_connection", "%s: watch_connection applies only to tcp, http and https checks", label)
 		}
 	}

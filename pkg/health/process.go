@@ -374,3 +374,23 @@ func (c *processChecker) heldPIDs() []int {
 	slices.Sort(pids)
 	return pids
 }
+
+// ProcessWarnings returns what makes process check s fail whatever runs,
+// for vipd -t: vipd does not see the host's processes (it runs in a PID
+// namespace of its own, as in a container without hostPID), or its pid
+// file is not there yet. Other checks have none.
+func (s Spec) ProcessWarnings() []string {
+	if s.Type != TypeProcess {
+		return nil
+	}
+	var w []string
+	if !hostPIDs(os.DirFS("/proc")) {
+		w = append(w, "vipd sees only the processes of its own PID namespace, not the host's: run it in the host's (hostPID: true in a pod), or the check finds nothing")
+	}
+	if s.PIDFile != "" {
+		if _, err := os.Stat(s.PIDFile); err != nil {
+			w = append(w, fmt.Sprintf("pid_file %s: %v (the check fails until the process writes it)", s.PIDFile, err))
+		}
+	}
+	return w
+}
