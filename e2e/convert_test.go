@@ -323,8 +323,7 @@ func TestConvertUnicast(t *testing.T) {
 }
 
 // TestConvertRefuses converts what vipd cannot yet run as keepalived does,
-// from the corpus: a process track (the VIP would never follow the
-// process), a VIP on a second interface, and unicast peers in strict mode
+// from the corpus: a VIP on a second interface, and unicast peers in strict mode
 // (which keepalived itself does not start with). Each is refused, never
 // converted into a file without the tracking or with the VIP elsewhere.
 func TestConvertRefuses(t *testing.T) {
@@ -333,7 +332,6 @@ func TestConvertRefuses(t *testing.T) {
 		file string
 		want string // in the error or a verdict's reasons
 	}{
-		{"ansible-process/keepalived.conf", "track_process track_haproxy: vipd has no process checks yet"},
 		{"kolla/keepalived.conf", "virtual_ipaddress 203.0.113.250 dev eth1: vipd binds every VIP of an instance on the instance's interface"},
 	} {
 		t.Run(tt.file, func(t *testing.T) {

@@ -142,9 +142,9 @@ func TestConvertKeepalivedRefusesUnsafe(t *testing.T) {
 		t.Errorf("stdout is not empty:\n%s", r.stdout)
 	}
 	for _, want := range []string{
-		"testdata/keepalived/haproxy-process.conf:7: vrrp_instance VI_1 of node haproxy-process: NOT SAFE for a mixed fleet (not converted):\n" +
-			"\ttestdata/keepalived/haproxy-process.conf:15: track_process track_haproxy: vipd has no process checks yet: the instance would run without the check, and its VIP would not move when the process dies; the instance is not converted\n",
-		"testdata/keepalived/haproxy-process.conf:19: vrrp_instance VI_2 of node haproxy-process: safe for a mixed fleet\n",
+		"testdata/keepalived/haproxy-process.conf:9: vrrp_instance VI_1 of node haproxy-process: NOT SAFE for a mixed fleet (not converted):\n" +
+			"\ttestdata/keepalived/haproxy-process.conf:17: track_process track_haproxy: vipd cannot run the vrrp_track_process as keepalived does: terminate_delay 3: keepalived waits that long before it acts on a process that starts or exits, and vipd's process checks act at once, which would move the VIP where keepalived keeps it; the instance is not converted\n",
+		"testdata/keepalived/haproxy-process.conf:21: vrrp_instance VI_2 of node haproxy-process: safe for a mixed fleet\n",
 		"vipctl: refused: 1 of 2 vrrp_instances would not behave as keepalived's in a mixed fleet (see above); nothing written (-unsafe writes what converts)\n",
 	} {
 		if !strings.Contains(r.stderr, want) {

@@ -41,6 +41,12 @@ func (c *vCheck) spec() health.Spec {
 		InsecureSkipVerify: c.insecure,
 		Address:            c.address,
 		Command:            c.command,
+		Process:            c.process,
+		FullCommand:        c.fullCommand,
+		Params:             c.params,
+		ParamMatch:         c.paramMatch,
+		Quorum:             c.quorum,
+		QuorumMax:          c.quorumMax,
 		Interval:           c.interval,
 		Timeout:            c.timeout,
 	}
@@ -68,12 +74,8 @@ type kaScript struct {
 	unsafe   []Note // what makes the check differ from keepalived's script
 	resolved bool
 	tracked  bool // a track names it
-}
-
-// kaProcess is a vrrp_track_process, kept to tell the tracks that name it.
-type kaProcess struct {
-	at   *stmt
-	name string
+	// proc is the vrrp_track_process this stands for, if it is one.
+	proc *kaProcess
 }
 
 // kaGroup is a vrrp_sync_group.
@@ -146,7 +148,7 @@ func convertFile(path string, stmts []*stmt, n *notes) (*node, error) {
 			}
 		case "vrrp_track_process":
 			if c.needBlock(s) && c.needArg(s) {
-				c.processes = append(c.processes, &kaProcess{at: s, name: s.arg(1)})
+				c.trackProcess(s)
 			}
 		case "vrrp_track_file":
 			if c.needBlock(s) && c.needArg(s) {
@@ -191,7 +193,7 @@ func convertFile(path string, stmts []*stmt, n *notes) (*node, error) {
 		c.groupEffects(g)
 	}
 	c.keepValid()
-	for _, sc := range c.scripts {
+	for _, sc := range c.tracked() {
 		used := sc.check != nil && slices.ContainsFunc(c.nd.instances, func(in *vInstance) bool {
 			return !in.refused && slices.ContainsFunc(in.track, func(t vTrack) bool { return t.check == sc.check.name })
 		})
@@ -200,6 +202,10 @@ func convertFile(path string, stmts []*stmt, n *notes) (*node, error) {
 			c.nd.checks = append(c.nd.checks, sc.check)
 		case sc.bad != "":
 			// Noted when it was converted.
+		case sc.proc != nil && !sc.resolved:
+			c.n.at(sc.at, "vrrp_track_process %s: no vrrp_instance tracks it; not converted", sc.name)
+		case sc.proc != nil:
+			c.n.at(sc.at, "vrrp_track_process %s: only vrrp_instances that are not converted track it; not converted", sc.name)
 		case !sc.resolved && sc.tracked:
 			c.n.at(sc.at, "vrrp_script %s: keepalived ignores every track of it; not converted", sc.name)
 		case !sc.resolved:
@@ -486,6 +492,16 @@ func (c *fileConv) vrrpScript(s *stmt) {
 	c.scripts = append(c.scripts, sc)
 }
 
+// tracked returns what tracks name: the vrrp_scripts, then the
+// vrrp_track_processes.
+func (c *fileConv) tracked() []*kaScript {
+	scs := slices.Clone(c.scripts)
+	for _, p := range c.processes {
+		scs = append(scs, p.sc)
+	}
+	return scs
+}
+
 // findScript finds a vrrp_script defined so far by name, the first
 // defined as keepalived's find_script_by_name.
 func (c *fileConv) findScript(name string) *kaScript {
@@ -503,7 +519,7 @@ func (c *fileConv) resolve(sc *kaScript) *vCheck {
 		return sc.check
 	}
 	sc.resolved = true
-	label := "vrrp_script " + sc.name
+	label := sc.at.keyword() + " " + sc.name
 	bad := func(s *stmt, format string, args ...any) *vCheck {
 		sc.bad = fmt.Sprintf(format, args...)
 		c.n.at(s, "%s: %s; not converted", label, sc.bad)
@@ -519,6 +535,10 @@ func (c *fileConv) resolve(sc *kaScript) *vCheck {
 		c.n.at(sc.at, "%s: its check is named %q, as %q is another script's", label, ch.name, base)
 	}
 	c.checkNames[ch.name] = true
+	if sc.proc != nil {
+		sc.check = c.processCheck(sc.proc, ch, bad)
+		return sc.check
+	}
 	script := sc.script
 	text, extra, err := commandText(script)
 	var p probe
@@ -673,7 +693,13 @@ func (c *fileConv) syncGroup(s *stmt) {
 					g.tracks = append(g.tracks, t)
 				}
 			}
-		case "track_process", "track_file", "track_bfd":
+		case "track_process":
+			for _, e := range k.block {
+				if t, ok := c.readTrackProcess(label, e, g.tracks); ok {
+					g.tracks = append(g.tracks, t)
+				}
+			}
+		case "track_file", "track_bfd":
 			for _, e := range k.block {
 				g.lacks = append(g.lacks, kaLack{kw, e})
 			}

@@ -335,11 +335,9 @@ func (c *fileConv) instance(s *stmt) *vInstance {
 			}
 		case "track_process":
 			for _, e := range k.block {
-				if !slices.ContainsFunc(c.processes, func(p *kaProcess) bool { return p.name == e.keyword() }) {
-					c.n.at(e, "%s: track_process %s: there is no vrrp_track_process %s before it, so keepalived ignores it (\"track process not found\")", label, e.keyword(), e.keyword())
-					continue
+				if t, ok := c.readTrackProcess(label, e, in.tracks); ok {
+					in.tracks = append(in.tracks, t)
 				}
-				in.lacks = append(in.lacks, kaLack{kw, e})
 			}
 		case "track_file":
 			for _, e := range k.block {
@@ -1008,20 +1006,24 @@ func (c *fileConv) convertTrackIf(in *vInstance, t kaTrackIf) {
 // convertTrack adds a tracked check.
 func (c *fileConv) convertTrack(in *vInstance, label string, t kaTrack) {
 	name := t.script.name
+	kind, def := "track_script", "vrrp_script"
+	if t.script.proc != nil {
+		kind, def = "track_process", "vrrp_track_process"
+	}
 	ch := c.resolve(t.script)
 	if t.reverse {
-		c.refuse(in, t.at, "track_script %s: its weight is reversed, which vipd does not do", name)
+		c.refuse(in, t.at, "%s %s: its weight is reversed, which vipd does not do", kind, name)
 		return
 	}
 	if ch == nil {
-		c.refuse(in, t.at, "track_script %s: vipd cannot run the vrrp_script as keepalived does: %s", name, t.script.bad)
+		c.refuse(in, t.at, "%s %s: vipd cannot run the %s as keepalived does: %s", kind, name, def, t.script.bad)
 		return
 	}
 	for _, r := range t.script.unsafe {
 		c.unsafe(in, &stmt{file: r.File, line: r.Line}, "%s", r.Msg)
 	}
 	if i := slices.IndexFunc(in.track, func(o vTrack) bool { return o.check == ch.name }); i >= 0 {
-		c.n.at(t.at, "%s: track_script %s is tracked by the instance and its sync group: keepalived counts it twice; vipd once, with weight %d", label, name, in.track[i].weight)
+		c.n.at(t.at, "%s: %s %s is tracked by the instance and its sync group: keepalived counts it twice; vipd once, with weight %d", label, kind, name, in.track[i].weight)
 		return
 	}
 	in.track = append(in.track, vTrack{check: ch.name, weight: t.weight})
@@ -1029,12 +1031,7 @@ func (c *fileConv) convertTrack(in *vInstance, label string, t kaTrack) {
 
 // lack refuses an instance for a track of a kind vipd does not have.
 func (c *fileConv) lack(in *vInstance, l kaLack) {
-	switch {
-	case l.kind == "track_process" && !vipdHas(capProcessCheck):
-		c.refuse(in, l.at, "track_process %s: %s", l.at.keyword(), vipdLacks[capProcessCheck])
-	default:
-		c.refuse(in, l.at, "%s %s: vipd has no tracking of files or BFD sessions: the instance would run without it", l.kind, l.at.keyword())
-	}
+	c.refuse(in, l.at, "%s %s: vipd has no tracking of files or BFD sessions: the instance would run without it", l.kind, l.at.keyword())
 }
 
 // groupEffects carries a sync group's fault sharing over as far as vipd
@@ -1152,7 +1149,7 @@ func (c *fileConv) keepValid() {
 			continue
 		}
 		var checks []*vCheck
-		for _, sc := range c.scripts {
+		for _, sc := range c.tracked() {
 			if sc.check != nil && slices.ContainsFunc(in.track, func(t vTrack) bool { return t.check == sc.check.name }) {
 				checks = append(checks, sc.check)
 			}

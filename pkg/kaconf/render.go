@@ -38,7 +38,7 @@ func renderFile(source, name string, checks []*vCheck, insts []*vInstance) []byt
 	for _, ch := range checks {
 		w.blank()
 		w.line("[[check]]")
-		w.comment("vrrp_script %s (%s:%d)", ch.at.arg(1), ch.at.file, ch.at.line)
+		w.comment("%s %s (%s:%d)", ch.at.keyword(), ch.at.arg(1), ch.at.file, ch.at.line)
 		w.str("name", ch.name)
 		w.str("type", ch.typ)
 		switch ch.typ {
@@ -54,6 +54,21 @@ func renderFile(source, name string, checks []*vCheck, insts []*vInstance) []byt
 			w.str("address", ch.address)
 		case health.TypeExec:
 			w.strs("command", ch.command)
+		case health.TypeProcess:
+			w.str("process", ch.process)
+			if ch.fullCommand {
+				w.kv("full_command", "true")
+			}
+			if len(ch.params) > 0 {
+				w.strs("params", ch.params)
+			}
+			w.optStr("param_match", ch.paramMatch)
+			if ch.quorum != 1 {
+				w.kv("quorum", strconv.Itoa(ch.quorum))
+			}
+			if ch.quorumMax > 0 {
+				w.kv("quorum_max", strconv.Itoa(ch.quorumMax))
+			}
 		}
 		w.dur("interval", ch.interval)
 		if ch.timeout > 0 {

@@ -30,6 +30,14 @@ type probe struct {
 	remarks            []string      // what the operator should know about the translation
 	shell              bool          // command is ["/bin/sh", "-c", script]
 	defaultProgramPath bool          // command[0] was a bare name, assumed in /usr/bin
+
+	// process checks (from vrrp_track_process, never from a script).
+	process     string
+	fullCommand bool
+	params      []string
+	paramMatch  string
+	quorum      int
+	quorumMax   int // 0: no maximum
 }
 
 // Where a program named without a path is assumed to be: vipd runs

@@ -76,9 +76,79 @@ func TestKeepalivedSemantics(t *testing.T) {
 			safe: true,
 		},
 		{
-			name: "a process track is refused",
+			name: "a process track becomes a process check with the process's weight",
 			conf: "vrrp_track_process haproxy {\n process haproxy\n weight -20\n}\n" + inst(" track_process {\n  haproxy\n }"),
-			note: "k.conf:9: vrrp_instance VI_1: track_process haproxy: vipd has no process checks yet: the instance would run without the check, and its VIP would not move when the process dies; the instance is not converted",
+			check: func(t *testing.T, in config.Instance, checks []health.Spec) {
+				want := []health.Spec{{Name: "haproxy", Type: health.TypeProcess, Process: "haproxy", Quorum: 1,
+					Interval: time.Second, Timeout: 750 * time.Millisecond, Rise: 1, Fall: 1}}
+				if diff := cmp.Diff(want, checks); diff != "" {
+					t.Errorf("checks (-want +got)\n%s", diff)
+				}
+				if diff := cmp.Diff([]health.Track{{Check: "haproxy", Weight: -20}}, in.Track); diff != "" {
+					t.Errorf("track (-want +got)\n%s", diff)
+				}
+			},
+			safe: true,
+			note: "k.conf:1: vrrp_track_process haproxy: becomes a process check: an exit is seen at once, as keepalived sees it, and fails it at once (rise 1, fall 1, as keepalived has none); a process that starts is found by a scan of /proc every 1s, where keepalived's process events see it at once",
+		},
+		{
+			name: "a command line with params, a track's own weight, quorum",
+			conf: "vrrp_track_process lb {\n process /usr/sbin/haproxy -Ws -f /etc/haproxy/haproxy.cfg\n param_match partial\n quorum 2\n quorum_max 5\n weight 10\n}\n" +
+				inst(" track_process {\n  lb weight 30\n }"),
+			check: func(t *testing.T, in config.Instance, checks []health.Spec) {
+				want := []health.Spec{{Name: "lb", Type: health.TypeProcess, Process: "/usr/sbin/haproxy", FullCommand: true,
+					Params: []string{"-Ws", "-f", "/etc/haproxy/haproxy.cfg"}, ParamMatch: health.ParamPartial, Quorum: 2, QuorumMax: 5,
+					Interval: time.Second, Timeout: 750 * time.Millisecond, Rise: 1, Fall: 1}}
+				if diff := cmp.Diff(want, checks); diff != "" {
+					t.Errorf("checks (-want +got)\n%s", diff)
+				}
+				if diff := cmp.Diff([]health.Track{{Check: "lb", Weight: 30}}, in.Track); diff != "" {
+					t.Errorf("track (-want +got)\n%s", diff)
+				}
+			},
+			safe: true,
+		},
+		{
+			name: "quorum above quorum_max is ignored, as keepalived does",
+			conf: "vrrp_track_process nginx {\n process nginx\n quorum_max 2\n quorum 3\n}\n" + inst(" track_process {\n  nginx\n }"),
+			check: func(t *testing.T, in config.Instance, checks []health.Spec) {
+				if checks[0].Quorum != 1 || checks[0].QuorumMax != 2 {
+					t.Errorf("quorum %d..%d, want 1..2", checks[0].Quorum, checks[0].QuorumMax)
+				}
+			},
+			safe: true,
+			note: "k.conf:4: vrrp_track_process nginx: quorum 3 is above quorum_max 2: keepalived ignores it",
+		},
+		{
+			name: "a path without full_command never matches in keepalived: refused",
+			conf: "vrrp_track_process haproxy {\n process /usr/sbin/haproxy\n}\n" + inst(" track_process {\n  haproxy\n }"),
+			note: "k.conf:8: vrrp_instance VI_1: track_process haproxy: vipd cannot run the vrrp_track_process as keepalived does: process /usr/sbin/haproxy: keepalived compares it with the process name (comm), which has no '/', so it never matches and keepalived sees no process ever; write the name as ps -o comm shows it, or add full_command to compare argv[0]; the instance is not converted",
+		},
+		{
+			name: "a delay is refused",
+			conf: "vrrp_track_process haproxy {\n process haproxy\n terminate_delay 2\n}\n" + inst(" track_process {\n  haproxy\n }"),
+			note: "k.conf:9: vrrp_instance VI_1: track_process haproxy: vipd cannot run the vrrp_track_process as keepalived does: terminate_delay 2: keepalived waits that long before it acts on a process that starts or exits, and vipd's process checks act at once, which would move the VIP where keepalived keeps it; the instance is not converted",
+		},
+		{
+			name: "quorum_max 0 is refused",
+			conf: "vrrp_track_process haproxy {\n process haproxy\n quorum_max 0\n}\n" + inst(" track_process {\n  haproxy\n }"),
+			note: "k.conf:9: vrrp_instance VI_1: track_process haproxy: vipd cannot run the vrrp_track_process as keepalived does: quorum_max 0: keepalived's track passes only while no such process runs; a vipd process check needs at least one; the instance is not converted",
+		},
+		{
+			name: "a reversed process weight is refused",
+			conf: "vrrp_track_process haproxy {\n process haproxy\n weight 10 reverse\n}\n" + inst(" track_process {\n  haproxy\n }"),
+			note: "k.conf:9: vrrp_instance VI_1: track_process haproxy: its weight is reversed, which vipd does not do; the instance is not converted",
+		},
+		{
+			name: "a vrrp_track_process without process is removed, as keepalived does",
+			conf: "vrrp_track_process haproxy {\n weight 10\n}\n" + inst(" track_process {\n  haproxy\n }"),
+			check: func(t *testing.T, in config.Instance, _ []health.Spec) {
+				if len(in.Track) != 0 {
+					t.Errorf("tracks %v, want none", in.Track)
+				}
+			},
+			safe: true,
+			note: `k.conf:1: vrrp_track_process haproxy has no process: keepalived removes it ("process name not specified")`,
 		},
 		{
 			name: "a process track of an undefined process is ignored, as keepalived does",

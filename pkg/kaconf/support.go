@@ -8,12 +8,9 @@ package kaconf
 type capability int
 
 const (
-	// capProcessCheck: vrrp_track_process and track_process, a check
-	// that a process runs.
-	capProcessCheck capability = iota
 	// capVIPInterface: a virtual_ipaddress with "dev IF" on another
 	// interface than the instance's.
-	capVIPInterface
+	capVIPInterface capability = iota
 	// capSyncGroup: vrrp_sync_group, instances that change state
 	// together.
 	capSyncGroup
@@ -25,8 +22,6 @@ const (
 // vipdLacks says, for each capability vipd does not have yet, what
 // follows for a conversion.
 var vipdLacks = map[capability]string{
-	capProcessCheck: "vipd has no process checks yet: the instance would run without the check, " +
-		"and its VIP would not move when the process dies",
 	capVIPInterface: "vipd binds every VIP of an instance on the instance's interface: it cannot yet " +
 		"put a VIP on another interface (keepalived's dev)",
 	capSyncGroup: "vipd has no sync groups yet: each member elects on its own, so when a member's " +
