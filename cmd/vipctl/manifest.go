@@ -42,6 +42,9 @@ type podSpec struct {
 	Socket       string // the control socket, for the liveness probe
 	NodeSelector [][2]string
 	Volumes      []volume
+	// HostPID puts the pod in the host's PID namespace, where process
+	// checks see the processes they count.
+	HostPID bool
 }
 
 // A volume is a host path mounted at the same path in the container.
@@ -129,11 +132,18 @@ func newPodSpec(kind string, cfg *config.Config, image, name, namespace, selecto
 	// The directory, not the file: an editor replaces the file, and a
 	// mount of the file would keep showing the old one.
 	s.Volumes = append(s.Volumes, volume{Name: "config", Path: filepath.Dir(abs), Type: "Directory", ReadOnly: true})
-	var files []string
+	var files, pidDirs []string
 	for _, ch := range cfg.Checks {
 		for _, f := range []string{ch.CAFile, ch.CertFile, ch.KeyFile} {
 			if f != "" && !slices.Contains(files, f) && !strings.HasPrefix(f, filepath.Dir(abs)+"/") {
 				files = append(files, f)
+			}
+		}
+		if ch.Type == health.TypeProcess {
+			s.HostPID = true
+			// The directory: a process that restarts writes a new file.
+			if d := filepath.Dir(ch.PIDFile); ch.PIDFile != "" && !slices.Contains(pidDirs, d) {
+				pidDirs = append(pidDirs, d)
 			}
 		}
 		if ch.Type == health.TypeExec {
@@ -150,6 +160,9 @@ func newPodSpec(kind string, cfg *config.Config, image, name, namespace, selecto
 		// for (kubeadm's /etc/kubernetes/pki). A file replaced on the
 		// host is seen after a restart of the pod.
 		s.Volumes = append(s.Volumes, volume{Name: "tls-" + strconv.Itoa(i), Path: f, Type: "File", ReadOnly: true})
+	}
+	for i, d := range pidDirs {
+		s.Volumes = append(s.Volumes, volume{Name: "pid-" + strconv.Itoa(i), Path: d, Type: "Directory", ReadOnly: true})
 	}
 	s.Volumes = append(s.Volumes,
 		volume{Name: "run", Path: filepath.Dir(cfg.Daemon.ControlSocket), Type: "DirectoryOrCreate"},
@@ -237,6 +250,11 @@ automountServiceAccountToken: false
 enableServiceLinks: false
 # Time for a master to hand its VIPs over (3 advert intervals).
 terminationGracePeriodSeconds: 30`)
+	if s.HostPID {
+		w.lines(`# Process checks count the node's processes, which only the host's PID
+# namespace shows.
+hostPID: true`)
+	}
 	if len(s.NodeSelector) > 0 {
 		w.line("nodeSelector:")
 		for _, kv := range s.NodeSelector {

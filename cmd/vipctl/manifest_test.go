@@ -55,6 +55,46 @@ func TestManifestStaticPod(t *testing.T) {
 		t.Errorf("priority %v, want system-node-critical's 2000001000 (static pods skip admission)", pod.Spec.Priority)
 	}
 	checkPodSpec(t, pod.Spec, cfg, "registry.example/vipd:1.2.3", []string{"/etc/kubernetes/pki/ca.crt"}, out)
+	if pod.Spec.HostPID {
+		t.Error("hostPID without a process check")
+	}
+}
+
+// TestManifestProcessCheck: a process check puts the pod in the host's PID
+// namespace, and the directory of its pid file is mounted read-only.
+func TestManifestProcessCheck(t *testing.T) {
+	out, _ := manifest(t, "static-pod", "-image", "registry.example/vipd:1.2.3", example(t, "haproxy-process.toml"))
+	var pod corev1.Pod
+	if err := yaml.UnmarshalStrict([]byte(out), &pod); err != nil {
+		t.Fatalf("strict decoding: %v\n%s", err, out)
+	}
+	if !pod.Spec.HostPID {
+		t.Errorf("no hostPID: the process check would see only the pod's processes\n%s", out)
+	}
+
+	cfg := filepath.Join(t.TempDir(), "vipd.toml")
+	conf := "[[check]]\nname = \"lb\"\ntype = \"process\"\npid_file = \"/run/haproxy/haproxy.pid\"\n\n" +
+		"[[instance]]\nname = \"lb\"\nvrid = 61\ninterface = \"eth0\"\npriority = 100\nvips = [\"192.0.2.100/24\"]\ntrack = [{ check = \"lb\" }]\n"
+	if err := os.WriteFile(cfg, []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, _ = manifest(t, "static-pod", "-image", "registry.example/vipd:1.2.3", cfg)
+	pod = corev1.Pod{}
+	if err := yaml.UnmarshalStrict([]byte(out), &pod); err != nil {
+		t.Fatalf("strict decoding: %v\n%s", err, out)
+	}
+	found := false
+	for _, v := range pod.Spec.Volumes {
+		found = found || v.HostPath != nil && v.HostPath.Path == "/run/haproxy"
+	}
+	for _, m := range pod.Spec.Containers[0].VolumeMounts {
+		if m.MountPath == "/run/haproxy" && !m.ReadOnly {
+			t.Error("/run/haproxy is mounted read-write")
+		}
+	}
+	if !pod.Spec.HostPID || !found {
+		t.Errorf("hostPID %v, /run/haproxy mounted %v; want both\n%s", pod.Spec.HostPID, found, out)
+	}
 }
 
 func TestManifestDaemonSet(t *testing.T) {

@@ -3,8 +3,9 @@
 // a load balancer) and follows the links of the interfaces they depend on.
 //
 // A Spec describes a check: an http or https GET that must answer one of the
-// expected status codes, a tcp connect, or an exec of a program that must
-// exit 0. New builds its Checker, which runs one probe within the deadline of
+// expected status codes, a tcp connect, an exec of a program that must
+// exit 0, or a count of running processes (by name, command line or pid
+// file, as keepalived's vrrp_track_process) that must reach a quorum. New builds its Checker, which runs one probe within the deadline of
 // its context. HTTP probes never reuse a connection and ignore proxy
 // settings; exec probes run without a shell, in a process group that is
 // killed as a whole at the timeout, and only programs that CheckOwnership
@@ -23,7 +24,10 @@
 // A tcp, http or https check also keeps an idle connection to its target
 // while it passes (unless Spec.NoWatch): a target that exits closes it at
 // once, and the check then probes back to back until it fails Fall times or
-// passes, instead of waiting for its next interval.
+// passes, instead of waiting for its next interval. A process check holds a
+// pidfd of each process it counts, waited on by Go's poller, and so learns
+// of an exit at once; its interval paces the scans of /proc that find
+// processes that started.
 //
 // A Monitor runs the checks, each in its own goroutine: probes of a check
 // start an interval apart and never overlap, the first after a random offset
