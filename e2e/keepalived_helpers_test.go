@@ -195,6 +195,22 @@ type keepalived struct {
 // when the test fails.
 func startKeepalived(t testing.TB, n node, conf string) *keepalived {
 	t.Helper()
+	return launchKeepalived(t, n, conf, false)
+}
+
+// startKeepalivedTracking is startKeepalived for a file that tracks
+// processes: keepalived starts in the initial network namespace, where
+// alone the kernel's process connector answers, opens it there and then
+// enters n's namespace (keepalived --namespace, its net_namespace), as
+// keepalived's documentation has it for namespaces. The file itself is
+// unchanged.
+func startKeepalivedTracking(t testing.TB, n node, conf string) *keepalived {
+	t.Helper()
+	return launchKeepalived(t, n, conf, true)
+}
+
+func launchKeepalived(t testing.TB, n node, conf string, setns bool) *keepalived {
+	t.Helper()
 	bin := requireKeepalived(t)
 	dir := t.TempDir()
 	file := filepath.Join(dir, "keepalived.conf")
@@ -202,11 +218,21 @@ func startKeepalived(t testing.TB, n node, conf string) *keepalived {
 		t.Fatal(err)
 	}
 	// Own pid files, or keepalived refuses to start next to another one.
-	cmd := n.host.Exec(context.Background(), bin,
-		"--dont-fork", "--log-console", "--log-detail", "--no-syslog", "--vrrp",
+	args := []string{"--dont-fork", "--log-console", "--log-detail", "--no-syslog", "--vrrp",
 		"--use-file", file,
 		"--pid", filepath.Join(dir, "keepalived.pid"),
-		"--vrrp_pid", filepath.Join(dir, "vrrp.pid"))
+		"--vrrp_pid", filepath.Join(dir, "vrrp.pid")}
+	cmd := n.host.Exec(context.Background(), bin, args...)
+	if setns {
+		ns := n.host.NetnsName()
+		// keepalived makes a directory of its own for the namespace.
+		runDir := filepath.Join("/run/keepalived", ns)
+		if _, err := os.Stat(runDir); err == nil {
+			t.Fatalf("%s exists already", runDir)
+		}
+		t.Cleanup(func() { os.RemoveAll(runDir) })
+		cmd = exec.Command(bin, append([]string{"--namespace", ns}, args...)...)
+	}
 	// Its own process group: keepalived forks its VRRP process, and a
 	// crash must kill both at once (killed alone, the parent's death makes
 	// the child stop gracefully).
