@@ -784,7 +784,8 @@ func (c *fileConv) complete(in *vInstance) {
 			}
 		}
 		in.tracks = slices.DeleteFunc(in.tracks, func(t kaTrack) bool {
-			if t.weight == 0 {
+			// vrrp_complete_instance leaves weighted processes alone.
+			if t.weight == 0 || t.script.proc != nil {
 				return false
 			}
 			c.n.at(t.at, "%s: track_script %s: keepalived ignores the weighted script %s; not converted", label, t.script.name, why)
@@ -1019,10 +1020,24 @@ func (c *fileConv) convertTrack(in *vInstance, label string, t kaTrack) {
 		c.refuse(in, t.at, "%s %s: vipd cannot run the %s as keepalived does: %s", kind, name, def, t.script.bad)
 		return
 	}
+	if t.script.proc != nil && t.weight != 0 && in.basePriority == ownerPriority {
+		// process_update_track_process_status skips the owner, but
+		// initialise_process_tracking_priorities does not.
+		c.refuse(in, t.at, "track_process %s weight %d on the address owner (priority 255): keepalived applies the weight as the process is when it starts and ignores every change after, which vipd cannot do", name, t.weight)
+		return
+	}
 	for _, r := range t.script.unsafe {
 		c.unsafe(in, &stmt{file: r.File, line: r.Line}, "%s", r.Msg)
 	}
-	if i := slices.IndexFunc(in.track, func(o vTrack) bool { return o.check == ch.name }); i >= 0 {
+	if i := slices.IndexFunc(in.track, func(o vTrack) bool { return o.check == ch.name }); i >= 0 && t.script.proc != nil {
+		// add_vrrp_to_track_process: the group's weight, unless the
+		// instance's is 0.
+		if in.track[i].weight != 0 {
+			in.track[i].weight = t.weight
+		}
+		c.n.at(t.at, "%s: track_process %s is tracked by the instance and its sync group: keepalived tracks it once, with the group's weight unless the instance's is 0: %d", label, name, in.track[i].weight)
+		return
+	} else if i >= 0 {
 		c.n.at(t.at, "%s: %s %s is tracked by the instance and its sync group: keepalived counts it twice; vipd once, with weight %d", label, kind, name, in.track[i].weight)
 		return
 	}

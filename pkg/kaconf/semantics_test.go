@@ -140,6 +140,31 @@ func TestKeepalivedSemantics(t *testing.T) {
 			note: "k.conf:9: vrrp_instance VI_1: track_process haproxy: its weight is reversed, which vipd does not do; the instance is not converted",
 		},
 		{
+			name: "a sync group member keeps its weighted process, as keepalived does",
+			conf: "vrrp_track_process nginx {\n process nginx\n}\nvrrp_sync_group G {\n group {\n  VI_1\n }\n}\n" + inst(" priority 100", " track_process {\n  nginx weight -30\n }"),
+			check: func(t *testing.T, in config.Instance, _ []health.Spec) {
+				if diff := cmp.Diff([]health.Track{{Check: "nginx", Weight: -30}}, in.Track); diff != "" {
+					t.Errorf("track (-want +got)\n%s", diff)
+				}
+			},
+			safe: true,
+		},
+		{
+			name: "a process tracked by the instance and its group has the group's weight",
+			conf: "vrrp_track_process nginx {\n process nginx\n}\nvrrp_sync_group G {\n group {\n  VI_1\n }\n track_process {\n  nginx weight -40\n }\n}\n" + inst(" priority 100", " track_process {\n  nginx weight -30\n }"),
+			check: func(t *testing.T, in config.Instance, _ []health.Spec) {
+				if diff := cmp.Diff([]health.Track{{Check: "nginx", Weight: -40}}, in.Track); diff != "" {
+					t.Errorf("track (-want +got)\n%s", diff)
+				}
+			},
+			safe: true,
+		},
+		{
+			name: "a weighted process on the address owner is refused",
+			conf: "vrrp_track_process nginx {\n process nginx\n weight -30\n}\n" + inst(" priority 255", " track_process {\n  nginx\n }"),
+			note: "k.conf:10: vrrp_instance VI_1: track_process nginx weight -30 on the address owner (priority 255): keepalived applies the weight as the process is when it starts and ignores every change after, which vipd cannot do; the instance is not converted",
+		},
+		{
 			name: "a vrrp_track_process without process is removed, as keepalived does",
 			conf: "vrrp_track_process haproxy {\n weight 10\n}\n" + inst(" track_process {\n  haproxy\n }"),
 			check: func(t *testing.T, in config.Instance, _ []health.Spec) {
