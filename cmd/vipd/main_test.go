@@ -78,6 +78,22 @@ vips = ["192.0.2.100/24"]
 priority = 100
 interface = "eth0"
 `)
+	missingPID := filepath.Join(dir, "haproxy.pid")
+	process := write("process.toml", `
+[[check]]
+name = "haproxy"
+type = "process"
+process = "haproxy"
+pid_file = "`+missingPID+`"
+fall = 1
+[[instance]]
+name = "lb"
+vrid = 61
+priority = 100
+interface = "eth0"
+vips = ["192.0.2.100/24"]
+track = [{ check = "haproxy" }]
+`)
 	worldWritable := write("ww.toml", "")
 	if err := os.Chmod(worldWritable, 0o666); err != nil {
 		t.Fatal(err)
@@ -94,6 +110,8 @@ interface = "eth0"
 		{"CA not present yet", []string{"-t", "-config", noCA}, 0, `warning: check "apiserver": ca_file ` + missingCA + ": not present yet", ""},
 		{"CA not PEM", []string{"-t", "-config", badCA}, 0, `warning: check "apiserver": ca_file ` + notPEM + ": no PEM certificate found", ""},
 		{"warned but OK", []string{"-t", "-config", noCA}, 0, "no restart is needed)\n" + noCA + ": configuration OK\n", ""},
+		{"process check", []string{"-t", "-config", process}, 0, "check haproxy fails on this node while master: a backup takes over within", ""},
+		{"pid file not there yet", []string{"-t", "-config", process}, 0, `warning: check "haproxy": pid_file ` + missingPID + ": stat " + missingPID + ": no such file or directory (the check fails until the process writes it)\n" + process + ": configuration OK\n", ""},
 		{"unknown node", []string{"-t", "-config", good, "-node", "cp-9"}, 1, "", "cp-9"},
 		{"invalid", []string{"-t", "-config", bad}, 1, "", "bad.toml:4"},
 		{"missing", []string{"-t", "-config", filepath.Join(dir, "none.toml")}, 1, "", "none.toml"},

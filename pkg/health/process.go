@@ -380,11 +380,15 @@ func (c *processChecker) heldPIDs() []int {
 // namespace of its own, as in a container without hostPID), or its pid
 // file is not there yet. Other checks have none.
 func (s Spec) ProcessWarnings() []string {
+	return s.processWarnings(os.DirFS("/proc"))
+}
+
+func (s Spec) processWarnings(proc fs.FS) []string {
 	if s.Type != TypeProcess {
 		return nil
 	}
 	var w []string
-	if !hostPIDs(os.DirFS("/proc")) {
+	if !hostPIDs(proc) {
 		w = append(w, "vipd sees only the processes of its own PID namespace, not the host's: run it in the host's (hostPID: true in a pod), or the check finds nothing")
 	}
 	if s.PIDFile != "" {

@@ -246,6 +246,32 @@ func TestProcessNotHostPIDs(t *testing.T) {
 	}
 }
 
+// TestProcessWarnings: what vipd -t says of a process check that cannot
+// pass whatever runs.
+func TestProcessWarnings(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "haproxy.pid")
+	s := Spec{Name: "p", Type: TypeProcess, Process: "haproxy", PIDFile: file}
+	container := &procFS{m: fstest.MapFS{}}
+	container.start(1, "vipd", "/usr/sbin/vipd")
+	got := s.processWarnings(container)
+	want := []string{
+		"vipd sees only the processes of its own PID namespace, not the host's: run it in the host's (hostPID: true in a pod), or the check finds nothing",
+		"pid_file " + file + ": stat " + file + ": no such file or directory (the check fails until the process writes it)",
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("in a container, without the pid file (-want +got)\n%s", diff)
+	}
+	if err := os.WriteFile(file, []byte("1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if got := s.processWarnings(newProcFS()); len(got) != 0 {
+		t.Errorf("on the host, with the pid file: %q, want none", got)
+	}
+	if got := (Spec{Type: TypeTCP}).processWarnings(container); len(got) != 0 {
+		t.Errorf("a tcp check: %q, want none", got)
+	}
+}
+
 // TestProcessSpecValidate: the process keys and their mistakes.
 func TestProcessSpecValidate(t *testing.T) {
 	tests := []struct {
