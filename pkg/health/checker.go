@@ -3,7 +3,6 @@ package health
 import (
 	"context"
 	"fmt"
-	"os"
 	"unicode/utf8"
 )
 
@@ -47,7 +46,7 @@ func newChecker(s Spec, trusted string) (Checker, error) {
 	case TypeExec:
 		c, err = newExecChecker(s, trusted)
 	case TypeProcess:
-		c = newProcessChecker(s, os.DirFS("/proc"))
+		c = newProcessChecker(s, procRoot("/proc"))
 	default:
 		// Validate rejects any other type.
 		panic(fmt.Sprintf("health: type %q passed validation", s.Type))

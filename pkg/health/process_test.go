@@ -272,6 +272,37 @@ func TestProcessWarnings(t *testing.T) {
 	}
 }
 
+// TestProcRoot: the real /proc read through procRoot, a long command line
+// (longer than its first read) included.
+func TestProcRoot(t *testing.T) {
+	long := strings.Repeat("x", 3000)
+	cmd := exec.Command("sleep", "3600", long)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+	})
+	pid := strconv.Itoa(cmd.Process.Pid)
+	b, err := fs.ReadFile(procRoot("/proc"), pid+"/cmdline")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "sleep\x003600\x00" + long + "\x00"; string(b) != want {
+		t.Errorf("cmdline of %d bytes, want %d", len(b), len(want))
+	}
+	if comm, ok := stat(procRoot("/proc"), pid); !ok || comm != "sleep" {
+		t.Errorf("stat: %q, %v; want sleep, true", comm, ok)
+	}
+	if _, err := fs.ReadFile(procRoot("/proc"), "0/stat"); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("ReadFile of no process: %v, want ErrNotExist", err)
+	}
+	if !hostPIDs(procRoot("/proc")) {
+		t.Log("this test runs outside the host's PID namespace")
+	}
+}
+
 // TestProcessSpecValidate: the process keys and their mistakes.
 func TestProcessSpecValidate(t *testing.T) {
 	tests := []struct {
@@ -429,5 +460,26 @@ func TestProcessExitSeenAtOnce(t *testing.T) {
 	}
 	if diff := cmp.Diff([]int{cmds[1].Process.Pid}, checker.heldPIDs()); diff != "" {
 		t.Errorf("pidfds held after the kill (-want +got)\n%s", diff)
+	}
+}
+
+// BenchmarkProcessScan measures one scan of this machine's /proc by name
+// and by command line, what a process check costs each interval.
+func BenchmarkProcessScan(b *testing.B) {
+	proc := procRoot("/proc")
+	ents, _ := fs.ReadDir(proc, ".")
+	b.Logf("%d entries in /proc", len(ents))
+	for _, s := range []Spec{
+		{Process: "haproxy"},
+		{Process: "/usr/sbin/haproxy", FullCommand: true, Params: []string{"-f"}, ParamMatch: ParamPartial},
+	} {
+		m := newProcessMatcher(s)
+		b.Run(strconv.FormatBool(s.FullCommand), func(b *testing.B) {
+			for b.Loop() {
+				if _, err := m.scan(proc); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
