@@ -121,6 +121,11 @@ type Instance struct {
 	// carrier. Interface is tracked too, without being listed; see
 	// TrackedInterfaces.
 	TrackInterfaces []string
+	// SyncGroup names the sync group the instance belongs to, "" for
+	// none: the instances of a group change state together, as
+	// keepalived's vrrp_sync_group (see pkg/daemon). Every group has at
+	// least two instances, all announced by VRRP.
+	SyncGroup string
 	// Announce is how the VIPs reach clients: AnnounceVRRP (the
 	// default), AnnounceBGP or AnnounceRoute. A routed instance (see
 	// Routed) has no VRID and binds its VIPs on Interface, "lo" by

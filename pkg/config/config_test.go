@@ -884,7 +884,7 @@ func TestParseErrors(t *testing.T) {
 		{
 			name: "unknown key in track",
 			src:  head + chk("apiserver", tcpCheck) + api("vrid_unused = 1", `track = [{ check = "apiserver" },`, `  { check = "apiserver", wieght = -30 }]`),
-			want: `vipd.toml:22: instance "api" (vrid 51): unknown key "vrid_unused"; known keys: name, vrid, interface, version, advert_interval, vips, priority, order, preempt, preempt_delay, unicast, unicast_peers, unicast_source, auth_password, garp_repeat, garp_refresh, track, track_interfaces, notify, announce, ecmp, withdraw_delay, route_table, route_protocol` + "\n" +
+			want: `vipd.toml:22: instance "api" (vrid 51): unknown key "vrid_unused"; known keys: name, vrid, interface, version, advert_interval, vips, priority, order, preempt, preempt_delay, unicast, unicast_peers, unicast_source, auth_password, garp_repeat, garp_refresh, track, track_interfaces, sync_group, notify, announce, ecmp, withdraw_delay, route_table, route_protocol` + "\n" +
 				`vipd.toml:23: instance "api" (vrid 51): track: unknown key "wieght"; did you mean "weight"?`,
 		},
 		{
@@ -917,6 +917,33 @@ func TestParseErrors(t *testing.T) {
 			name: "track_interfaces lists the own interface",
 			src:  head + api(`track_interfaces = ["eth1", "eth0"]`),
 			want: `vipd.toml:18: instance "api" (vrid 51): track_interfaces names "eth0", the instance's own interface, which is always tracked; remove it`,
+		},
+		{
+			name: "sync_group of one",
+			src:  head + api(`sync_group = "lb"`),
+			want: `vipd.toml:18: instance "api" (vrid 51): sync_group "lb" has no other instance; a group needs at least two (or remove sync_group)`,
+		},
+		{
+			name: "sync_group of one, another group fine",
+			src: head + api(`sync_group = "lb"`) + "[[instance]]\nname = \"web\"\nvrid = 52\nvips = [\"192.0.2.101/24\"]\nsync_group = \"lbb\"\n" +
+				"[[instance]]\nname = \"db\"\nvrid = 53\nvips = [\"192.0.2.102/24\"]\nsync_group = \"lb\"\n",
+			want: `vipd.toml:23: instance "web" (vrid 52): sync_group "lbb" has no other instance; a group needs at least two (or remove sync_group)`,
+		},
+		{
+			name: "sync_group empty",
+			src:  head + api(`sync_group = ""`),
+			want: `vipd.toml:18: instance "api" (vrid 51): sync_group is empty; name the group, such as sync_group = "lb"`,
+		},
+		{
+			name: "sync_group invalid",
+			src:  head + api(`sync_group = "l b"`),
+			want: `vipd.toml:18: instance "api" (vrid 51): sync_group "l b" may contain only letters, digits, '-', '_' and '.'`,
+		},
+		{
+			name: "sync_group of a routed instance",
+			src:  head + "[[instance]]\nname = \"api\"\nannounce = \"route\"\nvips = [\"192.0.2.100/32\"]\nsync_group = \"lb\"\n" +
+				"[[instance]]\nname = \"web\"\nvrid = 52\nvips = [\"192.0.2.101/24\"]\nsync_group = \"lb\"\n",
+			want: `vipd.toml:18: instance "api": sync_group needs announce = "vrrp": a routed instance has no state to share`,
 		},
 
 		// Several problems: all reported, in the order of the file.

@@ -92,6 +92,7 @@ type rawInstance struct {
 	GARPRefresh     *duration  `toml:"garp_refresh"`
 	Track           []rawTrack `toml:"track"`
 	TrackInterfaces []string   `toml:"track_interfaces"`
+	SyncGroup       *string    `toml:"sync_group"`
 	Notify          []string   `toml:"notify"`
 	Announce        *string    `toml:"announce"`
 	ECMP            *bool      `toml:"ecmp"`

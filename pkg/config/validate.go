@@ -517,6 +517,21 @@ func (p *parser) instance(ri rawInstance, i int, cl *Cluster, clusterOK bool, ch
 		}
 	}
 
+	if v := ri.SyncGroup; v != nil {
+		switch err := checkName(*v); {
+		case *v == "":
+			bad("sync_group", "sync_group is empty; name the group, such as sync_group = \"lb\"")
+		case err != nil:
+			bad("sync_group", "sync_group %v", err)
+		case inst.Routed():
+			bad("sync_group", "sync_group needs announce = \"vrrp\": a routed instance has no state to share")
+			// Still a member: its partners are not reported alone.
+			inst.SyncGroup = *v
+		default:
+			inst.SyncGroup = *v
+		}
+	}
+
 	p.track(ri, path, label, checks, &inst)
 	return inst, len(p.errs) == before
 }
@@ -721,6 +736,21 @@ func (p *parser) instancesTogether(raw []rawInstance, insts []Instance) {
 	routers := make(map[router]int)
 	vips := make(map[netip.Addr]int)
 	lineOf := func(i int) int { return p.lines.line(fmt.Sprintf("instance[%d]", i)) }
+	groups := make(map[string][]int)
+	for i, inst := range insts {
+		if inst.SyncGroup != "" {
+			groups[inst.SyncGroup] = append(groups[inst.SyncGroup], i)
+		}
+	}
+	for _, is := range groups {
+		if len(is) == 1 {
+			// keepalived runs a group of one as no group, with a
+			// warning; here it is a typo in the other member's name.
+			i := is[0]
+			p.errorf(fmt.Sprintf("instance[%d].sync_group", i), "%s: sync_group %q has no other instance; a group needs at least two (or remove sync_group)",
+				raw[i].label(i), insts[i].SyncGroup)
+		}
+	}
 	for i, inst := range insts {
 		path := fmt.Sprintf("instance[%d]", i)
 		label := raw[i].label(i)
