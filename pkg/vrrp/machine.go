@@ -74,6 +74,10 @@ type Output struct {
 	// Conflict: a master heard another master of lower priority, and
 	// answers at once so that it steps down.
 	Conflict bool
+	// WantsMaster: a grouped backup would have become master (its
+	// Master_Down_Timer ran out, or it starts as the address owner) and
+	// waits for its group to Promote it.
+	WantsMaster bool
 }
 
 // FaultKind says whether, and how, a router's tracked checks failed.
@@ -175,6 +179,10 @@ type Config struct {
 	// process wakes once for all of them rather than once for each
 	// (their backups, likewise, once per burst of adverts).
 	Phase time.Time
+	// Grouped makes the router a member of a sync group, which decides
+	// when it becomes master: a backup whose Master_Down_Timer runs out
+	// says it WantsMaster and stays backup until Promote.
+	Grouped bool
 }
 
 // Machine is the state machine of one virtual router. It is not safe for
@@ -193,6 +201,9 @@ type Machine struct {
 	// VIPs until another router takes over or a master down interval
 	// passes.
 	stopping bool
+	// wants: a grouped backup's timer ran out since it last heard a
+	// master it follows (keepalived's wantstate MASTER).
+	wants bool
 
 	started        time.Time
 	deadline       time.Time
@@ -249,9 +260,57 @@ func (m *Machine) Start(now time.Time) Output {
 		return m.becomeFault(now, "starting: "+m.fault.why())
 	}
 	if m.priority == 255 {
+		if m.cfg.Grouped {
+			out := m.becomeBackup(now, "address owner (priority 255) starting, waiting for its sync group")
+			m.wants = true
+			out.WantsMaster = true
+			return out
+		}
 		return m.becomeMaster(now, "address owner (priority 255) starting")
 	}
 	return m.becomeBackup(now, "starting")
+}
+
+// SetGrouped makes the machine a member of a sync group, or no longer
+// one (a configuration reload).
+func (m *Machine) SetGrouped(grouped bool) {
+	m.cfg.Grouped = grouped
+	if !grouped {
+		m.wants = false
+	}
+}
+
+// WantsMaster reports whether a grouped backup waits to become master.
+func (m *Machine) WantsMaster() bool { return m.wants }
+
+// Promote makes a backup master because its sync group becomes master
+// (keepalived's vrrp_sync_master), whether its own timer ran out or not.
+// Other states are left alone.
+func (m *Machine) Promote(now time.Time, reason string) Output {
+	if m.state != Backup || m.stopping {
+		return m.none()
+	}
+	return m.becomeMaster(now, reason)
+}
+
+// Demote makes a master backup because another member of its sync group
+// heard a better master (keepalived's vrrp_sync_backup). It removes the
+// VIPs and sends nothing: the other router's member is master already,
+// and a priority-0 advert would make its backups take over. A master in
+// fault (resigning, or a last resort) goes to Fault.
+func (m *Machine) Demote(now time.Time, reason string) Output {
+	if m.state != Master || m.stopping {
+		return m.none()
+	}
+	m.resigning = false
+	var out Output
+	if m.fault != NoFault {
+		out = m.becomeFault(now, reason)
+	} else {
+		out = m.becomeBackup(now, reason)
+	}
+	out.Actions = RemoveVIPs
+	return out
 }
 
 // Stop is the Shutdown event. A master resigns with a priority-0
@@ -307,6 +366,18 @@ func (m *Machine) Timeout(now time.Time) Output {
 		reason := fmt.Sprintf("no advertisement for %v", m.MasterDownInterval())
 		if m.masterPriority == 0 && m.masterAddr.IsValid() {
 			reason = fmt.Sprintf("master %v resigned (priority 0)", m.masterAddr)
+		}
+		if m.cfg.Grouped {
+			// The group decides; until it does, the timer runs again,
+			// as keepalived's vrrp_sync_can_goto_master restarts it.
+			out := m.none()
+			if !m.wants {
+				out.Event = reason + ": waiting for the sync group"
+			}
+			m.wants = true
+			m.deadline = now.Add(m.MasterDownInterval())
+			out.WantsMaster = true
+			return out
 		}
 		return m.becomeMaster(now, reason)
 	case Fault:
@@ -367,6 +438,7 @@ func (m *Machine) Receive(now time.Time, from netip.Addr, priority uint8, interv
 			return m.none()
 		}
 		if !m.preempts(now, priority) {
+			m.wants = false
 			m.follow(now, from, priority, interval)
 			return m.none()
 		}
@@ -594,6 +666,7 @@ func (m *Machine) becomeFault(now time.Time, reason string) Output {
 func (m *Machine) to(s State, reason string) Output {
 	out := Output{From: m.state, To: s, Reason: reason}
 	m.state = s
+	m.wants = false
 	return out
 }
 
