@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
+	"time"
 
 	"github.com/vipd/vipd/pkg/vrrp"
 )
@@ -41,13 +42,42 @@ func (r *Router) apply(out vrrp.Output) {
 		r.log.Info(out.Event, "state", out.To.String(), "priority", r.m.Priority())
 	}
 	master, _ := r.m.Master()
-	r.book.record(out, r.m.Priority(), r.m.Fault(), master)
+	r.book.record(out, r.m.Priority(), r.m.Fault(), master, r.m.WantsMaster(), r.forced(out))
 	if out.Changed() {
 		r.counters.transitions.Add(1)
 		if r.deps.OnTransition != nil {
 			// After recording: the hook sees the state it is told of.
 			r.deps.OnTransition(r.Status())
 		}
+	}
+	if out.WantsMaster && r.deps.OnWantMaster != nil {
+		r.deps.OnWantMaster(r.Status())
+	}
+}
+
+// forced says why the router's sync group holds it in the state out
+// leaves it in: the order it obeys, or its group's fault.
+func (r *Router) forced(out vrrp.Output) string {
+	switch {
+	case r.ordered != "" && out.Changed():
+		r.lastForced = r.ordered
+	case r.m.Fault() != vrrp.NoFault && r.healthForced != "":
+		r.lastForced = r.healthForced
+	case out.Changed():
+		r.lastForced = ""
+	}
+	return r.lastForced
+}
+
+// obey carries out an order of the router's sync group.
+func (r *Router) obey(o groupOrder) {
+	r.ordered = o.reason
+	defer func() { r.ordered = "" }()
+	now := time.Now()
+	if o.promote {
+		r.apply(r.m.Promote(now, o.reason))
+	} else {
+		r.apply(r.m.Demote(now, o.reason))
 	}
 }
 
@@ -127,8 +157,10 @@ func (r *Router) reconfigure(next Config) {
 	f.Addrs = addrs
 	r.filter.Store(&f)
 	r.m.SetPreempt(next.Machine.Preempt, next.Machine.PreemptDelay)
+	r.m.SetGrouped(next.Group != "")
+	next.Machine.Grouped = next.Group != ""
 	r.cfg.Store(&next)
-	r.book.reconfigured(next.Machine.Priority, next.VIPs)
+	r.book.reconfigured(next.Machine.Priority, next.VIPs, next.Group)
 	r.vipAddr = addrs
 	r.advert.Addrs = addrs
 	if r.m.State() != vrrp.Master {

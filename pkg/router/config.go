@@ -34,6 +34,10 @@ type Config struct {
 	// master; GARPRefresh, when non-zero, repeats one round while master.
 	GARPRepeat  int
 	GARPRefresh time.Duration
+	// Group names the sync group the router is a member of, "" for
+	// none. A member becomes master only when its group Promotes it:
+	// New and Reconfigure set Machine.Grouped from Group.
+	Group string
 }
 
 // family is "ipv4" or "ipv6", by the source address.
@@ -83,5 +87,7 @@ func Reconfigurable(cfg, next Config) bool {
 	cfg.Machine.PreemptDelay, next.Machine.PreemptDelay = 0, 0
 	cfg.Machine.Priority, next.Machine.Priority = 0, 0
 	cfg.GARPRepeat, next.GARPRepeat = 0, 0
+	cfg.Group, next.Group = "", ""
+	cfg.Machine.Grouped, next.Machine.Grouped = false, false
 	return reflect.DeepEqual(cfg, next)
 }

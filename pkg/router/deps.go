@@ -48,4 +48,8 @@ type Deps struct {
 	// right after it: its last Transition is the change. The status is
 	// the caller's to keep. It must not block.
 	OnTransition func(Status)
+	// OnWantMaster, if set, is called like OnTransition when a member
+	// of a sync group would have become master and waits for its group
+	// to Promote it.
+	OnWantMaster func(Status)
 }

@@ -17,15 +17,22 @@ type pending struct {
 	health *Health
 	reconf *Config
 	guard  bool
+	order  *groupOrder
 	pings  []chan struct{}
 }
 
+// groupOrder is what a router's sync group tells it to do.
+type groupOrder struct {
+	promote bool // else demote
+	reason  string
+}
+
 // take returns the pending requests and clears them.
-func (p *pending) take() (health *Health, reconf *Config, guard bool, pings []chan struct{}) {
+func (p *pending) take() (health *Health, reconf *Config, guard bool, order *groupOrder, pings []chan struct{}) {
 	p.Lock()
 	defer p.Unlock()
-	health, reconf, guard, pings = p.health, p.reconf, p.guard, p.pings
-	p.health, p.reconf, p.guard, p.pings = nil, nil, false, nil
+	health, reconf, guard, order, pings = p.health, p.reconf, p.guard, p.order, p.pings
+	p.health, p.reconf, p.guard, p.order, p.pings = nil, nil, false, nil, nil
 	return
 }
 
@@ -43,6 +50,24 @@ type Health struct {
 	// Priority is the effective priority while not faulted.
 	Priority uint8
 	Fault    vrrp.FaultKind
+	// Forced, when not empty, says that Fault is the router's sync
+	// group's, not its own, and why: status shows it.
+	Forced string
+}
+
+// Promote makes a backup master, soon, because its sync group becomes
+// master; reason says why, for the transition and status.
+func (r *Router) Promote(reason string) { r.order(groupOrder{promote: true, reason: reason}) }
+
+// Demote makes a master backup, soon, without a word on the wire,
+// because another member of its sync group heard a better master.
+func (r *Router) Demote(reason string) { r.order(groupOrder{reason: reason}) }
+
+func (r *Router) order(o groupOrder) {
+	r.pending.Lock()
+	r.pending.order = &o
+	r.pending.Unlock()
+	r.poke()
 }
 
 // SetHealth hands the router the result of its tracked checks. Only the

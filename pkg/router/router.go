@@ -73,6 +73,12 @@ type Router struct {
 	sleeper Sleeper
 	// loggedConflict is when a conflict was last logged.
 	loggedConflict time.Time
+	// healthForced is Health.Forced, the last health's; ordered is the
+	// reason of the group order being obeyed, while it is; lastForced
+	// what status says.
+	healthForced string
+	ordered      string
+	lastForced   string
 }
 
 // New returns a router; Run starts it.
@@ -86,6 +92,7 @@ func New(cfg Config, deps Deps) *Router {
 	if cfg.GARPRepeat < 1 {
 		cfg.GARPRepeat = 1
 	}
+	cfg.Machine.Grouped = cfg.Group != ""
 	addrs := cfg.vipAddrs()
 	r := &Router{
 		name:    cfg.Instance,
@@ -123,6 +130,7 @@ func New(cfg Config, deps Deps) *Router {
 		Instance: cfg.Instance, VRID: cfg.VRID, Interface: cfg.Interface, Family: fam,
 		Version: cfg.Machine.Version, State: vrrp.Initialize,
 		BasePriority: cfg.Machine.Priority, Priority: cfg.Machine.Priority, VIPs: cfg.VIPs,
+		Group: cfg.Group,
 	}
 	return r
 }
@@ -190,14 +198,17 @@ func (r *Router) start() {
 // serve serves the pending requests; pings last, as proof that the
 // others were served.
 func (r *Router) serve() {
-	health, reconf, guard, pings := r.pending.take()
-	if health != nil || reconf != nil || guard {
+	health, reconf, guard, order, pings := r.pending.take()
+	if health != nil || reconf != nil || guard || order != nil {
 		r.machine.Lock()
 		if reconf != nil {
 			r.reconfigure(*reconf)
 		}
 		if health != nil {
 			r.setHealth(*health)
+		}
+		if order != nil {
+			r.obey(*order)
 		}
 		if guard {
 			r.checkVIPs()
@@ -239,6 +250,7 @@ func (r *Router) refreshVIPs() {
 
 func (r *Router) setHealth(h Health) {
 	now := time.Now()
+	r.healthForced = h.Forced
 	// Fault first: a router leaving fault must elect with the new
 	// priority, and one entering it resigns whatever its priority.
 	if h.Fault != vrrp.NoFault {

@@ -28,6 +28,12 @@ type Status struct {
 	Since        time.Time
 	Reason       string
 	VIPs         []netip.Prefix
+	// Group is the sync group the router is a member of, "" for none.
+	// WantsMaster: a member waits for its group to become master.
+	// Forced says why the group holds it in its state, if it does.
+	Group       string
+	WantsMaster bool
+	Forced      string
 	// Transitions are the latest state changes, oldest first.
 	Transitions []Transition
 	Counters    Counters
@@ -103,9 +109,11 @@ type book struct {
 
 // record writes what the machine's output and state leave the router
 // with.
-func (b *book) record(out vrrp.Output, priority uint8, fault vrrp.FaultKind, master netip.Addr) {
+func (b *book) record(out vrrp.Output, priority uint8, fault vrrp.FaultKind, master netip.Addr, wants bool, forced string) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	b.st.WantsMaster = wants
+	b.st.Forced = forced
 	b.st.Priority = priority
 	b.st.Fault = fault
 	b.st.Master = master
@@ -125,10 +133,11 @@ func (b *book) record(out vrrp.Output, priority uint8, fault vrrp.FaultKind, mas
 }
 
 // reconfigured writes the settings a reload changed in place.
-func (b *book) reconfigured(base uint8, vips []netip.Prefix) {
+func (b *book) reconfigured(base uint8, vips []netip.Prefix, group string) {
 	b.mu.Lock()
 	b.st.BasePriority = base
 	b.st.VIPs = vips
+	b.st.Group = group
 	b.mu.Unlock()
 }
 
