@@ -81,6 +81,16 @@ func (f formatter) instance(w io.Writer, in control.Instance, checks map[string]
 	}
 	fmt.Fprintf(tw, "  master\t%s\n", master)
 	fmt.Fprintf(tw, "  vips\t%s\n", orDash(strings.Join(in.VIPs, ", ")))
+	if in.SyncGroup != "" {
+		group := in.SyncGroup
+		switch {
+		case in.Forced != "":
+			group += ": forced: " + in.Forced
+		case in.WantsMaster:
+			group += ": wants master, waiting for the other members"
+		}
+		fmt.Fprintf(tw, "  sync group\t%s\n", group)
+	}
 	for _, warn := range warnings(in) {
 		fmt.Fprintf(tw, "  warning\t%s\n", warn)
 	}

@@ -941,7 +941,7 @@ func TestParseErrors(t *testing.T) {
 		},
 		{
 			name: "sync_group of a routed instance",
-			src:  head + "[[instance]]\nname = \"api\"\nannounce = \"route\"\nvips = [\"192.0.2.100/32\"]\nsync_group = \"lb\"\n" +
+			src: head + "[[instance]]\nname = \"api\"\nannounce = \"route\"\nvips = [\"192.0.2.100/32\"]\nsync_group = \"lb\"\n" +
 				"[[instance]]\nname = \"web\"\nvrid = 52\nvips = [\"192.0.2.101/24\"]\nsync_group = \"lb\"\n",
 			want: `vipd.toml:18: instance "api": sync_group needs announce = "vrrp": a routed instance has no state to share`,
 		},

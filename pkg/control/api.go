@@ -107,6 +107,14 @@ type Instance struct {
 	// Since is when State was entered, Reason why.
 	Since  time.Time `json:"since,omitzero"`
 	Reason string    `json:"reason"`
+	// SyncGroup is the instance's sync group, "" for none. Forced says
+	// why the group holds this router in its state (a member in fault,
+	// a member that heard a better master, the group becoming master),
+	// "" when it is in it of its own. WantsMaster: a backup whose
+	// master down timer ran out waits for the rest of its group.
+	SyncGroup   string `json:"sync_group,omitempty"`
+	Forced      string `json:"forced,omitempty"`
+	WantsMaster bool   `json:"wants_master,omitempty"`
 	// VIPs are the virtual addresses as prefixes ("192.0.2.10/32").
 	VIPs []string `json:"vips"`
 	// FailingChecks names the tracked checks that fail now.

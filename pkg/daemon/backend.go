@@ -48,6 +48,9 @@ func (d *Daemon) Status() control.Status {
 			EffectivePriority: rst.Priority,
 			Since:             rst.Since,
 			Reason:            rst.Reason,
+			SyncGroup:         rst.Group,
+			Forced:            rst.Forced,
+			WantsMaster:       rst.WantsMaster,
 			Counters: control.Counters{
 				AdvertsOut:    rst.Counters.AdvertsOut,
 				AdvertsIn:     rst.Counters.AdvertsIn,
@@ -101,6 +104,7 @@ func (d *Daemon) Status() control.Status {
 			Priority:    w.inst.Priority,
 			Since:       w.since,
 			Reason:      w.reason,
+			SyncGroup:   w.inst.SyncGroup,
 			Counters:    control.Counters{Dropped: map[string]uint64{}},
 			Hooks:       d.hookCounters(w.inst.Name, len(w.inst.Notify) > 0),
 		}

@@ -79,6 +79,10 @@ type Daemon struct {
 	// healthMu serialises updateHealth, so that the latest health is
 	// the one each router keeps.
 	healthMu sync.Mutex
+	// syncMu serialises the decisions of sync groups (sync.go), so that
+	// of two members whose timers run out together, the second sees the
+	// first wanting.
+	syncMu sync.Mutex
 	// background are the removed routers resigning after a reload.
 	background sync.WaitGroup
 	// retry tells Run that routers wait and an interface or address

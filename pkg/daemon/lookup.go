@@ -108,6 +108,7 @@ func routerConfig(inst config.Instance, fam config.Family, ifi *net.Interface, s
 		Password:    pw,
 		GARPRepeat:  inst.GARPRepeat,
 		GARPRefresh: inst.GARPRefresh,
+		Group:       inst.SyncGroup,
 	}
 }
 

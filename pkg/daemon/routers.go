@@ -64,6 +64,7 @@ func (d *Daemon) newRouter(w wanted, s *sock, ann Announcer) *running {
 		Announcer:    ann,
 		Logger:       d.log,
 		OnTransition: d.transition,
+		OnWantMaster: d.syncWantMaster,
 		Sleeper:      d.sys.Sleeper(),
 	})
 	return &running{key: w.key, inst: w.inst, sock: w.sock, rt: rt, track: newTracking(w.inst), task: newTask()}
@@ -112,6 +113,7 @@ func (r *running) ping(ctx context.Context) error {
 // change; st is the router's status after it.
 func (d *Daemon) transition(st router.Status) {
 	t := st.Transitions[len(st.Transitions)-1]
+	d.syncTransition(st, t)
 	d.hooks.notify(st.Instance, hooks.Event{
 		Instance: st.Instance, Family: st.Family, VRID: st.VRID,
 		From: t.From.String(), To: t.To.String(), Reason: t.Reason,
@@ -167,12 +169,19 @@ func (d *Daemon) updateHealth() {
 	}
 	states := checks.mon.States()
 	drained := d.drains.set()
-	for _, r := range rs {
-		h := r.track.health(states)
-		if drained[r.inst.Name] && h.Fault < vrrp.Drained {
-			h.Fault = vrrp.Drained
+	hs := make([]router.Health, len(rs))
+	for i, r := range rs {
+		hs[i] = r.track.health(states)
+		if drained[r.inst.Name] && hs[i].Fault < vrrp.Drained {
+			hs[i].Fault = vrrp.Drained
 		}
-		r.rt.SetHealth(h)
+	}
+	d.mu.Lock()
+	waiting := d.waiting
+	d.mu.Unlock()
+	syncFaults(rs, hs, waiting)
+	for i, r := range rs {
+		r.rt.SetHealth(hs[i])
 	}
 	d.mu.Lock()
 	routed := d.routed

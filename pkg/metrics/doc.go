@@ -40,6 +40,7 @@
 //	| vipd_vip_guard_restored_total | counter | vrrp_instance, family, vrid, interface | Virtual addresses put back on the interface of a master after something else removed them. |
 //	| vipd_vip_guard_removed_total | counter | vrrp_instance, family, vrid, interface | Virtual addresses removed from the interface of a virtual router that is not master. |
 //	| vipd_late_timers_total | counter | vrrp_instance, family, vrid, interface | Protocol timers served more than 20ms after their deadline: the process was stopped or starved. |
+//	| vipd_sync_group_forced | gauge | vrrp_instance, family, vrid, interface, sync_group | 1 while the virtual router's sync group holds it in its state (another member is in fault or heard a better master, or the group became master), 0 otherwise; members only. |
 //	| vipd_packets_dropped_total | counter | interface, family, reason | VRRP packets a socket received and dropped, by reason. |
 //	| vipd_check_state | gauge | check, state | 1 for the state the check or tracked interface (link:NAME) is in, 0 for the others (state: unknown, healthy, unhealthy). |
 //	| vipd_check_state_since_seconds | gauge | check | Unix time the check entered its state; absent until monitoring begins. |

@@ -75,7 +75,7 @@ func TestDocDefsGathered(t *testing.T) {
 		MetricInstanceBasePriority, MetricInstanceTransitions, MetricAdvertsSent, MetricAdvertsReceived,
 		MetricAdvertSendErrors, MetricAnnouncements, MetricVIPBindErrors, MetricMasterConflicts,
 		MetricVRIDCollisions, MetricVIPGuardRestored, MetricVIPGuardRemoved, MetricLateTimers,
-		MetricPacketsDropped,
+		MetricSyncGroupForced, MetricPacketsDropped,
 		MetricCheckState, MetricCheckStateSince, MetricCheckDuration, MetricCheckProbes,
 		MetricCheckConsecutiveFailures,
 		MetricHookRuns, MetricHookFailures, MetricHookTimeouts, MetricHookEventsDropped,

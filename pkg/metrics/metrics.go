@@ -34,6 +34,7 @@ const (
 	MetricVIPGuardRestored         = "vipd_vip_guard_restored_total"
 	MetricVIPGuardRemoved          = "vipd_vip_guard_removed_total"
 	MetricLateTimers               = "vipd_late_timers_total"
+	MetricSyncGroupForced          = "vipd_sync_group_forced"
 	MetricPacketsDropped           = "vipd_packets_dropped_total"
 	MetricCheckState               = "vipd_check_state"
 	MetricCheckStateSince          = "vipd_check_state_since_seconds"
@@ -180,6 +181,8 @@ var defs = []def{
 		"Virtual addresses removed from the interface of a virtual router that is not master."},
 	{MetricLateTimers, prometheus.CounterValue, routerLabels,
 		"Protocol timers served more than 20ms after their deadline: the process was stopped or starved."},
+	{MetricSyncGroupForced, prometheus.GaugeValue, withLabels(routerLabels, "sync_group"),
+		"1 while the virtual router's sync group holds it in its state (another member is in fault or heard a better master, or the group became master), 0 otherwise; members only."},
 	{MetricPacketsDropped, prometheus.CounterValue, []string{"interface", "family", "reason"},
 		"VRRP packets a socket received and dropped, by reason."},
 	{MetricCheckState, prometheus.GaugeValue, []string{"check", "state"},
@@ -347,6 +350,9 @@ func (c *collector) collectRouter(ch chan<- prometheus.Metric, st router.Status)
 	c.emit(ch, MetricVIPGuardRestored, float64(n.GuardRestored), lv...)
 	c.emit(ch, MetricVIPGuardRemoved, float64(n.GuardRemoved), lv...)
 	c.emit(ch, MetricLateTimers, float64(n.LateTimers), lv...)
+	if st.Group != "" {
+		c.emit(ch, MetricSyncGroupForced, oneIf(st.Forced != ""), append(lv, st.Group)...)
+	}
 }
 
 // emit sends one sample of metric name. A sample that cannot be built

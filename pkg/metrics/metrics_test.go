@@ -56,6 +56,7 @@ func fullSource() *fakeSource {
 			{
 				Instance: "api", VRID: 51, Interface: "eth0", Family: "ipv6", Version: 3,
 				State: vrrp.Fault, BasePriority: 150, Priority: 1, Fault: vrrp.HardFault,
+				Group: "lb", Forced: "sync group lb in fault: ingress/ipv4 tracked interface failed",
 				Since: time.Unix(1700000100, 0),
 				Counters: router.Counters{
 					AdvertsIn: 80, Transitions: 3, Collisions: 7, GuardRemoved: 2, LateTimers: 5,
@@ -232,6 +233,9 @@ vipd_routed_announced{announce="bgp",routed_instance="api-routed"} 1
 # HELP vipd_routed_withdrawals_total Withdrawals of the routed instance's routes: failed checks, drains, stops.
 # TYPE vipd_routed_withdrawals_total counter
 vipd_routed_withdrawals_total{routed_instance="api-routed"} 2
+# HELP vipd_sync_group_forced 1 while the virtual router's sync group holds it in its state (another member is in fault or heard a better master, or the group became master), 0 otherwise; members only.
+# TYPE vipd_sync_group_forced gauge
+vipd_sync_group_forced{family="ipv6",interface="eth0",sync_group="lb",vrid="51",vrrp_instance="api"} 1
 # HELP vipd_vip_bind_errors_total Virtual addresses that could not be bound to the interface.
 # TYPE vipd_vip_bind_errors_total counter
 vipd_vip_bind_errors_total{family="ipv4",interface="eth0",vrid="51",vrrp_instance="api"} 4
