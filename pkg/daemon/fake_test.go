@@ -43,6 +43,8 @@ type fakeHost struct {
 	// "monitor".
 	fail    map[string]error
 	journal []string
+	// lost names the interfaces whose adverts are lost on the way out.
+	lost map[string]bool
 }
 
 var _ System = (*fakeHost)(nil)
@@ -95,6 +97,16 @@ func (h *fakeHost) setFail(step string, err error) {
 	} else {
 		h.fail[step] = err
 	}
+}
+
+// lose makes the adverts the host sends on ifname lost, or no longer.
+func (h *fakeHost) lose(ifname string, lost bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.lost == nil {
+		h.lost = make(map[string]bool)
+	}
+	h.lost[ifname] = lost
 }
 
 // holds reports whether p is bound on the host.
@@ -294,6 +306,12 @@ func (c *fakeConn) WriteTo(b []byte, src, dst netip.Addr) error {
 		return net.ErrClosed
 	}
 	c.host.note("advert vrid %d priority %d", a.VRID, a.Priority)
+	c.host.mu.Lock()
+	lost := c.host.lost[c.key.ifname]
+	c.host.mu.Unlock()
+	if lost {
+		return nil
+	}
 	n := c.host.net
 	n.mu.Lock()
 	hosts := slices.Clone(n.hosts)

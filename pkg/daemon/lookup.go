@@ -102,6 +102,7 @@ func routerConfig(inst config.Instance, fam config.Family, ifi *net.Interface, s
 			PreemptDelay: inst.PreemptDelay,
 			Primary:      src,
 			Phase:        phase,
+			Grouped:      inst.SyncGroup != "",
 		},
 		VIPs:        fam.VIPs,
 		Peers:       peers,
