@@ -61,7 +61,8 @@
 //     else an exec check of the words keepalived runs.
 //   - What vipd cannot do yet is listed in support.go, one place: an
 //     instance that needs it (a process track, a VIP on another interface,
-//     a sync group, a weighted interface) is left out or marked not safe.
+//     a weighted interface) is left out or marked not safe. A
+//     vrrp_sync_group of two or more becomes a sync_group.
 //     Other differences that matter in a mixed fleet (addresses vipd drops,
 //     which change the advertised address list; routes keepalived adds on
 //     the master) make a verdict not safe too.

@@ -189,10 +189,8 @@ func convertFile(path string, stmts []*stmt, n *notes) (*node, error) {
 	for _, in := range c.nd.instances {
 		c.convertInstance(in)
 	}
-	for _, g := range c.groups {
-		c.groupEffects(g)
-	}
 	c.keepValid()
+	c.syncGroups()
 	for _, sc := range c.tracked() {
 		used := sc.check != nil && slices.ContainsFunc(c.nd.instances, func(in *vInstance) bool {
 			return !in.refused && slices.ContainsFunc(in.track, func(t vTrack) bool { return t.check == sc.check.name })

@@ -79,6 +79,9 @@ type vInstance struct {
 	notify        []string
 	track         []vTrack
 	trackIfaces   []string
+	// syncGroup is the vipd sync_group of a member of a vrrp_sync_group
+	// of two or more.
+	syncGroup string
 
 	// refused: vipd cannot run the instance as keepalived does, and it
 	// is left out; reasons say why it is not safe for a mixed fleet.
@@ -943,9 +946,6 @@ func (c *fileConv) convertInstance(in *vInstance) {
 		for _, l := range g.lacks {
 			c.lack(in, l)
 		}
-		if len(g.instances) > 1 && !vipdHas(capSyncGroup) {
-			c.unsafe(in, g.at, "vrrp_sync_group %s: %s; the conversion puts a member in fault when another is (it tracks their interfaces and unweighted checks)", g.name, vipdLacks[capSyncGroup])
-		}
 	}
 	if in.notifyAt != nil {
 		c.notify(in, label, in.notifyAt)
@@ -1049,31 +1049,49 @@ func (c *fileConv) lack(in *vInstance, l kaLack) {
 	c.refuse(in, l.at, "%s %s: vipd has no tracking of files or BFD sessions: the instance would run without it", l.kind, l.at.keyword())
 }
 
-// groupEffects carries a sync group's fault sharing over as far as vipd
-// can: each member also tracks the other members' interfaces and
-// unweighted checks, so that a fault of one faults all.
-func (c *fileConv) groupEffects(g *kaGroup) {
-	if len(g.instances) < 2 || vipdHas(capSyncGroup) {
-		return
-	}
-	for _, in := range g.instances {
-		if in.refused {
-			continue
-		}
-		for _, o := range g.instances {
-			if o == in || o.refused {
+// syncGroups makes the members of each vrrp_sync_group of two or more
+// instances members of a vipd sync_group, which changes state together as
+// keepalived's does (see pkg/daemon). A member that is not converted takes
+// the others with it: they would change state alone.
+func (c *fileConv) syncGroups() {
+	var names []string
+	for changed := true; changed; {
+		changed = false
+		for _, g := range c.groups {
+			i := slices.IndexFunc(g.instances, func(in *vInstance) bool { return in.refused })
+			if len(g.instances) < 2 || i < 0 {
 				continue
 			}
-			ifs := append([]string{o.iface}, o.trackIfaces...)
-			for _, name := range ifs {
-				if name != in.iface && !slices.Contains(in.trackIfaces, name) {
-					in.trackIfaces = append(in.trackIfaces, name)
+			for _, in := range g.instances {
+				if !in.refused {
+					c.refuse(in, g.at, "vrrp_sync_group %s: its member vrrp_instance %s is not converted, and this one would change state without it", g.name, g.instances[i].kaName)
+					changed = true
 				}
 			}
-			for _, t := range o.track {
-				if t.weight == 0 && !slices.ContainsFunc(in.track, func(x vTrack) bool { return x.check == t.check }) {
-					in.track = append(in.track, t)
-				}
+		}
+	}
+	for _, g := range c.groups {
+		if len(g.instances) < 2 || g.instances[0].refused {
+			continue
+		}
+		name := checkName(g.name)
+		for i, base := 2, name; slices.Contains(names, name); i++ {
+			name = fmt.Sprintf("%s-%d", base, i)
+		}
+		if name != g.name {
+			c.n.at(g.at, "vrrp_sync_group %s is sync_group %q in vipd", g.name, name)
+		}
+		names = append(names, name)
+		owners := 0
+		for _, in := range g.instances {
+			in.syncGroup = name
+			if in.basePriority == ownerPriority {
+				owners++
+			}
+		}
+		if owners > 0 && owners < len(g.instances) {
+			for _, in := range g.instances {
+				c.unsafe(in, g.at, "vrrp_sync_group %s has address owners (priority 255) and other members: keepalived warns that this won't work, and vipd does not behave as it then does", g.name)
 			}
 		}
 	}

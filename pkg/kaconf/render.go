@@ -136,6 +136,7 @@ func renderFile(source, name string, checks []*vCheck, insts []*vInstance) []byt
 		if len(in.trackIfaces) > 0 {
 			w.strs("track_interfaces", in.trackIfaces)
 		}
+		w.optStr("sync_group", in.syncGroup)
 	}
 	return []byte(w.b.String())
 }

@@ -313,12 +313,41 @@ func TestKeepalivedSemantics(t *testing.T) {
 			safe: true,
 		},
 		{
-			name: "a sync group of two is not safe",
-			conf: inst() + strings.Replace(strings.Replace(inst(), "VI_1", "VI_2", 1), "virtual_router_id 51\n", "virtual_router_id 52\n interface eth1\n", 1) +
+			name: "a sync group of two is a sync_group",
+			conf: inst() + strings.NewReplacer("VI_1", "VI_2", "interface eth0", "interface eth1", "virtual_router_id 51", "virtual_router_id 52", "192.0.2.10/24", "192.0.2.11/24").Replace(inst()) +
 				"vrrp_sync_group G {\n group {\n  VI_1\n  VI_2\n }\n}\n",
 			check: func(t *testing.T, in config.Instance, _ []health.Spec) {
-				if diff := cmp.Diff([]string{"eth1"}, in.TrackInterfaces); diff != "" {
-					t.Errorf("track_interfaces (-want +got)\n%s", diff)
+				if in.SyncGroup != "G" || len(in.TrackInterfaces) != 0 {
+					t.Errorf("sync_group %q, track_interfaces %v; want G and none", in.SyncGroup, in.TrackInterfaces)
+				}
+			},
+			safe: true,
+		},
+		{
+			name: "a sync group's name is made a vipd name",
+			conf: inst() + strings.NewReplacer("VI_1", "VI_2", "interface eth0", "interface eth1", "virtual_router_id 51", "virtual_router_id 52", "192.0.2.10/24", "192.0.2.11/24").Replace(inst()) +
+				"vrrp_sync_group G/1 {\n group {\n  VI_1\n  VI_2\n }\n}\n",
+			check: func(t *testing.T, in config.Instance, _ []health.Spec) {
+				if in.SyncGroup != "G-1" {
+					t.Errorf("sync_group %q, want G-1", in.SyncGroup)
+				}
+			},
+			safe: true,
+			note: `k.conf:17: vrrp_sync_group G/1 is sync_group "G-1" in vipd`,
+		},
+		{
+			name: "a sync group with a member not converted is not converted",
+			conf: "vrrp_track_file f {\n file /tmp/f\n}\n" + inst() + strings.Replace(strings.NewReplacer("VI_1", "VI_2", "interface eth0", "interface eth1", "virtual_router_id 51", "virtual_router_id 52", "192.0.2.10/24", "192.0.2.11/24").Replace(inst()), " virtual_router_id 52\n", " virtual_router_id 52\n track_file {\n  f\n }\n", 1) +
+				"vrrp_sync_group G {\n group {\n  VI_1\n  VI_2\n }\n}\n",
+			note: "k.conf:23: vrrp_instance VI_1: vrrp_sync_group G: its member vrrp_instance VI_2 is not converted, and this one would change state without it; the instance is not converted",
+		},
+		{
+			name: "a sync group of address owners and others is not safe",
+			conf: inst(" priority 255") + strings.NewReplacer("VI_1", "VI_2", "interface eth0", "interface eth1", "virtual_router_id 51", "virtual_router_id 52", "192.0.2.10/24", "192.0.2.11/24").Replace(inst()) +
+				"vrrp_sync_group G {\n group {\n  VI_1\n  VI_2\n }\n}\n",
+			check: func(t *testing.T, in config.Instance, _ []health.Spec) {
+				if in.SyncGroup != "G" {
+					t.Errorf("sync_group %q, want G", in.SyncGroup)
 				}
 			},
 		},

@@ -11,9 +11,6 @@ const (
 	// capVIPInterface: a virtual_ipaddress with "dev IF" on another
 	// interface than the instance's.
 	capVIPInterface capability = iota
-	// capSyncGroup: vrrp_sync_group, instances that change state
-	// together.
-	capSyncGroup
 	// capWeightedInterface: track_interface IF weight W, an interface
 	// whose link changes the priority instead of faulting the instance.
 	capWeightedInterface
@@ -24,8 +21,6 @@ const (
 var vipdLacks = map[capability]string{
 	capVIPInterface: "vipd binds every VIP of an instance on the instance's interface: it cannot yet " +
 		"put a VIP on another interface (keepalived's dev)",
-	capSyncGroup: "vipd has no sync groups yet: each member elects on its own, so when a member's " +
-		"adverts are lost on one link only, vipd moves that member and keepalived moves the whole group",
 	capWeightedInterface: "vipd has no weighted interface tracking yet: a tracked interface that is down " +
 		"faults the instance, where keepalived only changes its priority (with the link down on " +
 		"every node, keepalived keeps a master and vipd has none)",
