@@ -303,3 +303,79 @@ func vipdInstance(t testing.TB, p *proc, name string) control.Instance {
 	}
 	return st.Instances[i]
 }
+
+// TestSyncGroupHandover measures, with VIPD_SYNC_HANDOVER=1, how long the
+// second member of a sync group takes to hand over when the first member's
+// check fails on the master: two keepalived nodes with the sync group
+// sample, then two vipd nodes with its conversion, 5 runs each, from the
+// wire (captures on both segments), from the old master's priority-0
+// advert on the front segment (the first member resigns). It reports
+// medians of
+//
+//   - release: to the old master's priority-0 advert on the back segment
+//     (its group faults the second member);
+//   - takeover: to the new master's first back advert (its back member
+//     heard priority 0 too, and its group becomes master together).
+//
+// A cut cable is not measured: the kernel reports a veth's carrier loss
+// up to a second late (linkwatch), to keepalived and vipd alike.
+func TestSyncGroupHandover(t *testing.T) {
+	if os.Getenv("VIPD_SYNC_HANDOVER") != "1" {
+		t.Skip("VIPD_SYNC_HANDOVER=1 measures the handover of a sync group's second member")
+	}
+	requireKeepalived(t)
+	for _, impl := range []string{"keepalived", "vipd"} {
+		t.Run(impl, func(t *testing.T) {
+			s := newSyncLab(t)
+			flagsA := t.TempDir()
+			confs := map[string]string{"lb-a": syncConf("lb-a", "150", flagsA), "lb-b": syncConf("lb-b", "100", t.TempDir())}
+			if impl == "keepalived" {
+				startKeepalived(t, s.a, confs["lb-a"])
+				startKeepalived(t, s.b, confs["lb-b"])
+			} else {
+				cfg := convertSet(t, confs)
+				startVipd(t, s.a.host, cfg["lb-a"])
+				startVipd(t, s.b.host, cfg["lb-b"])
+			}
+			web := filepath.Join(flagsA, "web-down")
+			aFront, aBack, bBack := s.a.ip4.String(), s.ab.addr.String(), s.bb.addr.String()
+			var release, takeover []time.Duration
+			for run := range 5 {
+				s.on(t, s.a, fmt.Sprintf("run %d: start", run))
+				time.Sleep(time.Second)
+				front, back := s.front.Capture(t, "vrrp"), s.back.Capture(t, "vrrp")
+				if err := os.WriteFile(web, nil, 0o644); err != nil {
+					t.Fatal(err)
+				}
+				s.on(t, s.b, fmt.Sprintf("run %d: front's check failed on lb-a", run))
+				time.Sleep(300 * time.Millisecond)
+				fr, bk := decode(t, front.Stop()), decode(t, back.Stop())
+				if err := os.Remove(web); err != nil {
+					t.Fatal(err)
+				}
+				var zeroFront, zeroBack, firstB time.Time
+				for _, f := range fr {
+					if f.vrrp && f.src == aFront && f.prio == "0" {
+						zeroFront = f.at
+						break
+					}
+				}
+				for _, f := range bk {
+					switch {
+					case zeroBack.IsZero() && f.vrrp && f.src == aBack && f.prio == "0":
+						zeroBack = f.at
+					case firstB.IsZero() && f.vrrp && f.src == bBack && f.prio != "0":
+						firstB = f.at
+					}
+				}
+				if zeroFront.IsZero() || zeroBack.IsZero() || firstB.IsZero() {
+					t.Fatalf("run %d: lb-a's priority 0 on front %v, on back %v; lb-b's first back advert %v", run, zeroFront, zeroBack, firstB)
+				}
+				release = append(release, zeroBack.Sub(zeroFront))
+				takeover = append(takeover, firstB.Sub(zeroFront))
+				t.Logf("%s run %d: release %v, takeover %v", impl, run, zeroBack.Sub(zeroFront), firstB.Sub(zeroFront))
+			}
+			t.Logf("%s: median release %v, median takeover %v (5 runs)", impl, median(release), median(takeover))
+		})
+	}
+}
