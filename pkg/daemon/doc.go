@@ -6,6 +6,11 @@
 // against other address managers, removes VIPs a crashed run left behind,
 // and runs everything until its context ends, when masters resign.
 //
+// The routers of the instances of one sync_group change state together,
+// as keepalived's vrrp_sync_group (sync.go): a fault of one faults all, a
+// master that hears a better one takes the others to backup, and they
+// become master only together.
+//
 // Instances announced by routing (announce = "bgp" or "route") run beside
 // the routers (routed.go): a routed.Instance each, fed the same health and
 // drains, and for those announced over BGP one Speaker, which vipd links

@@ -6,4 +6,8 @@
 // The package decides; it performs no I/O. It never reads the clock: every
 // event carries the time it happened, and the machine reports the deadline of
 // its next timer, so tests drive it with a fake clock.
+//
+// A machine in a sync group (Config.Grouped) follows the RFC but for one
+// rule: its group decides when it becomes master (WantsMaster, Promote),
+// and may take it back to backup (Demote).
 package vrrp
