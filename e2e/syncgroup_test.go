@@ -269,6 +269,7 @@ func TestConvertSyncGroup(t *testing.T) {
 
 			// lb-a's back adverts are lost: lb-b's back wants to be
 			// master, but its front still hears lb-a: nothing moves.
+			mark := len(k.log.String())
 			heal := s.ab.loseAdverts(t)
 			if kaIsMaster {
 				waitUntil(t, 5*time.Second, "vipd's VI_BACK waiting for its group", func() (bool, string) {
@@ -277,6 +278,14 @@ func TestConvertSyncGroup(t *testing.T) {
 				})
 			}
 			s.stays(t, s.a, 3*time.Second, "lb-a's back adverts lost")
+			if !kaIsMaster {
+				// keepalived's VI_BACK timed out and stayed backup:
+				// vrrp_sync_can_goto_master said no.
+				log := k.log.String()[mark:]
+				if !strings.Contains(log, "(VI_BACK) Receive advertisement timeout") || strings.Contains(log, "Entering MASTER STATE") {
+					t.Errorf("keepalived's log while lb-a's back adverts were lost:\n%s", log)
+				}
+			}
 			heal()
 			s.stays(t, s.a, time.Second, "lb-a's back adverts heard again")
 
