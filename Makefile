@@ -65,12 +65,13 @@ image: cross
 
 # The whole suite: unit tests, then the network-namespace lab (needs root;
 # without root the lab tests skip, unless VIPD_REQUIRE_NETNS=1).
+# The lab gets more than go test's default 10 minutes: it took 6m20s on a
+# quiet 2-core machine, and 10m52s to 14m33s with stress-ng --cpu 2 and
+# other builds and labs running beside it.
 test: build
 	@if [ "$$(id -u)" = 0 ]; then scripts/lab-deps.sh; fi
 	$(GO) vet ./...
 	$(GO) test -race -count=1 $$($(GO) list ./... | grep -v /e2e)
-	# go test's default 10m timeout: the lab took 6m20s on a quiet 2-core
-	# machine and 10m52s with stress-ng --cpu 2 running beside it.
 	$(GO) test -count=1 -timeout 40m ./e2e/
 	@if [ "$$(id -u)" != 0 ]; then echo "make test: not root, so the namespace lab tests were skipped; sudo make test runs them (and installs the tools they need)"; fi
 
