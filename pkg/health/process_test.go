@@ -275,7 +275,10 @@ func TestProcessWarnings(t *testing.T) {
 // TestProcRoot: the real /proc read through procRoot, a long command line
 // (longer than its first read) included.
 func TestProcRoot(t *testing.T) {
-	long := strings.Repeat("x", 3000)
+	// A valid duration, zero, that sleep adds to the first: an
+	// argument it refused would make it exit, and an exited process
+	// has an empty command line.
+	long := strings.Repeat("0", 3000)
 	cmd := exec.Command("sleep", "3600", long)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -285,9 +288,16 @@ func TestProcRoot(t *testing.T) {
 		cmd.Wait()
 	})
 	pid := strconv.Itoa(cmd.Process.Pid)
-	b, err := fs.ReadFile(procRoot("/proc"), pid+"/cmdline")
-	if err != nil {
-		t.Fatal(err)
+	// Start returns once the child's close-on-exec descriptors are
+	// closed, which the kernel does before it lays out the new
+	// program's arguments: until then its command line is empty.
+	var b []byte
+	for len(b) == 0 {
+		var err error
+		if b, err = fs.ReadFile(procRoot("/proc"), pid+"/cmdline"); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Millisecond)
 	}
 	if want := "sleep\x003600\x00" + long + "\x00"; string(b) != want {
 		t.Errorf("cmdline of %d bytes, want %d", len(b), len(want))
