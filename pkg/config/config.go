@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"maps"
 	"net/netip"
 	"os"
 	"slices"
@@ -87,8 +88,13 @@ type Instance struct {
 	AdvertInterval time.Duration // default 1s
 	// VIPs in the order written: the address is the VIP, the prefix
 	// length the netmask to bind it with. An instance may mix families;
-	// each family is a separate VRRP exchange (see Families).
+	// each family is a separate VRRP exchange (see Families). The
+	// adverts list every VIP, wherever it is bound.
 	VIPs []netip.Prefix
+	// VIPDevs are the VIPs bound on another interface than Interface
+	// (written "ADDR/LEN dev IF", keepalived's dev), by address; a VIP
+	// not in it is bound on Interface. See VIPInterface.
+	VIPDevs map[netip.Addr]VIPDev
 	// Priority is resolved for the node by ForNode; in Config.Instances it
 	// is 0 unless the file sets it.
 	Priority     uint8
@@ -117,10 +123,11 @@ type Instance struct {
 	// name, each at most once. See health.Track for what weights do.
 	Track []health.Track
 	// TrackInterfaces are interfaces besides Interface whose link the
-	// instance depends on: it is in fault while one is down or has no
-	// carrier. Interface is tracked too, without being listed; see
-	// TrackedInterfaces.
-	TrackInterfaces []string
+	// instance depends on: with weight 0 it is in fault while one is down
+	// or has no carrier; otherwise the weight moves its priority, as a
+	// check's does (see health.Track). Interface and the interfaces of
+	// VIPDevs are tracked too, without being listed; see Tracks.
+	TrackInterfaces []TrackInterface
 	// SyncGroup names the sync group the instance belongs to, "" for
 	// none: the instances of a group change state together, as
 	// keepalived's vrrp_sync_group (see pkg/daemon). Every group has at
@@ -145,20 +152,77 @@ type Instance struct {
 	RouteProtocol int
 }
 
-// TrackedInterfaces returns the interfaces whose link the instance
-// depends on: its own, which it always tracks (as keepalived does: a
-// router whose link is down cannot serve its VIPs), then TrackInterfaces.
+// VIPDev is where a VIP of Instance.VIPDevs is bound.
+type VIPDev struct {
+	Interface string
+	// NoTrack leaves the interface's link untracked (keepalived's
+	// no_track): by default a VIP's interface that is down faults the
+	// instance, as its own interface does.
+	NoTrack bool
+}
+
+// TrackInterface is one of Instance.TrackInterfaces: an interface and
+// the weight of its link (0: a link down faults the instance).
+type TrackInterface struct {
+	Name   string
+	Weight int
+}
+
+// VIPInterface returns the interface vip is bound on.
+func (i Instance) VIPInterface(vip netip.Addr) string {
+	if d, ok := i.VIPDevs[vip]; ok {
+		return d.Interface
+	}
+	return i.Interface
+}
+
+// faultLinks returns the interfaces whose link down faults the
+// instance, each once: its own, which it always tracks (as keepalived
+// does: a router whose link is down cannot serve its VIPs), those of its
+// VIPs elsewhere unless no_track (as keepalived's vrrp_complete_instance
+// does), in the order of the VIPs, then the unweighted TrackInterfaces.
+func (i Instance) faultLinks() []string {
+	out := []string{i.Interface}
+	for _, p := range i.VIPs {
+		if d, ok := i.VIPDevs[p.Addr()]; ok && !d.NoTrack && !slices.Contains(out, d.Interface) {
+			out = append(out, d.Interface)
+		}
+	}
+	for _, t := range i.TrackInterfaces {
+		if t.Weight == 0 && !slices.Contains(out, t.Name) {
+			out = append(out, t.Name)
+		}
+	}
+	return out
+}
+
+// TrackedInterfaces returns every interface whose link the instance
+// depends on, each once: those whose link down faults it (its own first),
+// then the weighted TrackInterfaces.
 func (i Instance) TrackedInterfaces() []string {
-	return append([]string{i.Interface}, i.TrackInterfaces...)
+	out := i.faultLinks()
+	for _, t := range i.TrackInterfaces {
+		if !slices.Contains(out, t.Name) {
+			out = append(out, t.Name)
+		}
+	}
+	return out
 }
 
 // Tracks returns everything the instance's priority depends on, ready for
-// health.Effective: Track, then a weight-0 track of the link of each of
-// TrackedInterfaces (named health.LinkCheckName).
+// health.Effective: Track, then a weight-0 track of the link of each
+// interface whose link down faults the instance (its own first), then a
+// track of each weighted interface with its weight, the links named
+// health.LinkCheckName.
 func (i Instance) Tracks() []health.Track {
 	out := slices.Clone(i.Track)
-	for _, ifname := range i.TrackedInterfaces() {
+	for _, ifname := range i.faultLinks() {
 		out = append(out, health.Track{Check: health.LinkCheckName(ifname)})
+	}
+	for _, t := range i.TrackInterfaces {
+		if t.Weight != 0 {
+			out = append(out, health.Track{Check: health.LinkCheckName(t.Name), Weight: t.Weight})
+		}
 	}
 	return out
 }
@@ -166,8 +230,11 @@ func (i Instance) Tracks() []health.Track {
 // Family is the part of an instance that one VRRP exchange runs: its VIPs,
 // unicast peers and unicast source of one address family.
 type Family struct {
-	IPv6          bool
-	VIPs          []netip.Prefix
+	IPv6 bool
+	VIPs []netip.Prefix
+	// Devs are the interfaces of the VIPs bound elsewhere than the
+	// instance's interface, by address; nil when there are none.
+	Devs          map[netip.Addr]string
 	UnicastPeers  []netip.Addr
 	UnicastSource netip.Addr // zero: choose from the interface
 }
@@ -182,8 +249,15 @@ func (i Instance) Families() []Family {
 			f.UnicastSource = i.UnicastSource6
 		}
 		for _, p := range i.VIPs {
-			if p.Addr().Is6() == is6 {
-				f.VIPs = append(f.VIPs, p)
+			if p.Addr().Is6() != is6 {
+				continue
+			}
+			f.VIPs = append(f.VIPs, p)
+			if d, ok := i.VIPDevs[p.Addr()]; ok {
+				if f.Devs == nil {
+					f.Devs = make(map[netip.Addr]string)
+				}
+				f.Devs[p.Addr()] = d.Interface
 			}
 		}
 		if len(f.VIPs) == 0 {
@@ -202,6 +276,7 @@ func (i Instance) Families() []Family {
 // clone returns a copy of i that shares no slices with it.
 func (i Instance) clone() Instance {
 	i.VIPs = slices.Clone(i.VIPs)
+	i.VIPDevs = maps.Clone(i.VIPDevs)
 	i.Order = slices.Clone(i.Order)
 	i.UnicastPeers = slices.Clone(i.UnicastPeers)
 	i.Track = slices.Clone(i.Track)

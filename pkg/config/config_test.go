@@ -407,6 +407,51 @@ func TestParseErrors(t *testing.T) {
 			want: `vipd.toml:17: instance "api" (vrid 51): vip 192.0.2.100 is listed twice`,
 		},
 		{
+			name: "vip twice on two interfaces",
+			src:  head + "[[instance]]\nname = \"api\"\nvrid = 51\nvips = [\"192.0.2.100/24\", \"192.0.2.100/24 dev eth1\"]\n",
+			want: `vipd.toml:17: instance "api" (vrid 51): vip 192.0.2.100 is listed twice (on eth0 and on eth1); an address is bound on one interface`,
+		},
+		{
+			name: "vip with dev and no interface",
+			src:  head + "[[instance]]\nname = \"api\"\nvrid = 51\nvips = [\"203.0.113.10/24 dev\"]\n",
+			want: `vipd.toml:17: instance "api" (vrid 51): vip "203.0.113.10/24 dev" has dev without an interface`,
+		},
+		{
+			name: "vip with dev twice",
+			src:  head + "[[instance]]\nname = \"api\"\nvrid = 51\nvips = [\"203.0.113.10/24 dev eth1 dev eth2\"]\n",
+			want: `vipd.toml:17: instance "api" (vrid 51): vip "203.0.113.10/24 dev eth1 dev eth2" has dev twice`,
+		},
+		{
+			name: "vip with a bad dev",
+			src:  head + "[[instance]]\nname = \"api\"\nvrid = 51\nvips = [\"203.0.113.10/24 dev enp0s31f6-vlan100\"]\n",
+			want: `vipd.toml:17: instance "api" (vrid 51): vip "203.0.113.10/24 dev enp0s31f6-vlan100" has dev "enp0s31f6-vlan100", which is longer than 15 bytes`,
+		},
+		{
+			name: "vip with an unknown option",
+			src:  head + "[[instance]]\nname = \"api\"\nvrid = 51\nvips = [\"203.0.113.10/24 label eth1:api\"]\n",
+			want: `vipd.toml:17: instance "api" (vrid 51): vip "203.0.113.10/24 label eth1:api" has "label", which is not an option; write "ADDR/LEN", "ADDR/LEN dev IF" or "ADDR/LEN dev IF no_track"`,
+		},
+		{
+			name: "vip in the unknown form interface/address",
+			src:  head + "[[instance]]\nname = \"api\"\nvrid = 51\nvips = [\"eth1 203.0.113.10/24\"]\n",
+			want: `vipd.toml:17: instance "api" (vrid 51): vip "eth1 203.0.113.10/24" is not an address or address/prefix-length`,
+		},
+		{
+			name: "no_track on the own interface",
+			src:  head + "[[instance]]\nname = \"api\"\nvrid = 51\nvips = [\"192.0.2.100/24 dev eth0 no_track\"]\n",
+			want: `vipd.toml:17: instance "api" (vrid 51): vip "192.0.2.100/24 dev eth0 no_track": no_track has no effect on the instance's interface, which is always tracked; remove it`,
+		},
+		{
+			name: "dev of a routed instance",
+			src:  "[bgp]\nasn = 65001\nrouter_id = \"192.0.2.1\"\n[[bgp.peer]]\naddress = \"192.0.2.254\"\nasn = 65000\n[[instance]]\nname = \"api\"\nannounce = \"bgp\"\npriority = 100\nvips = [\"203.0.113.10/32 dev eth1\"]\n",
+			want: `vipd.toml:11: instance "api": vip "203.0.113.10/32 dev eth1": dev applies to announce = "vrrp"; a VIP announced by routing is bound on lo`,
+		},
+		{
+			name: "vip on two interfaces in two instances",
+			src:  head + api() + "[[instance]]\nname = \"web\"\nvrid = 52\nvips = [\"192.0.2.100 dev eth1\"]\n",
+			want: `vipd.toml:21: instance "web" (vrid 52): vip 192.0.2.100 is also in instance "api" (line 14)`,
+		},
+		{
 			name: "vip in two instances",
 			src:  head + api() + "[[instance]]\nname = \"web\"\nvrid = 52\nvips = [\"192.0.2.100\"]\n",
 			want: `vipd.toml:21: instance "web" (vrid 52): vip 192.0.2.100 is also in instance "api" (line 14)`,
@@ -945,6 +990,31 @@ func TestParseErrors(t *testing.T) {
 				"[[instance]]\nname = \"web\"\nvrid = 52\nvips = [\"192.0.2.101/24\"]\nsync_group = \"lb\"\n",
 			want: `vipd.toml:18: instance "api": sync_group needs announce = "vrrp": a routed instance has no state to share`,
 		},
+		{
+			name: "track_interfaces weight without a value",
+			src:  head + api(`track_interfaces = ["eth1 weight"]`),
+			want: `vipd.toml:18: instance "api" (vrid 51): track_interfaces entry "eth1 weight" has weight without a value`,
+		},
+		{
+			name: "track_interfaces weight out of range",
+			src:  head + api(`track_interfaces = ["eth1 weight -255"]`),
+			want: `vipd.toml:18: instance "api" (vrid 51): track_interfaces entry "eth1 weight -255" has weight "-255"; want an integer in -254..254`,
+		},
+		{
+			name: "track_interfaces reverse",
+			src:  head + api(`track_interfaces = ["eth1 weight 20 reverse"]`),
+			want: `vipd.toml:18: instance "api" (vrid 51): track_interfaces entry "eth1 weight 20 reverse" is not "IF" or "IF weight W"`,
+		},
+		{
+			name: "track_interfaces weighted where a tracked vip is",
+			src:  head + "[[instance]]\nname = \"api\"\nvrid = 51\nvips = [\"192.0.2.100/24\", \"203.0.113.10/24 dev eth1\"]\ntrack_interfaces = [\"eth1 weight -20\"]\n",
+			want: `vipd.toml:18: instance "api" (vrid 51): track_interfaces gives "eth1" weight -20, but vip 203.0.113.10 is bound there, and its interface down faults the instance, so the weight would never apply; add no_track to the VIP or remove the weight`,
+		},
+		{
+			name: "track_interfaces where a tracked vip is",
+			src:  head + "[[instance]]\nname = \"api\"\nvrid = 51\nvips = [\"192.0.2.100/24\", \"203.0.113.10/24 dev eth1\"]\ntrack_interfaces = [\"eth1\"]\n",
+			want: `vipd.toml:18: instance "api" (vrid 51): track_interfaces names "eth1", where vip 203.0.113.10 is bound, which tracks it already; remove it`,
+		},
 
 		// Several problems: all reported, in the order of the file.
 		{
@@ -1159,7 +1229,7 @@ weight = -254
 	if diff := cmp.Diff(wantTrack, api.Track); diff != "" {
 		t.Errorf("Track (-want +got)\n%s", diff)
 	}
-	if diff := cmp.Diff([]string{"eth1", "bond0.100"}, api.TrackInterfaces); diff != "" {
+	if diff := cmp.Diff([]TrackInterface{{Name: "eth1"}, {Name: "bond0.100"}}, api.TrackInterfaces); diff != "" {
 		t.Errorf("TrackInterfaces (-want +got)\n%s", diff)
 	}
 	if diff := cmp.Diff([]string{"eth0", "eth1", "bond0.100"}, api.TrackedInterfaces()); diff != "" {
@@ -1185,8 +1255,8 @@ weight = -254
 		t.Errorf("ForNode: Track (-want +got)\n%s", diff)
 	}
 	insts[0].Track[0].Weight = -1
-	insts[0].TrackInterfaces[0] = "eth9"
-	if c.Instances[0].Track[0].Weight != 0 || c.Instances[0].TrackInterfaces[0] != "eth1" {
+	insts[0].TrackInterfaces[0].Name = "eth9"
+	if c.Instances[0].Track[0].Weight != 0 || c.Instances[0].TrackInterfaces[0].Name != "eth1" {
 		t.Error("ForNode returned instances sharing tracks with the Config")
 	}
 }
@@ -1553,5 +1623,63 @@ func BenchmarkParse255(b *testing.B) {
 		if _, err := Parse("vipd.toml", data); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+func TestVIPInterfacesAndWeightedLinks(t *testing.T) {
+	src := head + `[[instance]]
+name = "api"
+vrid = 51
+vips = ["192.0.2.100/24", "203.0.113.10/24 dev eth1", "2001:db8:1::10/64 dev eth2 no_track", "192.0.2.101/24 dev eth0", "203.0.113.11/24 dev eth1"]
+track_interfaces = ["eth3 weight -20", "eth4", "eth2 weight 10"]
+`
+	c, err := Parse("vipd.toml", []byte(src))
+	if err != nil {
+		t.Fatalf("Parse: %v", err)
+	}
+	inst := c.Instances[0]
+	wantDevs := map[netip.Addr]VIPDev{
+		netip.MustParseAddr("203.0.113.10"):   {Interface: "eth1"},
+		netip.MustParseAddr("203.0.113.11"):   {Interface: "eth1"},
+		netip.MustParseAddr("2001:db8:1::10"): {Interface: "eth2", NoTrack: true},
+	}
+	if diff := cmp.Diff(wantDevs, inst.VIPDevs); diff != "" {
+		t.Errorf("VIPDevs (-want +got)\n%s", diff)
+	}
+	// The adverts list every VIP in the order written, wherever bound.
+	wantVIPs := []netip.Prefix{
+		netip.MustParsePrefix("192.0.2.100/24"), netip.MustParsePrefix("203.0.113.10/24"),
+		netip.MustParsePrefix("2001:db8:1::10/64"), netip.MustParsePrefix("192.0.2.101/24"),
+		netip.MustParsePrefix("203.0.113.11/24"),
+	}
+	if diff := cmp.Diff(wantVIPs, inst.VIPs, cmp.Comparer(func(a, b netip.Prefix) bool { return a == b })); diff != "" {
+		t.Errorf("VIPs (-want +got)\n%s", diff)
+	}
+	if got := inst.VIPInterface(netip.MustParseAddr("192.0.2.101")); got != "eth0" {
+		t.Errorf("VIPInterface(192.0.2.101) = %q, want eth0", got)
+	}
+	fams := inst.Families()
+	if len(fams) != 2 || len(fams[0].VIPs) != 4 || len(fams[0].Devs) != 2 || fams[1].Devs[netip.MustParseAddr("2001:db8:1::10")] != "eth2" {
+		t.Errorf("Families = %+v", fams)
+	}
+	// eth1 carries tracked VIPs and faults the instance, eth2's VIP is
+	// no_track, so eth2 moves the priority by its weight only.
+	wantTracks := []health.Track{
+		{Check: "link:eth0"}, {Check: "link:eth1"}, {Check: "link:eth4"},
+		{Check: "link:eth3", Weight: -20}, {Check: "link:eth2", Weight: 10},
+	}
+	if diff := cmp.Diff(wantTracks, inst.Tracks()); diff != "" {
+		t.Errorf("Tracks (-want +got)\n%s", diff)
+	}
+	if diff := cmp.Diff([]string{"eth0", "eth1", "eth4", "eth3", "eth2"}, inst.TrackedInterfaces()); diff != "" {
+		t.Errorf("TrackedInterfaces (-want +got)\n%s", diff)
+	}
+	insts, err := c.ForNode("cp-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	insts[0].VIPDevs[netip.MustParseAddr("203.0.113.10")] = VIPDev{Interface: "eth9"}
+	if c.Instances[0].VIPDevs[netip.MustParseAddr("203.0.113.10")].Interface != "eth1" {
+		t.Error("ForNode returned instances sharing VIPDevs with the Config")
 	}
 }

@@ -85,7 +85,8 @@ func (n reportNode) String() string {
 // then by address. Without [cluster] it returns the one node described.
 func (c *Config) electionOrder(i int) ([]reportNode, error) {
 	inst := c.Instances[i]
-	healthy := states(inst.Track, "")
+	tracks := weighted(inst)
+	healthy := states(tracks, "")
 	var nodes []reportNode
 	for _, name := range nodeNames(c) {
 		insts, err := c.ForNode(name)
@@ -93,7 +94,7 @@ func (c *Config) electionOrder(i int) ([]reportNode, error) {
 			return nil, err
 		}
 		n := reportNode{name: name, base: insts[i].Priority}
-		n.healthy, _, _ = health.Effective(n.base, inst.Track, healthy)
+		n.healthy, _, _ = health.Effective(n.base, tracks, healthy)
 		if c.Cluster != nil {
 			node, _ := c.Cluster.node(name)
 			n.addr = node.Address
@@ -219,7 +220,12 @@ func (r *reporter) instance(c *Config, inst Instance, nodes []reportNode) {
 			}
 		}
 	}
-	for _, ifname := range inst.TrackInterfaces {
+	for _, ifname := range inst.TrackedInterfaces()[1:] {
+		if i := slices.IndexFunc(inst.TrackInterfaces, func(ti TrackInterface) bool { return ti.Name == ifname }); i >= 0 && inst.TrackInterfaces[i].Weight != 0 {
+			tr := health.Track{Check: health.LinkCheckName(ifname), Weight: inst.TrackInterfaces[i].Weight}
+			r.linef("%s", t.moves(fmt.Sprintf("interface %s goes down on %s", ifname, t.master), tr, 0, "seen at once"))
+			continue
+		}
 		r.linef("%s", t.linkDown(ifname))
 	}
 	for _, w := range warnings {
@@ -344,10 +350,27 @@ func detect(s health.Spec) (time.Duration, string) {
 		fmt.Sprintf("fall %d × %s + timeout %s", s.Fall, s.Interval, s.Timeout)
 }
 
+// weighted returns the tracks of inst that move its priority: its
+// checks, and its weighted interfaces.
+func weighted(inst Instance) []health.Track {
+	out := slices.Clone(inst.Track)
+	for _, ti := range inst.TrackInterfaces {
+		if ti.Weight != 0 {
+			out = append(out, health.Track{Check: health.LinkCheckName(ti.Name), Weight: ti.Weight})
+		}
+	}
+	return out
+}
+
 // fails phrases check tr (whose spec is s) failing on the master.
 func (t timing) fails(tr health.Track, s health.Spec) string {
 	d, terms := detect(s)
-	where := fmt.Sprintf("check %s fails on %s", tr.Check, t.master)
+	return t.moves(fmt.Sprintf("check %s fails on %s", tr.Check, t.master), tr, d, terms)
+}
+
+// moves phrases what tr failing on the master does, where says what
+// failed, d and terms how long it takes to be seen.
+func (t timing) moves(where string, tr health.Track, d time.Duration, terms string) string {
 	if !t.cluster {
 		where += " while master"
 	}
@@ -365,7 +388,8 @@ func (t timing) fails(tr health.Track, s health.Spec) string {
 			where, t.next, show(d+skew), terms, show(skew), t.next)
 	}
 
-	p, _, _ := health.Effective(t.master.base, t.inst.Track, states(t.inst.Track, tr.Check))
+	tracks := weighted(t.inst)
+	p, _, _ := health.Effective(t.master.base, tracks, states(tracks, tr.Check))
 	where += fmt.Sprintf(": priority %d → %d", t.master.healthy, p)
 	switch {
 	case !t.inst.Preempt:

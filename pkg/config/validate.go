@@ -405,16 +405,30 @@ func (p *parser) instance(ri rawInstance, i int, cl *Cluster, clusterOK bool, ch
 		p.errorf(at("vips"), "%s: vips is empty; list at least one address, such as vips = [\"192.0.2.100/24\"]", label)
 	}
 	for _, s := range ri.VIPs {
-		vip, err := parseVIP(s)
+		vip, dev, err := parseVIPEntry(s)
 		switch {
 		case err != nil:
 			bad("vips", "vip %q %v", s, err)
 		case slices.ContainsFunc(inst.VIPs, func(q netip.Prefix) bool { return q.Addr() == vip.Addr() }):
-			bad("vips", "vip %s is listed twice", vip.Addr())
+			where := ""
+			if other := inst.VIPInterface(vip.Addr()); dev.Interface != "" && dev.Interface != other {
+				where = fmt.Sprintf(" (on %s and on %s); an address is bound on one interface", other, dev.Interface)
+			}
+			bad("vips", "vip %s is listed twice%s", vip.Addr(), where)
 		case vip.Addr().Is6() && inst.Version == 2:
 			bad("vips", "vip %s is IPv6, which VRRPv2 does not carry; use version = 3", vip)
+		case dev.Interface != "" && inst.Routed():
+			bad("vips", "vip %q: dev applies to announce = \"vrrp\"; a VIP announced by routing is bound on %s", s, inst.Interface)
+		case dev.NoTrack && (dev.Interface == "" || dev.Interface == inst.Interface):
+			bad("vips", "vip %q: no_track has no effect on the instance's interface, which is always tracked; remove it", s)
 		default:
 			inst.VIPs = append(inst.VIPs, vip)
+			if dev.Interface != "" && dev.Interface != inst.Interface {
+				if inst.VIPDevs == nil {
+					inst.VIPDevs = make(map[netip.Addr]VIPDev)
+				}
+				inst.VIPDevs[vip.Addr()] = dev
+			}
 			continue
 		}
 		vipsOK = false
@@ -569,18 +583,74 @@ func (p *parser) track(ri rawInstance, path, label string, checks []string, inst
 		inst.Track = append(inst.Track, health.Track{Check: rt.Check, Weight: int(rt.Weight)})
 	}
 
-	for _, name := range ri.TrackInterfaces {
-		switch err := checkIfName(name); {
-		case err != nil:
-			bad("track_interfaces", "track_interfaces entry %q %v", name, err)
-		case slices.Contains(inst.TrackInterfaces, name):
+	for _, entry := range ri.TrackInterfaces {
+		t, err := parseTrackInterface(entry)
+		if err != nil {
+			bad("track_interfaces", "track_interfaces entry %q %v", entry, err)
+			continue
+		}
+		name := t.Name
+		switch {
+		case slices.ContainsFunc(inst.TrackInterfaces, func(o TrackInterface) bool { return o.Name == name }):
 			bad("track_interfaces", "track_interfaces names %q twice", name)
 		case name == inst.Interface:
 			bad("track_interfaces", "track_interfaces names %q, the instance's own interface, which is always tracked; remove it", name)
 		default:
-			inst.TrackInterfaces = append(inst.TrackInterfaces, name)
+			if vip, ok := trackedVIPOn(*inst, name); ok {
+				if t.Weight != 0 {
+					bad("track_interfaces", "track_interfaces gives %q weight %d, but vip %s is bound there, and its interface down faults the instance, so the weight would never apply; add no_track to the VIP or remove the weight", name, t.Weight, vip)
+				} else {
+					bad("track_interfaces", "track_interfaces names %q, where vip %s is bound, which tracks it already; remove it", name, vip)
+				}
+				continue
+			}
+			inst.TrackInterfaces = append(inst.TrackInterfaces, t)
 		}
 	}
+}
+
+// trackedVIPOn returns a VIP of inst bound on ifname whose link is
+// tracked (no no_track).
+func trackedVIPOn(inst Instance, ifname string) (netip.Addr, bool) {
+	for _, p := range inst.VIPs {
+		if d, ok := inst.VIPDevs[p.Addr()]; ok && d.Interface == ifname && !d.NoTrack {
+			return p.Addr(), true
+		}
+	}
+	return netip.Addr{}, false
+}
+
+// parseTrackInterface parses a track_interfaces entry, "IF" or
+// "IF weight W" as keepalived's track_interface writes it.
+func parseTrackInterface(s string) (TrackInterface, error) {
+	f := strings.Fields(s)
+	if len(f) == 0 {
+		return TrackInterface{}, fmt.Errorf("is empty")
+	}
+	t := TrackInterface{Name: f[0]}
+	if len(f) == 1 || f[1] != "weight" {
+		// A name with a space or a tab in it is not one.
+		if err := checkIfName(s); err != nil {
+			return t, err
+		}
+	}
+	if err := checkIfName(t.Name); err != nil {
+		return t, err
+	}
+	switch {
+	case len(f) == 1:
+		return t, nil
+	case f[1] != "weight" || len(f) > 3:
+		return t, fmt.Errorf("is not \"IF\" or \"IF weight W\"")
+	case len(f) == 2:
+		return t, fmt.Errorf("has weight without a value")
+	}
+	w, err := strconv.Atoi(f[2])
+	if err != nil || w < health.MinWeight || w > health.MaxWeight {
+		return t, fmt.Errorf("has weight %q; want an integer in %d..%d", f[2], health.MinWeight, health.MaxWeight)
+	}
+	t.Weight = w
+	return t, nil
 }
 
 // advertInterval checks the instance's advert interval (its own, or the
@@ -849,6 +919,42 @@ func checkIfName(s string) error {
 		return fmt.Errorf("is not a valid interface name")
 	}
 	return nil
+}
+
+// parseVIPEntry parses an entry of vips: a VIP, then optionally "dev IF"
+// (the interface to bind it on, as keepalived's virtual_ipaddress writes
+// it) and "no_track".
+func parseVIPEntry(s string) (netip.Prefix, VIPDev, error) {
+	var dev VIPDev
+	f := strings.Fields(s)
+	if len(f) == 0 {
+		return netip.Prefix{}, dev, fmt.Errorf("is empty")
+	}
+	vip, err := parseVIP(f[0])
+	if err != nil {
+		return vip, dev, err
+	}
+	for i := 1; i < len(f); i++ {
+		switch f[i] {
+		case "dev":
+			switch {
+			case dev.Interface != "":
+				return vip, dev, fmt.Errorf("has dev twice")
+			case i+1 == len(f):
+				return vip, dev, fmt.Errorf("has dev without an interface")
+			}
+			i++
+			if err := checkIfName(f[i]); err != nil {
+				return vip, dev, fmt.Errorf("has dev %q, which %v", f[i], err)
+			}
+			dev.Interface = f[i]
+		case "no_track":
+			dev.NoTrack = true
+		default:
+			return vip, dev, fmt.Errorf("has %q, which is not an option; write \"ADDR/LEN\", \"ADDR/LEN dev IF\" or \"ADDR/LEN dev IF no_track\"", f[i])
+		}
+	}
+	return vip, dev, nil
 }
 
 // parseVIP parses a VIP: a prefix, or a bare address meaning /32 or /128.
