@@ -114,10 +114,11 @@ func (r *Router) addVIPs() {
 	r.bound = true
 	r.holds.Store(true)
 	for _, p := range cfg.VIPs {
-		if err := r.deps.Addrs.Add(cfg.IfIndex, p, cfg.Label); err != nil {
+		l := cfg.link(p.Addr())
+		if err := r.deps.Addrs.Add(l.Index, p, l.Label); err != nil {
 			r.bound = false
 			r.counters.bindErrors.Add(1)
-			r.log.Error("cannot bind VIP", "vip", p, "interface", cfg.Interface, "error", err)
+			r.log.Error("cannot bind VIP", "vip", p, "interface", l.Name, "error", err)
 		}
 	}
 }
@@ -127,17 +128,54 @@ func (r *Router) removeVIPs() {
 	r.bound = false
 	r.holds.Store(false)
 	for _, p := range cfg.VIPs {
-		if err := r.deps.Addrs.Remove(cfg.IfIndex, p); err != nil {
-			r.log.Error("cannot remove VIP", "vip", p, "interface", cfg.Interface, "error", err)
+		l := cfg.link(p.Addr())
+		if err := r.deps.Addrs.Remove(l.Index, p); err != nil {
+			r.log.Error("cannot remove VIP", "vip", p, "interface", l.Name, "error", err)
 		}
 	}
 }
 
-// announce announces addrs, rounds times.
+// announce announces addrs, rounds times, each on the interface it is
+// bound on: a round announces on the router's interface first.
 func (r *Router) announce(addrs []netip.Addr, rounds int) {
+	cfg := r.cfg.Load()
+	if len(cfg.VIPLinks) == 0 {
+		r.announceOn(r.deps.Announcer, cfg.Interface, addrs, rounds)
+		return
+	}
+	var links []Link
+	on := make(map[Link][]netip.Addr)
+	for _, a := range addrs {
+		l := cfg.link(a)
+		if _, ok := on[l]; !ok {
+			links = append(links, l)
+		}
+		on[l] = append(on[l], a)
+	}
 	for range rounds {
-		if err := r.deps.Announcer.Announce(addrs); err != nil {
-			r.log.Warn("cannot announce VIPs", "error", err)
+		for _, l := range links {
+			ann := r.deps.Announcer
+			if l.Index != cfg.IfIndex {
+				ann = nil
+				if r.deps.AnnouncerOn != nil {
+					ann = r.deps.AnnouncerOn(l.Name)
+				}
+			}
+			r.announceOn(ann, l.Name, on[l], 1)
+		}
+	}
+}
+
+// announceOn announces addrs with ann, the announcer of ifname, rounds
+// times.
+func (r *Router) announceOn(ann Announcer, ifname string, addrs []netip.Addr, rounds int) {
+	if ann == nil {
+		r.log.Warn("cannot announce VIPs: no announcer", "interface", ifname, "vips", fmt.Sprint(addrs))
+		return
+	}
+	for range rounds {
+		if err := ann.Announce(addrs); err != nil {
+			r.log.Warn("cannot announce VIPs", "interface", ifname, "error", err)
 			return
 		}
 		r.counters.announcements.Add(uint64(len(addrs)))
@@ -160,29 +198,33 @@ func (r *Router) reconfigure(next Config) {
 	r.m.SetGrouped(next.Group != "")
 	next.Machine.Grouped = next.Group != ""
 	r.cfg.Store(&next)
-	r.book.reconfigured(next.Machine.Priority, next.VIPs, next.Group)
+	r.book.reconfigured(next.Machine.Priority, next.VIPs, next.vipDevs(), next.Group)
 	r.vipAddr = addrs
 	r.advert.Addrs = addrs
 	if r.m.State() != vrrp.Master {
 		return
 	}
+	// A VIP that moved to another interface is removed from the old one
+	// and added on the new one.
 	var added []netip.Addr
 	for _, p := range next.VIPs {
-		if slices.Contains(old.VIPs, p) {
+		l := next.link(p.Addr())
+		if slices.Contains(old.VIPs, p) && old.link(p.Addr()) == l {
 			continue
 		}
-		if err := r.deps.Addrs.Add(next.IfIndex, p, next.Label); err != nil {
+		if err := r.deps.Addrs.Add(l.Index, p, l.Label); err != nil {
 			r.bound = false
 			r.counters.bindErrors.Add(1)
-			r.log.Error("cannot bind VIP", "vip", p, "interface", next.Interface, "error", err)
+			r.log.Error("cannot bind VIP", "vip", p, "interface", l.Name, "error", err)
 			continue
 		}
 		added = append(added, p.Addr())
 	}
 	for _, p := range old.VIPs {
-		if !slices.Contains(next.VIPs, p) {
-			if err := r.deps.Addrs.Remove(next.IfIndex, p); err != nil {
-				r.log.Error("cannot remove VIP", "vip", p, "interface", next.Interface, "error", err)
+		l := old.link(p.Addr())
+		if !slices.Contains(next.VIPs, p) || next.link(p.Addr()) != l {
+			if err := r.deps.Addrs.Remove(l.Index, p); err != nil {
+				r.log.Error("cannot remove VIP", "vip", p, "interface", l.Name, "error", err)
 			}
 		}
 	}
@@ -204,25 +246,35 @@ func (r *Router) checkVIPs() {
 		// The address owner holds its VIPs as real addresses.
 		return
 	}
-	have, err := r.deps.Addrs.List(cfg.IfIndex)
-	if err != nil {
-		r.log.Warn("VIP guard: cannot list addresses", "interface", cfg.Interface, "error", err)
-		return
+	// One listing per interface.
+	have := make(map[int][]netip.Prefix)
+	for _, l := range cfg.links() {
+		addrs, err := r.deps.Addrs.List(l.Index)
+		if err != nil {
+			r.log.Warn("VIP guard: cannot list addresses", "interface", l.Name, "error", err)
+			continue
+		}
+		have[l.Index] = addrs
 	}
 	master := r.m.State() == vrrp.Master
 	var restored, removed []netip.Prefix
 	for _, p := range cfg.VIPs {
-		bound := slices.Contains(have, p)
+		l := cfg.link(p.Addr())
+		addrs, listed := have[l.Index]
+		if !listed {
+			continue
+		}
+		bound := slices.Contains(addrs, p)
 		switch {
 		case master && !bound:
-			if err := r.deps.Addrs.Add(cfg.IfIndex, p, cfg.Label); err != nil {
-				r.log.Error("VIP guard: cannot put the VIP back", "vip", p, "error", err)
+			if err := r.deps.Addrs.Add(l.Index, p, l.Label); err != nil {
+				r.log.Error("VIP guard: cannot put the VIP back", "vip", p, "interface", l.Name, "error", err)
 				continue
 			}
 			restored = append(restored, p)
 		case !master && bound:
-			if err := r.deps.Addrs.Remove(cfg.IfIndex, p); err != nil {
-				r.log.Error("VIP guard: cannot remove the VIP", "vip", p, "error", err)
+			if err := r.deps.Addrs.Remove(l.Index, p); err != nil {
+				r.log.Error("VIP guard: cannot remove the VIP", "vip", p, "interface", l.Name, "error", err)
 				continue
 			}
 			removed = append(removed, p)

@@ -3,6 +3,7 @@ package router
 import (
 	"net/netip"
 	"reflect"
+	"slices"
 	"time"
 
 	"github.com/vipd/vipd/pkg/vrrp"
@@ -24,8 +25,12 @@ type Config struct {
 	// source address of advertisements.
 	Machine vrrp.Config
 	// VIPs are the virtual addresses with the prefix length to bind them with,
-	// all of one family.
+	// all of one family, in the order of the adverts, which list them all
+	// wherever they are bound.
 	VIPs []netip.Prefix
+	// VIPLinks are the interfaces of the VIPs bound elsewhere than on
+	// IfIndex (keepalived's dev), by address; nil when there are none.
+	VIPLinks map[netip.Addr]Link
 	// Peers are the unicast peers; empty means the multicast group.
 	Peers []netip.Addr
 	// Password is the VRRPv2 simple password (zero: no authentication).
@@ -38,6 +43,45 @@ type Config struct {
 	// none. A member becomes master only when its group Promotes it:
 	// New and Reconfigure set Machine.Grouped from Group.
 	Group string
+}
+
+// A Link is an interface VIPs are bound on and announced from.
+type Link struct {
+	Index int
+	Name  string
+	Label string // of IPv4 VIPs, as Config.Label
+}
+
+// link returns the interface vip is bound on.
+func (c *Config) link(vip netip.Addr) Link {
+	if l, ok := c.VIPLinks[vip]; ok {
+		return l
+	}
+	return Link{Index: c.IfIndex, Name: c.Interface, Label: c.Label}
+}
+
+// links returns the interfaces the VIPs are bound on, each once, the
+// router's own first when it has VIPs.
+func (c *Config) links() []Link {
+	var out []Link
+	for _, p := range c.VIPs {
+		if l := c.link(p.Addr()); !slices.Contains(out, l) {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// vipDevs returns the interface names of VIPLinks, for the status.
+func (c *Config) vipDevs() map[netip.Addr]string {
+	if len(c.VIPLinks) == 0 {
+		return nil
+	}
+	out := make(map[netip.Addr]string, len(c.VIPLinks))
+	for a, l := range c.VIPLinks {
+		out[a] = l.Name
+	}
+	return out
 }
 
 // family is "ipv4" or "ipv6", by the source address.
@@ -73,9 +117,9 @@ func (c *Config) destinations() []netip.Addr {
 }
 
 // Reconfigurable reports whether a router running with cfg can switch to
-// next in place, keeping its state and VIPs: only the VIP list, the
-// priority (not to or from 255, the address owner's), the preemption
-// settings and the announcement count may differ. Anything else (VRID,
+// next in place, keeping its state and VIPs: only the VIP list and
+// their interfaces, the priority (not to or from 255, the address
+// owner's), the preemption settings and the announcement count may differ. Anything else (VRID,
 // interface, version, interval, peers, password, source) needs a new
 // router.
 func Reconfigurable(cfg, next Config) bool {
@@ -83,6 +127,7 @@ func Reconfigurable(cfg, next Config) bool {
 		return false
 	}
 	cfg.VIPs, next.VIPs = nil, nil
+	cfg.VIPLinks, next.VIPLinks = nil, nil
 	cfg.Machine.Preempt, next.Machine.Preempt = false, false
 	cfg.Machine.PreemptDelay, next.Machine.PreemptDelay = 0, 0
 	cfg.Machine.Priority, next.Machine.Priority = 0, 0

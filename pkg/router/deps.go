@@ -35,7 +35,11 @@ type Sleeper interface {
 type Deps struct {
 	Sender    Sender
 	Addrs     AddrManager
-	Announcer Announcer
+	Announcer Announcer // on the router's interface
+	// AnnouncerOn returns the announcer of another interface, by name,
+	// for VIPs bound there (Config.VIPLinks); nil when there is none,
+	// and then those VIPs are not announced.
+	AnnouncerOn func(ifname string) Announcer
 	// Sleeper, if set, sleeps the last stretch before a takeover
 	// deadline: the router's timer wakes it early by that much. A
 	// takeover is measured against the protocol's bound. Tests in a

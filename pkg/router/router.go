@@ -130,7 +130,8 @@ func New(cfg Config, deps Deps) *Router {
 		Instance: cfg.Instance, VRID: cfg.VRID, Interface: cfg.Interface, Family: fam,
 		Version: cfg.Machine.Version, State: vrrp.Initialize,
 		BasePriority: cfg.Machine.Priority, Priority: cfg.Machine.Priority, VIPs: cfg.VIPs,
-		Group: cfg.Group,
+		Group:   cfg.Group,
+		VIPDevs: cfg.vipDevs(),
 	}
 	return r
 }

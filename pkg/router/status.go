@@ -28,6 +28,9 @@ type Status struct {
 	Since        time.Time
 	Reason       string
 	VIPs         []netip.Prefix
+	// VIPDevs are the interfaces of the VIPs bound elsewhere than on
+	// Interface, by address; nil when there are none.
+	VIPDevs map[netip.Addr]string
 	// Group is the sync group the router is a member of, "" for none.
 	// WantsMaster: a member waits for its group to become master.
 	// Forced says why the group holds it in its state, if it does.
@@ -133,10 +136,11 @@ func (b *book) record(out vrrp.Output, priority uint8, fault vrrp.FaultKind, mas
 }
 
 // reconfigured writes the settings a reload changed in place.
-func (b *book) reconfigured(base uint8, vips []netip.Prefix, group string) {
+func (b *book) reconfigured(base uint8, vips []netip.Prefix, devs map[netip.Addr]string, group string) {
 	b.mu.Lock()
 	b.st.BasePriority = base
 	b.st.VIPs = vips
+	b.st.VIPDevs = devs
 	b.st.Group = group
 	b.mu.Unlock()
 }
