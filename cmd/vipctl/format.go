@@ -47,9 +47,22 @@ func (f formatter) table(w io.Writer, insts []control.Instance) error {
 		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%d\t%d\t%s\t%s\t%s\t%s\n",
 			in.Name, in.VRID, in.Interface, in.Family, state(in),
 			in.Priority, in.EffectivePriority, orDash(in.Master), f.age(in.Since),
-			orDash(strings.Join(in.VIPs, ",")), orDash(strings.Join(in.FailingChecks, ",")))
+			orDash(strings.Join(vips(in, "%s(%s)"), ",")), orDash(strings.Join(in.FailingChecks, ",")))
 	}
 	return tw.Flush()
+}
+
+// vips returns the VIPs of in, those bound on another interface than
+// in's written with format (the VIP, then the interface).
+func vips(in control.Instance, format string) []string {
+	out := make([]string, len(in.VIPs))
+	for i, v := range in.VIPs {
+		out[i] = v
+		if dev, ok := in.VIPDevs[v]; ok {
+			out[i] = fmt.Sprintf(format, v, dev)
+		}
+	}
+	return out
 }
 
 // detail writes the table of st's instances, then for each its tracked
@@ -80,7 +93,7 @@ func (f formatter) instance(w io.Writer, in control.Instance, checks map[string]
 		master += " (this node)"
 	}
 	fmt.Fprintf(tw, "  master\t%s\n", master)
-	fmt.Fprintf(tw, "  vips\t%s\n", orDash(strings.Join(in.VIPs, ", ")))
+	fmt.Fprintf(tw, "  vips\t%s\n", orDash(strings.Join(vips(in, "%s dev %s"), ", ")))
 	if in.SyncGroup != "" {
 		group := in.SyncGroup
 		switch {

@@ -117,6 +117,9 @@ type Instance struct {
 	WantsMaster bool   `json:"wants_master,omitempty"`
 	// VIPs are the virtual addresses as prefixes ("192.0.2.10/32").
 	VIPs []string `json:"vips"`
+	// VIPDevs are the interfaces of the VIPs bound elsewhere than on
+	// Interface (keepalived's dev), by VIP as in VIPs.
+	VIPDevs map[string]string `json:"vip_devs,omitempty"`
 	// FailingChecks names the tracked checks that fail now.
 	FailingChecks []string `json:"failing_checks"`
 	// Tracks are the checks this instance tracks and their weights.

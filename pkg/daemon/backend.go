@@ -75,6 +75,12 @@ func (d *Daemon) Status() control.Status {
 		}
 		for _, p := range rst.VIPs {
 			inst.VIPs = append(inst.VIPs, p.String())
+			if dev, ok := rst.VIPDevs[p.Addr()]; ok {
+				if inst.VIPDevs == nil {
+					inst.VIPDevs = make(map[string]string)
+				}
+				inst.VIPDevs[p.String()] = dev
+			}
 		}
 		for _, t := range r.track.checks {
 			inst.Tracks = append(inst.Tracks, control.Track{Check: t.Check, Weight: t.Weight})
@@ -113,6 +119,12 @@ func (d *Daemon) Status() control.Status {
 		}
 		for _, p := range w.fam.VIPs {
 			inst.VIPs = append(inst.VIPs, p.String())
+			if dev, ok := w.fam.Devs[p.Addr()]; ok {
+				if inst.VIPDevs == nil {
+					inst.VIPDevs = make(map[string]string)
+				}
+				inst.VIPDevs[p.String()] = dev
+			}
 		}
 		for _, t := range w.inst.Track {
 			inst.Tracks = append(inst.Tracks, control.Track{Check: t.Check, Weight: t.Weight})

@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"errors"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"testing"
@@ -17,7 +18,7 @@ import (
 
 func TestTrackingHealth(t *testing.T) {
 	inst := config.Instance{
-		Name: "api", Interface: "eth0", Priority: 200, TrackInterfaces: []string{"eth1"},
+		Name: "api", Interface: "eth0", Priority: 200, TrackInterfaces: []config.TrackInterface{{Name: "eth1"}},
 		Track: []health.Track{{Check: "apiserver"}, {Check: "haproxy", Weight: -30}},
 	}
 	tr := newTracking(inst)
@@ -50,6 +51,54 @@ func TestTrackingHealth(t *testing.T) {
 		})
 	}
 	if diff := cmp.Diff([]string{"eth0", "eth1"}, linkNames([]config.Instance{inst, inst})); diff != "" {
+		t.Errorf("linkNames (-want +got)\n%s", diff)
+	}
+}
+
+// TestTrackingWeightedLinks: a weighted interface moves the priority as
+// keepalived's track_interface IF weight W does (a negative weight while
+// it is down, a positive one while it is up), and the interface of a VIP
+// bound elsewhere faults the instance unless no_track.
+func TestTrackingWeightedLinks(t *testing.T) {
+	pub := netip.MustParsePrefix("203.0.113.10/24")
+	quiet := netip.MustParsePrefix("203.0.113.11/24")
+	inst := config.Instance{
+		Name: "api", Interface: "eth0", Priority: 200,
+		VIPs:            []netip.Prefix{netip.MustParsePrefix("192.0.2.100/24"), pub, quiet},
+		VIPDevs:         map[netip.Addr]config.VIPDev{pub.Addr(): {Interface: "eth1"}, quiet.Addr(): {Interface: "eth4", NoTrack: true}},
+		TrackInterfaces: []config.TrackInterface{{Name: "eth2", Weight: -20}, {Name: "eth3", Weight: 10}},
+	}
+	tr := newTracking(inst)
+	up := func() map[string]health.State {
+		return map[string]health.State{"link:eth0": health.Healthy, "link:eth1": health.Healthy, "link:eth2": health.Healthy, "link:eth3": health.Healthy}
+	}
+	down := func(names ...string) map[string]health.State {
+		m := up()
+		for _, n := range names {
+			m[n] = health.Unhealthy
+		}
+		return m
+	}
+	tests := []struct {
+		name   string
+		states map[string]health.State
+		want   router.Health
+	}{
+		{"all up", up(), router.Health{Priority: 210}},
+		{"negative weight down", down("link:eth2"), router.Health{Priority: 190}},
+		{"positive weight down", down("link:eth3"), router.Health{Priority: 200}},
+		{"both down", down("link:eth2", "link:eth3"), router.Health{Priority: 180}},
+		{"interface of a VIP down", down("link:eth1"), router.Health{Priority: 210, Fault: vrrp.HardFault}},
+		{"own interface down", down("link:eth0"), router.Health{Priority: 210, Fault: vrrp.LinkDown}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if diff := cmp.Diff(tt.want, tr.health(tt.states)); diff != "" {
+				t.Fatalf("(-want +got)\n%s", diff)
+			}
+		})
+	}
+	if diff := cmp.Diff([]string{"eth0", "eth1", "eth2", "eth3"}, linkNames([]config.Instance{inst})); diff != "" {
 		t.Errorf("linkNames (-want +got)\n%s", diff)
 	}
 }

@@ -36,9 +36,12 @@ type fakeHost struct {
 	mu      sync.Mutex
 	ifaces  map[string]*net.Interface
 	bound   map[netip.Prefix]bool
-	conns   []*fakeConn
-	events  *fakeEvents
-	monitor *fakeMonitor
+	boundOn map[netip.Prefix]int // the interface index of each bound prefix
+	// announced are the addresses announced on each interface.
+	announced map[string][]netip.Addr
+	conns     []*fakeConn
+	events    *fakeEvents
+	monitor   *fakeMonitor
 	// fail makes the named step fail: "source", "vrrp", "announcer",
 	// "monitor".
 	fail    map[string]error
@@ -57,6 +60,9 @@ func (n *fakeNet) host(addr string) *fakeHost {
 		ifaces: map[string]*net.Interface{"eth0": {Index: 2, Name: "eth0", Flags: net.FlagUp}},
 		bound:  make(map[netip.Prefix]bool),
 		fail:   make(map[string]error),
+
+		boundOn:   make(map[netip.Prefix]int),
+		announced: make(map[string][]netip.Addr),
 	}
 	n.mu.Lock()
 	n.hosts = append(n.hosts, h)
@@ -234,26 +240,38 @@ func (h *fakeHost) checks() *fakeMonitor {
 // fakeAddrs is the host's address manager.
 type fakeAddrs struct{ h *fakeHost }
 
-func (a fakeAddrs) Add(_ int, p netip.Prefix, _ string) error {
+func (a fakeAddrs) Add(ifindex int, p netip.Prefix, _ string) error {
 	a.h.mu.Lock()
 	a.h.bound[p] = true
+	a.h.boundOn[p] = ifindex
 	a.h.mu.Unlock()
 	a.h.note("add %v", p)
 	return nil
 }
 
-func (a fakeAddrs) Remove(_ int, p netip.Prefix) error {
+func (a fakeAddrs) Remove(ifindex int, p netip.Prefix) error {
 	a.h.mu.Lock()
+	if a.h.boundOn[p] != ifindex {
+		a.h.mu.Unlock()
+		return fmt.Errorf("fake: remove %v from interface %d: it is on %d", p, ifindex, a.h.boundOn[p])
+	}
 	delete(a.h.bound, p)
+	delete(a.h.boundOn, p)
 	a.h.mu.Unlock()
 	a.h.note("remove %v", p)
 	return nil
 }
 
-func (a fakeAddrs) List(int) ([]netip.Prefix, error) {
+func (a fakeAddrs) List(ifindex int) ([]netip.Prefix, error) {
 	a.h.mu.Lock()
 	defer a.h.mu.Unlock()
-	return slices.Collect(maps.Keys(a.h.bound)), nil
+	var out []netip.Prefix
+	for p := range a.h.bound {
+		if a.h.boundOn[p] == ifindex {
+			out = append(out, p)
+		}
+	}
+	return out, nil
 }
 
 func (fakeAddrs) Demote(int, func(netip.Addr) bool) ([]netip.Prefix, error) { return nil, nil }
@@ -266,6 +284,9 @@ type fakeAnnouncer struct {
 }
 
 func (a fakeAnnouncer) Announce(addrs []netip.Addr) error {
+	a.h.mu.Lock()
+	a.h.announced[a.ifname] = append(a.h.announced[a.ifname], addrs...)
+	a.h.mu.Unlock()
 	a.h.note("announce %v", addrs)
 	return nil
 }

@@ -135,8 +135,16 @@ func (d *Daemon) vipInterfaces() []int {
 	var out []int
 	for _, r := range rs {
 		c := r.rt.Config()
-		if !slices.Contains(out, c.IfIndex) && len(c.VIPs) > 0 && c.VIPs[0].Addr().Is4() {
+		if len(c.VIPs) == 0 || !c.VIPs[0].Addr().Is4() {
+			continue
+		}
+		if !slices.Contains(out, c.IfIndex) {
 			out = append(out, c.IfIndex)
+		}
+		for _, l := range c.VIPLinks {
+			if !slices.Contains(out, l.Index) {
+				out = append(out, l.Index)
+			}
 		}
 	}
 	return out

@@ -81,6 +81,28 @@ func (l *lookups) source(inst config.Instance, fam config.Family, ifi *net.Inter
 	return a, nil
 }
 
+// vipLinks returns the interfaces of the VIPs of fam bound elsewhere than
+// on the instance's interface; an error says which VIP's interface is
+// not there.
+func (l *lookups) vipLinks(fam config.Family) (map[netip.Addr]router.Link, netip.Addr, error) {
+	if len(fam.Devs) == 0 {
+		return nil, netip.Addr{}, nil
+	}
+	out := make(map[netip.Addr]router.Link, len(fam.Devs))
+	for _, p := range fam.VIPs {
+		name, ok := fam.Devs[p.Addr()]
+		if !ok {
+			continue
+		}
+		ifi, err := l.iface(name)
+		if err != nil {
+			return nil, p.Addr(), err
+		}
+		out[p.Addr()] = router.Link{Index: ifi.Index, Name: ifi.Name, Label: netif.Label(ifi.Name)}
+	}
+	return out, netip.Addr{}, nil
+}
+
 func routerConfig(inst config.Instance, fam config.Family, ifi *net.Interface, src netip.Addr, phase time.Time) router.Config {
 	var pw [8]byte
 	copy(pw[:], inst.AuthPassword)
@@ -124,37 +146,40 @@ func (d *Daemon) removeStale(instances []config.Instance) {
 		have  []netip.Prefix
 	}
 	ifaces := make(map[string]*iface)
+	lookup := func(name string) *iface {
+		ifc, ok := ifaces[name]
+		if ok {
+			return ifc
+		}
+		ifaces[name] = nil // a failure is not retried
+		ifi, err := d.sys.Interface(name)
+		if err != nil {
+			return nil
+		}
+		have, err := d.addrs.List(ifi.Index)
+		if err != nil {
+			d.log.Warn("cannot list addresses", "interface", ifi.Name, "error", err)
+			return nil
+		}
+		ifc = &iface{ifi.Index, have}
+		ifaces[name] = ifc
+		return ifc
+	}
 	for _, inst := range instances {
 		if inst.Priority == 255 {
 			continue
 		}
-		ifc, ok := ifaces[inst.Interface]
-		if !ok {
-			ifaces[inst.Interface] = nil // a failure is not retried
-			ifi, err := d.sys.Interface(inst.Interface)
-			if err != nil {
-				continue
-			}
-			have, err := d.addrs.List(ifi.Index)
-			if err != nil {
-				d.log.Warn("cannot list addresses", "interface", ifi.Name, "error", err)
-				continue
-			}
-			ifc = &iface{ifi.Index, have}
-			ifaces[inst.Interface] = ifc
-		}
-		if ifc == nil {
-			continue
-		}
 		for _, p := range inst.VIPs {
-			if !slices.Contains(ifc.have, p) {
+			name := inst.VIPInterface(p.Addr())
+			ifc := lookup(name)
+			if ifc == nil || !slices.Contains(ifc.have, p) {
 				continue
 			}
 			if err := d.addrs.Remove(ifc.index, p); err != nil {
 				d.log.Error("cannot remove stale VIP", "instance", inst.Name, "vip", p, "error", err)
 				continue
 			}
-			d.log.Info("removed VIP not held by a running master", "instance", inst.Name, "vip", p, "interface", inst.Interface)
+			d.log.Info("removed VIP not held by a running master", "instance", inst.Name, "vip", p, "interface", name)
 		}
 	}
 }

@@ -98,7 +98,15 @@ func (d *Daemon) prepare(cfg Config) (_ *change, err error) {
 			if err != nil {
 				return nil, err
 			}
-			w := wanted{key: key, inst: inst, sock: sockKey{ifi.Name, fam.IPv6}, rc: routerConfig(inst, fam, ifi, src, d.phase)}
+			links, missing, lerr := look.vipLinks(fam)
+			if lerr != nil {
+				c.waiting = append(c.waiting, waitingRouter{key: key, inst: inst, fam: fam, ifname: ifi.Name,
+					reason: fmt.Sprintf("waiting for interface %s of VIP %s: %v", fam.Devs[missing], missing, lerr)})
+				continue
+			}
+			rc := routerConfig(inst, fam, ifi, src, d.phase)
+			rc.VIPLinks = links
+			w := wanted{key: key, inst: inst, sock: sockKey{ifi.Name, fam.IPv6}, rc: rc}
 			want = append(want, w)
 			c.want[key] = w
 		}
@@ -111,12 +119,16 @@ func (d *Daemon) prepare(cfg Config) (_ *change, err error) {
 	// Sockets and announcers not open yet.
 	for _, w := range want {
 		ifi := look.ifaces[w.sock.ifname]
-		if old.anns[ifi.Name] == nil && c.anns[ifi.Name] == nil {
-			ann, err := d.sys.DialAnnouncer(ifi)
-			if err != nil {
-				return nil, fmt.Errorf("instance %q: %w", w.inst.Name, err)
+		// One announcer per interface, for the routers' own and those
+		// their VIPs are bound on.
+		for _, name := range append([]string{ifi.Name}, w.rc.LinkNames()...) {
+			if old.anns[name] == nil && c.anns[name] == nil {
+				ann, err := d.sys.DialAnnouncer(look.ifaces[name])
+				if err != nil {
+					return nil, fmt.Errorf("instance %q: %w", w.inst.Name, err)
+				}
+				c.anns[name] = ann
 			}
-			c.anns[ifi.Name] = ann
 		}
 		if old.socks[w.sock] == nil && c.socks[w.sock] == nil {
 			s, err := d.dialSock(ifi, w.sock)
@@ -223,6 +235,11 @@ func (d *Daemon) commit(c *change) {
 	}
 	anns := maps.Clone(old.anns)
 	maps.Copy(anns, c.anns)
+	// Before the routers reconfigure: one whose VIP moves to another
+	// interface announces it there.
+	d.mu.Lock()
+	d.anns = anns
+	d.mu.Unlock()
 	checks := old.checks
 	if c.monitor != nil {
 		old.checks.stop()

@@ -62,12 +62,24 @@ func (d *Daemon) newRouter(w wanted, s *sock, ann Announcer) *running {
 		Sender:       s.conn,
 		Addrs:        d.addrs,
 		Announcer:    ann,
+		AnnouncerOn:  d.announcerOn,
 		Logger:       d.log,
 		OnTransition: d.transition,
 		OnWantMaster: d.syncWantMaster,
 		Sleeper:      d.sys.Sleeper(),
 	})
 	return &running{key: w.key, inst: w.inst, sock: w.sock, rt: rt, track: newTracking(w.inst), task: newTask()}
+}
+
+// announcerOn returns the announcer of the interface named ifname, for
+// the VIPs bound on another interface than their router's.
+func (d *Daemon) announcerOn(ifname string) router.Announcer {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if a := d.anns[ifname]; a != nil {
+		return a
+	}
+	return nil
 }
 
 // startRouter registers r with the listener of s and runs it.

@@ -11,8 +11,9 @@ import (
 )
 
 // tracking is what one router's health depends on: its configured
-// priority, the checks it tracks with their weights, and the interfaces
-// whose failure faults it (its own, and track_interfaces).
+// priority, the checks and weighted interfaces it tracks with their
+// weights, and the interfaces whose failure faults it (its own first,
+// those of its VIPs, and the unweighted track_interfaces).
 type tracking struct {
 	base   uint8
 	checks []health.Track
@@ -20,10 +21,14 @@ type tracking struct {
 }
 
 func newTracking(inst config.Instance) tracking {
-	t := tracking{base: inst.Priority, checks: inst.Track}
+	t := tracking{base: inst.Priority, checks: slices.Clone(inst.Track)}
 	for _, tr := range inst.Tracks() {
-		if strings.HasPrefix(tr.Check, health.LinkPrefix) {
+		switch {
+		case !strings.HasPrefix(tr.Check, health.LinkPrefix):
+		case tr.Weight == 0:
 			t.links = append(t.links, tr)
+		default:
+			t.checks = append(t.checks, tr)
 		}
 	}
 	return t

@@ -72,6 +72,18 @@ func (c *Config) links() []Link {
 	return out
 }
 
+// LinkNames returns the names of the interfaces of VIPLinks, each once,
+// in the order of the VIPs.
+func (c *Config) LinkNames() []string {
+	var out []string
+	for _, p := range c.VIPs {
+		if l, ok := c.VIPLinks[p.Addr()]; ok && !slices.Contains(out, l.Name) {
+			out = append(out, l.Name)
+		}
+	}
+	return out
+}
+
 // vipDevs returns the interface names of VIPLinks, for the status.
 func (c *Config) vipDevs() map[netip.Addr]string {
 	if len(c.VIPLinks) == 0 {

@@ -175,7 +175,7 @@ func Sample() control.Status {
 				Name: "ingress", Family: control.FamilyIPv4, VRID: 52, Interface: "eth1", VRRPVersion: 2,
 				State: control.StateBackup, Drained: true, Priority: 100, EffectivePriority: 100,
 				Since: at(26*time.Hour + 40*time.Minute), Reason: "drained",
-				VIPs: []string{"198.51.100.7/32", "198.51.100.8/32"},
+				VIPs: []string{"198.51.100.7/32", "198.51.100.8/32"}, VIPDevs: map[string]string{"198.51.100.8/32": "eth2"},
 			},
 		},
 		Checks: []control.Check{
