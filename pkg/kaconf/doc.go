@@ -59,13 +59,10 @@
 //   - A vrrp_script that only probes (curl --fail of one URL, nc -z,
 //     bash's /dev/tcp) becomes a native http, https or tcp check; anything
 //     else an exec check of the words keepalived runs.
-//   - What vipd cannot do yet is listed in support.go, one place: an
-//     instance that needs it (a process track, a VIP on another interface,
-//     a weighted interface) is left out or marked not safe. A
-//     vrrp_sync_group of two or more becomes a sync_group.
-//     Other differences that matter in a mixed fleet (addresses vipd drops,
+//   - A vrrp_sync_group of two or more becomes a sync_group.
+//   - Differences that matter in a mixed fleet (addresses vipd drops,
 //     which change the advertised address list; routes keepalived adds on
-//     the master) make a verdict not safe too.
+//     the master) make a verdict not safe.
 //   - The result is checked as `vipd -t` does (config.Parse, then ForNode);
 //     an instance vipd would reject is left out with a note saying why, so
 //     that the output always loads.

@@ -78,7 +78,9 @@ type vInstance struct {
 	garpRefresh   time.Duration
 	notify        []string
 	track         []vTrack
-	trackIfaces   []string
+	trackIfaces   []vTrackIf
+	// vipDevs are the VIPs bound on another interface than iface.
+	vipDevs map[netip.Addr]config.VIPDev
 	// syncGroup is the vipd sync_group of a member of a vrrp_sync_group
 	// of two or more.
 	syncGroup string
@@ -91,10 +93,11 @@ type vInstance struct {
 
 // kaVIP is a virtual_ipaddress entry keepalived keeps.
 type kaVIP struct {
-	at   *stmt
-	addr netip.Addr
-	bits int
-	dev  string
+	at      *stmt
+	addr    netip.Addr
+	bits    int
+	dev     string
+	noTrack bool
 }
 
 // kaTrack is a track_script entry keepalived keeps.
@@ -118,6 +121,12 @@ type kaTrackIf struct {
 type kaLack struct {
 	kind string
 	at   *stmt
+}
+
+// vTrackIf is an element of an instance's track_interfaces.
+type vTrackIf struct {
+	name   string
+	weight int
 }
 
 // vTrack is an element of an instance's track list.
@@ -510,7 +519,9 @@ func (c *fileConv) vip(in *vInstance, label string, e *stmt) {
 		case "peer", "preferred_lft":
 			i++
 			c.n.at(e, "%s: virtual_ipaddress %s %s %s: dropped; vipd adds the address with its prefix and nothing else", label, text, o, opts[i])
-		case "-nodad", "nodad", "home", "mngtmpaddr", "noprefixroute", "autojoin", "no_track", "use_vmac":
+		case "no_track":
+			vp.noTrack = true
+		case "-nodad", "nodad", "home", "mngtmpaddr", "noprefixroute", "autojoin", "use_vmac":
 			if o != "-nodad" && o != "nodad" {
 				c.n.at(e, "%s: virtual_ipaddress %s: option %s: dropped; vipd adds the address with its prefix and nothing else", label, text, o)
 			}
@@ -957,9 +968,6 @@ func (c *fileConv) convertInstance(in *vInstance) {
 func (c *fileConv) convertVIPs(in *vInstance, label string) {
 	var dropped []kaVIP
 	for _, v := range in.kaVIPs {
-		if v.dev != "" && v.dev != in.iface && !vipdHas(capVIPInterface) {
-			c.refuse(in, v.at, "virtual_ipaddress %s dev %s: %s", v.at.keyword(), v.dev, vipdLacks[capVIPInterface])
-		}
 		p := netip.PrefixFrom(v.addr, v.bits)
 		if _, err := parseVIP(p.String()); err != nil {
 			c.n.at(v.at, "%s: virtual_ipaddress %s %s: vipd cannot hold it as a VIP; dropped", label, v.at.keyword(), err)
@@ -972,6 +980,19 @@ func (c *fileConv) convertVIPs(in *vInstance, label string) {
 			continue
 		}
 		in.vips = append(in.vips, p)
+		// keepalived binds it on dev, lists it in the adverts on the
+		// instance's interface all the same, and tracks dev's link
+		// unless no_track (vrrp_complete_instance); so does vipd.
+		switch {
+		case v.dev != "" && v.dev != in.iface:
+			if in.vipDevs == nil {
+				in.vipDevs = make(map[netip.Addr]config.VIPDev)
+			}
+			in.vipDevs[v.addr] = config.VIPDev{Interface: v.dev, NoTrack: v.noTrack}
+			c.n.at(v.at, "%s: virtual_ipaddress %s dev %s: if %s is missing when keepalived starts, it drops the address (\"interface %s for ip address %s doesn't exist\") and advertises the others; vipd waits for %s, in FAULT", label, v.at.keyword(), v.dev, v.dev, v.dev, v.at.keyword(), v.dev)
+		case v.noTrack:
+			c.n.at(v.at, "%s: virtual_ipaddress %s no_track: the address is on the instance's interface, which keepalived and vipd track all the same; dropped", label, v.at.keyword())
+		}
 	}
 	if len(dropped) > 0 {
 		var ka []string
@@ -994,14 +1015,43 @@ func (c *fileConv) convertVIPs(in *vInstance, label string) {
 	}
 }
 
-// convertTrackIf adds a tracked interface.
+// convertTrackIf adds a tracked interface, as keepalived's
+// add_vrrp_to_interface merges it with the interfaces the instance tracks
+// already: its own, and those of its VIPs, which are unweighted.
 func (c *fileConv) convertTrackIf(in *vInstance, t kaTrackIf) {
-	if t.weight != 0 && !vipdHas(capWeightedInterface) {
-		c.unsafe(in, t.at, "track_interface %s weight %d: %s; converted as an interface whose link faults the instance", t.name, t.weight, vipdLacks[capWeightedInterface])
+	label := "vrrp_instance " + in.kaName
+	switch {
+	case t.reverse:
+		c.refuse(in, t.at, "track_interface %s weight %d reverse: keepalived reverses the weight (a link up counts as down), which vipd does not do", t.name, t.weight)
+		return
+	case t.name == in.iface:
+		return
 	}
-	if t.name != in.iface && !slices.Contains(in.trackIfaces, t.name) {
-		in.trackIfaces = append(in.trackIfaces, t.name)
+	if vip, ok := in.trackedVIPOn(t.name); ok {
+		if t.weight != 0 {
+			c.n.at(t.at, "%s: track_interface %s weight %d: VIP %s is on %s, and keepalived tracks the interface of a VIP unweighted, so it ignores the weight: a link down faults the instance; so does vipd", label, t.name, t.weight, vip, t.name)
+		}
+		return
 	}
+	in.addTrackIf(t.name, t.weight)
+}
+
+// trackedVIPOn returns a VIP of in bound on ifname whose link it tracks.
+func (in *vInstance) trackedVIPOn(ifname string) (netip.Addr, bool) {
+	for _, p := range in.vips {
+		if d, ok := in.vipDevs[p.Addr()]; ok && d.Interface == ifname && !d.NoTrack {
+			return p.Addr(), true
+		}
+	}
+	return netip.Addr{}, false
+}
+
+// addTrackIf tracks ifname with weight, unless in tracks it already.
+func (in *vInstance) addTrackIf(ifname string, weight int) {
+	if ifname == in.iface || slices.ContainsFunc(in.trackIfaces, func(o vTrackIf) bool { return o.name == ifname }) {
+		return
+	}
+	in.trackIfaces = append(in.trackIfaces, vTrackIf{name: ifname, weight: weight})
 }
 
 // convertTrack adds a tracked check.

@@ -98,6 +98,12 @@ func renderFile(source, name string, checks []*vCheck, insts []*vInstance) []byt
 		vips := make([]string, len(in.vips))
 		for i, p := range in.vips {
 			vips[i] = p.String()
+			if d, ok := in.vipDevs[p.Addr()]; ok {
+				vips[i] += " dev " + d.Interface
+				if d.NoTrack {
+					vips[i] += " no_track"
+				}
+			}
 		}
 		w.strs("vips", vips)
 		if !in.preempt {
@@ -134,7 +140,14 @@ func renderFile(source, name string, checks []*vCheck, insts []*vInstance) []byt
 			w.kv("track", "["+strings.Join(tracks, ", ")+"]")
 		}
 		if len(in.trackIfaces) > 0 {
-			w.strs("track_interfaces", in.trackIfaces)
+			ifs := make([]string, len(in.trackIfaces))
+			for i, t := range in.trackIfaces {
+				ifs[i] = t.name
+				if t.weight != 0 {
+					ifs[i] += " weight " + strconv.Itoa(t.weight)
+				}
+			}
+			w.strs("track_interfaces", ifs)
 		}
 		w.optStr("sync_group", in.syncGroup)
 	}

@@ -187,9 +187,51 @@ func TestKeepalivedSemantics(t *testing.T) {
 			note: `k.conf:5: vrrp_instance VI_1: track_process haproxy: there is no vrrp_track_process haproxy before it, so keepalived ignores it ("track process not found")`,
 		},
 		{
-			name: "a VIP on another interface is refused",
-			conf: "vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 51\n virtual_ipaddress {\n  192.0.2.10/24\n  203.0.113.10/24 dev eth1\n }\n}\n",
-			note: "k.conf:6: vrrp_instance VI_1: virtual_ipaddress 203.0.113.10/24 dev eth1: vipd binds every VIP of an instance on the instance's interface: it cannot yet put a VIP on another interface (keepalived's dev); the instance is not converted",
+			name: "a VIP on another interface is bound there, advertised with the others and tracked",
+			conf: "vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 51\n virtual_ipaddress {\n  192.0.2.10/24\n  203.0.113.10/24 dev eth1\n  198.51.100.10/24 dev eth2 no_track\n }\n}\n",
+			check: func(t *testing.T, in config.Instance, _ []health.Spec) {
+				want := []netip.Prefix{netip.MustParsePrefix("192.0.2.10/24"), netip.MustParsePrefix("203.0.113.10/24"), netip.MustParsePrefix("198.51.100.10/24")}
+				if diff := cmp.Diff(want, in.VIPs, cmpopts.EquateComparable(netip.Prefix{})); diff != "" {
+					t.Errorf("vips, the advert's address list (-want +got)\n%s", diff)
+				}
+				wantDevs := map[netip.Addr]config.VIPDev{
+					netip.MustParseAddr("203.0.113.10"):  {Interface: "eth1"},
+					netip.MustParseAddr("198.51.100.10"): {Interface: "eth2", NoTrack: true},
+				}
+				if diff := cmp.Diff(wantDevs, in.VIPDevs); diff != "" {
+					t.Errorf("VIPDevs (-want +got)\n%s", diff)
+				}
+				if diff := cmp.Diff([]string{"eth0", "eth1"}, in.TrackedInterfaces()); diff != "" {
+					t.Errorf("tracked interfaces (-want +got)\n%s", diff)
+				}
+			},
+			safe: true,
+			note: `k.conf:6: vrrp_instance VI_1: virtual_ipaddress 203.0.113.10/24 dev eth1: if eth1 is missing when keepalived starts, it drops the address ("interface eth1 for ip address 203.0.113.10/24 doesn't exist") and advertises the others; vipd waits for eth1, in FAULT`,
+		},
+		{
+			name: "no_track on the instance's interface is dropped",
+			conf: "vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 51\n virtual_ipaddress {\n  192.0.2.10/24 dev eth0 no_track\n }\n}\n",
+			check: func(t *testing.T, in config.Instance, _ []health.Spec) {
+				if len(in.VIPDevs) != 0 {
+					t.Errorf("VIPDevs %v, want none", in.VIPDevs)
+				}
+			},
+			safe: true,
+			note: "k.conf:5: vrrp_instance VI_1: virtual_ipaddress 192.0.2.10/24 no_track: the address is on the instance's interface, which keepalived and vipd track all the same; dropped",
+		},
+		{
+			name: "a weighted interface where a VIP is is tracked unweighted",
+			conf: "vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 51\n track_interface {\n  eth1 weight -20\n }\n virtual_ipaddress {\n  192.0.2.10/24\n  203.0.113.10/24 dev eth1\n }\n}\n",
+			check: func(t *testing.T, in config.Instance, _ []health.Spec) {
+				if len(in.TrackInterfaces) != 0 {
+					t.Errorf("track_interfaces %v, want none: the VIP tracks eth1", in.TrackInterfaces)
+				}
+				if diff := cmp.Diff([]health.Track{{Check: "link:eth0"}, {Check: "link:eth1"}}, in.Tracks()); diff != "" {
+					t.Errorf("tracks (-want +got)\n%s", diff)
+				}
+			},
+			safe: true,
+			note: "k.conf:5: vrrp_instance VI_1: track_interface eth1 weight -20: VIP 203.0.113.10 is on eth1, and keepalived tracks the interface of a VIP unweighted, so it ignores the weight: a link down faults the instance; so does vipd",
 		},
 		{
 			name: "a VIP on the instance's interface is fine",
@@ -280,13 +322,20 @@ func TestKeepalivedSemantics(t *testing.T) {
 			safe: true,
 		},
 		{
-			name: "a weighted interface is not safe",
-			conf: inst(" track_interface {\n  eth1 weight -20\n }"),
+			name: "a weighted interface moves the priority",
+			conf: inst(" track_interface {\n  eth1 weight -20\n  eth2 weight 10\n  eth3\n }"),
 			check: func(t *testing.T, in config.Instance, _ []health.Spec) {
-				if diff := cmp.Diff([]string{"eth1"}, in.TrackInterfaces); diff != "" {
+				want := []config.TrackInterface{{Name: "eth1", Weight: -20}, {Name: "eth2", Weight: 10}, {Name: "eth3"}}
+				if diff := cmp.Diff(want, in.TrackInterfaces); diff != "" {
 					t.Errorf("track_interfaces (-want +got)\n%s", diff)
 				}
 			},
+			safe: true,
+		},
+		{
+			name: "a reversed weighted interface is refused",
+			conf: inst(" track_interface {\n  eth1 weight -20 reverse\n }"),
+			note: "k.conf:5: vrrp_instance VI_1: track_interface eth1 weight -20 reverse: keepalived reverses the weight (a link up counts as down), which vipd does not do; the instance is not converted",
 		},
 		{
 			name: "VRRPv2 over IPv6 is refused",
