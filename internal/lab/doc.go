@@ -7,7 +7,8 @@
 // port of the bridge. Everything a Lab creates is removed by t.Cleanup, also
 // when the test fails half-way, so tests and test binaries can run in
 // parallel without seeing each other: namespace names carry the process id and
-// a random suffix.
+// a random suffix. Attach gives a host a further interface (a NIC) on the
+// segment of another Lab: a node with two network cards.
 //
 // The package needs root, the ip command (iproute2) and, for Capture, tcpdump.
 // Without them a test is skipped, or fails when the environment variable
