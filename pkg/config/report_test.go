@@ -116,6 +116,27 @@ instance "legacy" vrid 20 on eth0 (v2, advert 1s, preempt):
 `,
 		},
 		{
+			name: "VIP on another interface and weighted interfaces",
+			src: head + `
+[[instance]]
+name = "edge"
+vrid = 53
+vips = ["192.0.2.100/24", "203.0.113.10/24 dev eth1"]
+track_interfaces = ["eth2 weight -20", "eth3 weight -5"]
+`,
+			want: `
+instance "edge" vrid 53 on eth0 (v3, advert 1s, preempt):
+  node  priority
+  cp-1  250
+  cp-2  240
+  cp-3  230
+  cp-1 (master) dies or loses eth0: VIP moves to cp-2 within 3.063s (master down interval of cp-2: 3 × advert 1s + skew 63ms)
+  interface eth1 goes down on cp-1: VIP moves to cp-2 within 63ms (skew of cp-2)
+  interface eth2 goes down on cp-1: priority 250 → 230, VIP moves to cp-2 within 3.063s (seen at once + master down interval of cp-2: 3 × advert 1s + skew 63ms)
+  interface eth3 goes down on cp-1: priority 250 → 245, VIP stays (cp-2 has 240)
+`,
+		},
+		{
 			name: "single node",
 			src: "[cluster]\ninterface = \"eth0\"\n" + nodes(1) + reportChecks + `
 [[instance]]
