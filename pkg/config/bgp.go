@@ -236,6 +236,7 @@ func (p *parser) routed(ri rawInstance, inst *Instance, bad func(key, format str
 		{"auth_password", ri.AuthPassword != nil},
 		{"garp_repeat", ri.GARPRepeat != nil},
 		{"garp_refresh", ri.GARPRefresh != nil},
+		{"garp_delay", ri.GARPDelay != nil},
 	} {
 		if k.set {
 			bad(k.key, "%s is VRRP's and has no effect with announce = %q; remove it", k.key, inst.Announce)

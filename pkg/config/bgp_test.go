@@ -46,12 +46,12 @@ func TestParseBGP(t *testing.T) {
 	}
 	wantInsts := []Instance{
 		{
-			Name: "api", Interface: "lo", Version: 3, AdvertInterval: time.Second, Preempt: true, GARPRepeat: 5,
+			Name: "api", Interface: "lo", Version: 3, AdvertInterval: time.Second, Preempt: true, GARPRepeat: 5, GARPDelay: DefaultGARPDelay,
 			VIPs:     []netip.Prefix{prefix("203.0.113.10/32"), prefix("2001:db8:f::10/128")},
 			Announce: AnnounceBGP, ECMP: true, WithdrawDelay: 2 * time.Second,
 		},
 		{
-			Name: "web", Interface: "lo", Version: 3, AdvertInterval: time.Second, Preempt: true, GARPRepeat: 5,
+			Name: "web", Interface: "lo", Version: 3, AdvertInterval: time.Second, Preempt: true, GARPRepeat: 5, GARPDelay: DefaultGARPDelay,
 			VIPs: []netip.Prefix{prefix("203.0.113.20/32")}, Order: []string{"cp-2"},
 			Announce: AnnounceRoute, WithdrawDelay: 5 * time.Second, RouteTable: 100, RouteProtocol: DefaultRouteProtocol,
 		},

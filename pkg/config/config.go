@@ -30,6 +30,10 @@ const (
 	DefaultVersion        = 3
 	DefaultAdvertInterval = time.Second
 	DefaultGARPRepeat     = 5
+	// DefaultGARPDelay is keepalived's garp_master_delay: a second
+	// round of announcements for the neighbours that missed the first,
+	// behind a switch port still learning after a link came up.
+	DefaultGARPDelay = 5 * time.Second
 )
 
 // Priorities derived from the node order: the first node gets
@@ -116,6 +120,9 @@ type Instance struct {
 	AuthPassword   string // VRRPv2 only; "" for none
 	GARPRepeat     int    // gratuitous ARP / unsolicited NA sent on becoming master
 	GARPRefresh    time.Duration
+	// GARPDelay is how long after becoming master the router announces
+	// its VIPs a second time, GARPRepeat rounds again; 0 for never.
+	GARPDelay time.Duration
 	// Notify is a program and its arguments run on every state change of
 	// the instance; nil for none.
 	Notify []string

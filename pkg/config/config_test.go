@@ -596,6 +596,16 @@ func TestParseErrors(t *testing.T) {
 			src:  head + api(`garp_refresh = "500ms"`),
 			want: `vipd.toml:18: instance "api" (vrid 51): garp_refresh 500ms must be 0s (off) or at least 1s`,
 		},
+		{
+			name: "garp delay below 1s",
+			src:  head + api(`garp_delay = "200ms"`),
+			want: `vipd.toml:18: instance "api" (vrid 51): garp_delay 200ms must be 0s (no second round) or 1s to 1h0m0s`,
+		},
+		{
+			name: "garp delay above 1h",
+			src:  head + api(`garp_delay = "2h"`),
+			want: `vipd.toml:18: instance "api" (vrid 51): garp_delay 2h0m0s must be 0s (no second round) or 1s to 1h0m0s`,
+		},
 
 		// Unicast.
 		{
@@ -929,7 +939,7 @@ func TestParseErrors(t *testing.T) {
 		{
 			name: "unknown key in track",
 			src:  head + chk("apiserver", tcpCheck) + api("vrid_unused = 1", `track = [{ check = "apiserver" },`, `  { check = "apiserver", wieght = -30 }]`),
-			want: `vipd.toml:22: instance "api" (vrid 51): unknown key "vrid_unused"; known keys: name, vrid, interface, version, advert_interval, vips, priority, order, preempt, preempt_delay, unicast, unicast_peers, unicast_source, auth_password, garp_repeat, garp_refresh, track, track_interfaces, sync_group, notify, announce, ecmp, withdraw_delay, route_table, route_protocol` + "\n" +
+			want: `vipd.toml:22: instance "api" (vrid 51): unknown key "vrid_unused"; known keys: name, vrid, interface, version, advert_interval, vips, priority, order, preempt, preempt_delay, unicast, unicast_peers, unicast_source, auth_password, garp_repeat, garp_refresh, garp_delay, track, track_interfaces, sync_group, notify, announce, ecmp, withdraw_delay, route_table, route_protocol` + "\n" +
 				`vipd.toml:23: instance "api" (vrid 51): track: unknown key "wieght"; did you mean "weight"?`,
 		},
 		{
@@ -1075,6 +1085,7 @@ preempt = false
 auth_password = "secret"
 garp_repeat = 1
 garp_refresh = "1m"
+garp_delay = "0s"
 
 [[instance]]
 name = "api6"
@@ -1107,7 +1118,7 @@ unicast_peers = ["2001:db8::11", "2001:db8::12", "2001:db8::99"]
 				VIPs: []netip.Prefix{
 					prefix("192.0.2.100/24"), prefix("2001:db8::100/128"), prefix("192.0.2.101/32"),
 				},
-				Preempt: true, GARPRepeat: 5, Announce: AnnounceVRRP,
+				Preempt: true, GARPRepeat: 5, GARPDelay: 5 * time.Second, Announce: AnnounceVRRP,
 			},
 			{
 				Name: "legacy", VRID: 51, Interface: "eth1", Version: 2,
@@ -1125,8 +1136,8 @@ unicast_peers = ["2001:db8::11", "2001:db8::12", "2001:db8::99"]
 				Preempt:        true, PreemptDelay: 30 * time.Second,
 				Unicast:      true,
 				UnicastPeers: []netip.Addr{addr("2001:db8::11"), addr("2001:db8::12"), addr("2001:db8::99")},
-				GARPRepeat:   5,
-				Announce:     AnnounceVRRP,
+				GARPRepeat:   5, GARPDelay: DefaultGARPDelay,
+				Announce: AnnounceVRRP,
 			},
 		},
 	}
@@ -1271,7 +1282,7 @@ func TestDefaults(t *testing.T) {
 		Daemon: Daemon{ControlSocket: DefaultControlSocket, MetricsListen: DefaultMetricsListen, LogLevel: DefaultLogLevel, StateDir: DefaultStateDir},
 		Instances: []Instance{{
 			Name: "api", VRID: 51, Interface: "eth0", Version: 3, AdvertInterval: time.Second,
-			VIPs: []netip.Prefix{prefix("192.0.2.100/24")}, Priority: 100, Preempt: true, GARPRepeat: 5,
+			VIPs: []netip.Prefix{prefix("192.0.2.100/24")}, Priority: 100, Preempt: true, GARPRepeat: 5, GARPDelay: DefaultGARPDelay,
 			Announce: AnnounceVRRP,
 		}},
 	}

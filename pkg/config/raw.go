@@ -90,6 +90,7 @@ type rawInstance struct {
 	AuthPassword    *string    `toml:"auth_password"`
 	GARPRepeat      *int64     `toml:"garp_repeat"`
 	GARPRefresh     *duration  `toml:"garp_refresh"`
+	GARPDelay       *duration  `toml:"garp_delay"`
 	Track           []rawTrack `toml:"track"`
 	TrackInterfaces []string   `toml:"track_interfaces"`
 	SyncGroup       *string    `toml:"sync_group"`

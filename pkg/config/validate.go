@@ -23,6 +23,7 @@ const (
 	maxAuthPassword = 8 // RFC 3768 simple text password
 	maxGARPRepeat   = 100
 	minGARPRefresh  = time.Second
+	maxGARPDelay    = time.Hour
 	maxIfNameLen    = 15 // IFNAMSIZ less the terminating NUL
 	maxSocketPath   = 107
 )
@@ -336,6 +337,7 @@ func (p *parser) instance(ri rawInstance, i int, cl *Cluster, clusterOK bool, ch
 		AdvertInterval: DefaultAdvertInterval,
 		Preempt:        true,
 		GARPRepeat:     DefaultGARPRepeat,
+		GARPDelay:      DefaultGARPDelay,
 	}
 
 	if ri.Name == "" {
@@ -517,6 +519,14 @@ func (p *parser) instance(ri rawInstance, i int, cl *Cluster, clusterOK bool, ch
 			bad("garp_refresh", "garp_refresh %s must be 0s (off) or at least 1s", d)
 		} else {
 			inst.GARPRefresh = d
+		}
+	}
+	if v := ri.GARPDelay; v != nil {
+		d := time.Duration(*v)
+		if d < 0 || d > 0 && d < minGARPRefresh || d > maxGARPDelay {
+			bad("garp_delay", "garp_delay %s must be 0s (no second round) or 1s to %s", d, maxGARPDelay)
+		} else {
+			inst.GARPDelay = d
 		}
 	}
 

@@ -131,6 +131,7 @@ func routerConfig(inst config.Instance, fam config.Family, ifi *net.Interface, s
 		Password:    pw,
 		GARPRepeat:  inst.GARPRepeat,
 		GARPRefresh: inst.GARPRefresh,
+		GARPDelay:   inst.GARPDelay,
 		Group:       inst.SyncGroup,
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/vipd/vipd/pkg/config"
 	"github.com/vipd/vipd/pkg/health"
 )
 
@@ -105,6 +106,7 @@ type fileConv struct {
 	checkSrc bool          // vrrp_check_unicast_src
 	garpRep  int           // vrrp_garp_master_repeat; 0 when not set
 	garpRef  time.Duration // vrrp_garp_master_refresh
+	garpDel  time.Duration // vrrp_garp_master_delay; keepalived's default 5s
 	mcast4   *stmt         // vrrp_mcast_group4 of another group than the standard one
 	mcast6   *stmt
 	// downTimer is vrrp_down_timer_adverts, the default of the
@@ -132,6 +134,7 @@ func convertFile(path string, stmts []*stmt, n *notes) (*node, error) {
 		nd:         &node{source: path},
 		files:      make(map[string]*stmt),
 		checkNames: make(map[string]bool),
+		garpDel:    config.DefaultGARPDelay, // keepalived's VRRP_GARP_DELAY too
 	}
 	// keepalived applies global_defs once it has read the whole file.
 	for _, s := range stmts {
@@ -306,6 +309,13 @@ func (c *fileConv) globalDefs(g *stmt) {
 				continue
 			}
 			c.garpRef = c.garpRefresh("global_defs", s)
+		case "vrrp_garp_master_delay":
+			if !c.needArg(s) {
+				continue
+			}
+			if d, ok := c.garpDelay("global_defs", s); ok {
+				c.garpDel = d
+			}
 		case "vrrp_mcast_group4", "vrrp_mcast_group6":
 			if !c.needArg(s) {
 				continue
@@ -335,7 +345,7 @@ func (c *fileConv) globalDefs(g *stmt) {
 		case "notification_email", "notification_email_from", "smtp_server", "smtp_connect_timeout",
 			"smtp_helo_name", "smtp_alert", "smtp_alert_vrrp", "smtp_alert_checker", "no_email_faults":
 			c.n.at(s, "%s: not converted: vipd sends no email; a notify program can", kw)
-		case "vrrp_garp_master_delay", "vrrp_garp_interval", "vrrp_gna_interval", "vrrp_garp_lower_prio_delay",
+		case "vrrp_garp_interval", "vrrp_gna_interval", "vrrp_garp_lower_prio_delay",
 			"vrrp_garp_lower_prio_repeat", "vrrp_garp_master_refresh_repeat", "vrrp_min_garp":
 			c.n.at(s, "%s: not converted: vipd sends garp_repeat gratuitous ARPs (or neighbour advertisements) at once on becoming master, and one round every garp_refresh", kw)
 		case "vrrp_lower_prio_no_advert", "vrrp_higher_prio_send_advert":
@@ -739,8 +749,12 @@ func (c *fileConv) setGroups() {
 	c.groups = kept
 }
 
-// maxGARPRepeat is vipd's limit of garp_repeat.
-const maxGARPRepeat = 100
+// maxGARPRepeat is vipd's limit of garp_repeat, maxGARPDelay of
+// garp_delay.
+const (
+	maxGARPRepeat = 100
+	maxGARPDelay  = time.Hour
+)
 
 // garpRepeat reads a gratuitous ARP count as keepalived does, capped at
 // vipd's maximum.
@@ -758,6 +772,26 @@ func (c *fileConv) garpRepeat(label string, s *stmt) (int, bool) {
 		return maxGARPRepeat, true
 	}
 	return int(v.val), true
+}
+
+// garpDelay reads the delay of the second burst of gratuitous ARPs:
+// whole seconds, 0 for none. keepalived ignores an invalid value, keeping
+// its default; vipd's garp_delay stops at maxGARPDelay.
+func (c *fileConv) garpDelay(label string, s *stmt) (time.Duration, bool) {
+	v := kaUnsigned(s.arg(1), 0, math.MaxUint32/100, true)
+	switch {
+	case !v.ok:
+		c.n.at(s, "%s: %s %q is invalid: keepalived ignores it", label, s.keyword(), s.arg(1))
+		return 0, false
+	case !v.clean:
+		c.n.at(s, "%s: %s %q: keepalived reads %d seconds and warns", label, s.keyword(), s.arg(1), v.val)
+	}
+	d := time.Duration(v.val) * time.Second
+	if d > maxGARPDelay {
+		c.n.at(s, "%s: %s %d is above vipd's maximum of %v; %v", label, s.keyword(), v.val, maxGARPDelay, maxGARPDelay)
+		d = maxGARPDelay
+	}
+	return d, true
 }
 
 // garpRefresh reads a gratuitous ARP refresh interval: whole seconds, 0

@@ -51,6 +51,8 @@ type vInstance struct {
 	garpRepSet        bool
 	garpRef           time.Duration
 	garpRefSet        bool
+	garpDel           time.Duration
+	garpDelSet        bool
 	tracks            []kaTrack
 	trackIfs          []kaTrackIf
 	lacks             []kaLack
@@ -76,6 +78,7 @@ type vInstance struct {
 	auth          string
 	garpRepeat    int // 0: vipd's default, which is keepalived's (5)
 	garpRefresh   time.Duration
+	garpDelay     time.Duration
 	notify        []string
 	track         []vTrack
 	trackIfaces   []vTrackIf
@@ -333,6 +336,10 @@ func (c *fileConv) instance(s *stmt) *vInstance {
 			in.garpRep, in.garpRepSet = c.garpRepeat(label, k)
 		case "garp_master_refresh":
 			in.garpRef, in.garpRefSet = c.garpRefresh(label, k), true
+		case "garp_master_delay":
+			if c.needArg(k) {
+				in.garpDel, in.garpDelSet = c.garpDelay(label, k)
+			}
 		case "track_interface":
 			for _, e := range k.block {
 				if t, ok := c.readTrackIf(label, e, in.trackIfs); ok {
@@ -406,7 +413,7 @@ func (c *fileConv) instance(s *stmt) *vInstance {
 			c.n.at(k, "%s: promote_secondaries: not converted: vipd sets no interface options", label)
 		case "smtp_alert":
 			c.n.at(k, "%s: smtp_alert: not converted: vipd sends no email; a notify program can", label)
-		case "garp_master_delay", "garp_lower_prio_delay", "garp_lower_prio_repeat", "garp_master_refresh_repeat",
+		case "garp_lower_prio_delay", "garp_lower_prio_repeat", "garp_master_refresh_repeat",
 			"lower_prio_no_advert", "higher_prio_send_advert", "garp_extra_if", "vmac_garp_intvl":
 			c.n.at(k, "%s: %s: not converted: vipd sends garp_repeat gratuitous ARPs at once on becoming master and answers a lower-priority advert as RFC 9568 says", label, kw)
 		case "debug", "skip_check_adv_addr", "track_src_ip", "old_unicast_checksum", "kernel_rx_buf_size",
@@ -927,6 +934,10 @@ func (c *fileConv) convertInstance(in *vInstance) {
 	}
 	if in.garpRefSet {
 		in.garpRefresh = in.garpRef
+	}
+	in.garpDelay = c.garpDel
+	if in.garpDelSet {
+		in.garpDelay = in.garpDel
 	}
 
 	for _, t := range in.trackIfs {

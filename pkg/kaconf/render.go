@@ -8,6 +8,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/vipd/vipd/pkg/config"
 	"github.com/vipd/vipd/pkg/health"
 )
 
@@ -124,6 +125,9 @@ func renderFile(source, name string, checks []*vCheck, insts []*vInstance) []byt
 		}
 		if in.garpRefresh > 0 {
 			w.dur("garp_refresh", in.garpRefresh)
+		}
+		if in.garpDelay != config.DefaultGARPDelay {
+			w.dur("garp_delay", in.garpDelay)
 		}
 		if len(in.notify) > 0 {
 			w.strs("notify", in.notify)

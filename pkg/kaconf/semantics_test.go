@@ -55,6 +55,47 @@ func TestKeepalivedSemantics(t *testing.T) {
 			safe: true,
 		},
 		{
+			name: "garp_master_delay becomes garp_delay, over vrrp_garp_master_delay",
+			conf: "global_defs {\n vrrp_garp_master_delay 2\n}\n" + inst(" garp_master_delay 0"),
+			check: func(t *testing.T, in config.Instance, _ []health.Spec) {
+				if in.GARPDelay != 0 {
+					t.Errorf("garp_delay %v, want 0s (no second burst)", in.GARPDelay)
+				}
+			},
+			safe: true,
+		},
+		{
+			name: "vrrp_garp_master_delay is the instances' default",
+			conf: "global_defs {\n vrrp_garp_master_delay 2\n}\n" + inst(),
+			check: func(t *testing.T, in config.Instance, _ []health.Spec) {
+				if in.GARPDelay != 2*time.Second {
+					t.Errorf("garp_delay %v, want the global 2s", in.GARPDelay)
+				}
+			},
+			safe: true,
+		},
+		{
+			name: "garp_master_delay that is not a number reads as 0, as keepalived reads it",
+			conf: inst(" garp_master_delay soon"),
+			check: func(t *testing.T, in config.Instance, _ []health.Spec) {
+				if in.GARPDelay != 0 {
+					t.Errorf("garp_delay %v, want 0s", in.GARPDelay)
+				}
+			},
+			safe: true,
+			note: `k.conf:4: vrrp_instance VI_1: garp_master_delay "soon": keepalived reads 0 seconds and warns`,
+		},
+		{
+			name: "without garp_master_delay, keepalived's 5s, which is vipd's",
+			conf: inst(),
+			check: func(t *testing.T, in config.Instance, _ []health.Spec) {
+				if in.GARPDelay != 5*time.Second {
+					t.Errorf("garp_delay %v, want 5s", in.GARPDelay)
+				}
+			},
+			safe: true,
+		},
+		{
 			name: "an invalid priority is keepalived's default",
 			conf: inst(" state MASTER", " priority False"),
 			check: func(t *testing.T, in config.Instance, _ []health.Spec) {

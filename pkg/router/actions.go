@@ -30,6 +30,15 @@ func (r *Router) apply(out vrrp.Output) {
 	if out.Actions.Has(vrrp.Announce) {
 		r.announce(r.vipAddr, r.cfg.Load().GARPRepeat)
 	}
+	if out.Changed() && r.again != nil {
+		// A new master announces again after a while; one that left
+		// mastership has nothing to announce.
+		if d := r.cfg.Load().GARPDelay; out.To == vrrp.Master && d > 0 {
+			r.again.Reset(d)
+		} else if out.From == vrrp.Master {
+			r.again.Stop()
+		}
+	}
 	if out.Actions.Has(vrrp.RemoveVIPs) {
 		r.removeVIPs()
 	}

@@ -39,6 +39,9 @@ type Config struct {
 	// master; GARPRefresh, when non-zero, repeats one round while master.
 	GARPRepeat  int
 	GARPRefresh time.Duration
+	// GARPDelay, when non-zero, announces the VIPs GARPRepeat rounds
+	// again this long after becoming master.
+	GARPDelay time.Duration
 	// Group names the sync group the router is a member of, "" for
 	// none. A member becomes master only when its group Promotes it:
 	// New and Reconfigure set Machine.Grouped from Group.
@@ -131,9 +134,9 @@ func (c *Config) destinations() []netip.Addr {
 // Reconfigurable reports whether a router running with cfg can switch to
 // next in place, keeping its state and VIPs: only the VIP list and
 // their interfaces, the priority (not to or from 255, the address
-// owner's), the preemption settings and the announcement count may differ. Anything else (VRID,
-// interface, version, interval, peers, password, source) needs a new
-// router.
+// owner's), the preemption settings and the announcement count and delay
+// may differ. Anything else (VRID, interface, version, interval, peers,
+// password, source) needs a new router.
 func Reconfigurable(cfg, next Config) bool {
 	if cfg.owner() != next.owner() {
 		return false
@@ -144,6 +147,7 @@ func Reconfigurable(cfg, next Config) bool {
 	cfg.Machine.PreemptDelay, next.Machine.PreemptDelay = 0, 0
 	cfg.Machine.Priority, next.Machine.Priority = 0, 0
 	cfg.GARPRepeat, next.GARPRepeat = 0, 0
+	cfg.GARPDelay, next.GARPDelay = 0, 0
 	cfg.Group, next.Group = "", ""
 	cfg.Machine.Grouped, next.Machine.Grouped = false, false
 	return reflect.DeepEqual(cfg, next)

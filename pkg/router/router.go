@@ -71,6 +71,9 @@ type Router struct {
 	sendFailing bool
 	// sleeper is Deps.Sleeper, until it fails.
 	sleeper Sleeper
+	// again fires Config.GARPDelay after the router became master, for
+	// the second round of announcements; nil until Run made it.
+	again *time.Timer
 	// loggedConflict is when a conflict was last logged.
 	loggedConflict time.Time
 	// healthForced is Health.Forced, the last health's; ordered is the
@@ -160,6 +163,12 @@ func (r *Router) Run(ctx context.Context) error {
 		defer t.Stop()
 		refresh = t.C
 	}
+	again := time.NewTimer(time.Hour)
+	again.Stop()
+	defer again.Stop()
+	r.machine.Lock()
+	r.again = again
+	r.machine.Unlock()
 	r.start()
 	// The loop waits with a small frame, the work being done in
 	// methods: the collector then halves the goroutine's stack, which
@@ -180,6 +189,8 @@ func (r *Router) Run(ctx context.Context) error {
 			r.expire()
 		case <-refresh:
 			r.refreshVIPs()
+		case <-again.C:
+			r.announceAgain()
 		}
 	}
 	return nil
@@ -238,6 +249,17 @@ func (r *Router) rearm(timer *time.Timer, stopping bool) bool {
 	}
 	r.arm(timer)
 	return true
+}
+
+// announceAgain is the second round of announcements of a new master:
+// neighbours that missed the first (a switch port still learning after a
+// link came up drops frames for seconds) learn where the VIPs are.
+func (r *Router) announceAgain() {
+	r.machine.Lock()
+	defer r.machine.Unlock()
+	if r.m.State() == vrrp.Master && !r.m.Stopping() {
+		r.announce(r.vipAddr, r.cfg.Load().GARPRepeat)
+	}
 }
 
 // refreshVIPs announces a master's VIPs once more.

@@ -550,6 +550,72 @@ func TestGARPRefresh(t *testing.T) {
 	})
 }
 
+// TestGARPDelay: a new master announces garp_repeat rounds at once and
+// again garp_delay later, as keepalived's garp_master_delay; one that
+// left mastership before then does not.
+func TestGARPDelay(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const ivl = 100 * time.Millisecond
+		h := &hub{}
+		a, b := h.node("192.0.2.11"), h.node("192.0.2.12")
+		run := func(n *fakeNode, prio uint8) *Router {
+			rt := New(Config{
+				Instance: "api", VRID: 51, IfIndex: 2, Interface: "eth0",
+				Machine:    vrrp.Config{Version: 3, Priority: prio, Interval: ivl, Preempt: true, Primary: n.addr},
+				VIPs:       []netip.Prefix{vip},
+				GARPRepeat: 2,
+				GARPDelay:  5 * time.Second,
+			}, Deps{Sender: n, Addrs: n.addrs, Announcer: n.ann})
+			l := NewListener(n, nil)
+			if err := l.Add(rt); err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(t.Context())
+			lctx, lcancel := context.WithCancel(context.Background())
+			done := make(chan struct{}, 2)
+			go func() { rt.Run(ctx); done <- struct{}{} }()
+			go func() { l.Run(lctx); done <- struct{}{} }()
+			t.Cleanup(func() { cancel(); <-done; lcancel(); <-done })
+			return rt
+		}
+		ra := run(a, 200)
+		time.Sleep(time.Second)
+		if ra.Status().State != vrrp.Master || roundsOf(a) != 2 {
+			t.Fatalf("A: %v with %d rounds, want master with garp_repeat = 2", ra.Status().State, roundsOf(a))
+		}
+		time.Sleep(3 * time.Second)
+		synctest.Wait()
+		if roundsOf(a) != 2 {
+			t.Fatalf("%d rounds 4s after it, want still 2", roundsOf(a))
+		}
+		time.Sleep(2 * time.Second)
+		synctest.Wait()
+		if roundsOf(a) != 4 {
+			t.Fatalf("%d rounds 6s after becoming master, want 2 + 2 at garp_delay", roundsOf(a))
+		}
+
+		// B, better, preempts A; later C, better still, preempts B
+		// before B's garp_delay: B must not announce again.
+		rb := run(b, 250)
+		time.Sleep(time.Second)
+		if rb.Status().State != vrrp.Master || ra.Status().State != vrrp.Backup {
+			t.Fatalf("A %v, B %v: want B master", ra.Status().State, rb.Status().State)
+		}
+		bRounds := roundsOf(b)
+		c := h.node("192.0.2.13")
+		rc := run(c, 255)
+		time.Sleep(time.Second)
+		if rc.Status().State != vrrp.Master || rb.Status().State != vrrp.Backup {
+			t.Fatalf("B %v, C %v: want C master", rb.Status().State, rc.Status().State)
+		}
+		time.Sleep(10 * time.Second)
+		synctest.Wait()
+		if roundsOf(a) != 4 || roundsOf(b) != bRounds {
+			t.Fatalf("rounds after leaving mastership: A %d (want 4), B %d (want %d)", roundsOf(a), roundsOf(b), bRounds)
+		}
+	})
+}
+
 // TestFaultHandsOverAndLastResort: a master whose check fails resigns and
 // the backup takes over after its skew time; when the backup's check fails
 // too, one of them keeps the VIP as a last resort; when a check recovers,
