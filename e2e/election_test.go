@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"fmt"
 	"net/netip"
 	"os/exec"
 	"strings"
@@ -117,6 +118,53 @@ vips = ["192.0.2.100/24"]`)
 	if !strings.Contains(p1.log.String(), "shutting down") {
 		t.Errorf("stopped master did not log its resignation:\n%s", p1.log.String())
 	}
+}
+
+// TestGARPDelay: a new master announces its VIP garp_repeat times at once
+// and garp_repeat times again garp_delay later, as keepalived does with
+// garp_master_delay; tshark decodes the bursts.
+func TestGARPDelay(t *testing.T) {
+	t.Parallel()
+	l, hosts, addrs := threeNodes(t, 2)
+	lab.RequireCommand(t, "tshark")
+	const delay = 2 * time.Second
+	cfg := cluster(t, "100ms", hosts, addrs, `name = "api"
+vrid = 54
+vips = ["192.0.2.100/24"]
+garp_repeat = 3
+garp_delay = "2s"`)
+	p1 := startVipd(t, hosts[0], cfg)
+	p2 := startVipd(t, hosts[1], cfg)
+	waitHolder(t, 3*time.Second, vip4, "cp-1", hosts...)
+
+	capture := l.Capture(t, "arp")
+	if err := p1.stop(); err != nil {
+		t.Fatalf("vipd exited with %v, want 0", err)
+	}
+	waitHolder(t, 2*time.Second, vip4, "cp-2", hosts...)
+	// The second burst is what is awaited: cp-2's count of announcements
+	// reaches two bursts.
+	waitUntil(t, delay+10*time.Second, "cp-2's second burst", func() (bool, string) {
+		in, err := p2.instance()
+		if err != nil {
+			return false, err.Error()
+		}
+		return in.Counters.Announcements >= 6, fmt.Sprintf("%d announcements", in.Counters.Announcements)
+	})
+	pcap := capture.Stop()
+
+	garps := tshark(t, pcap, "arp.isgratuitous && arp.src.proto_ipv4==192.0.2.100 && eth.src=="+hosts[1].HardwareAddr().String(), "frame.time_epoch")
+	if len(garps) != 6 {
+		t.Fatalf("%d gratuitous ARPs from cp-2, want 3 at once and 3 after garp_delay", len(garps))
+	}
+	first, second := epoch(t, garps[0][0]), epoch(t, garps[3][0])
+	if gap := epoch(t, garps[2][0]).Sub(first); gap > 100*time.Millisecond {
+		t.Errorf("first burst spread over %v, want one burst", gap)
+	}
+	if gap := second.Sub(first); gap < delay {
+		t.Errorf("second burst %v after the first, want garp_delay %v or more", gap, delay)
+	}
+	t.Logf("second burst %v after the first (garp_delay %v)", second.Sub(first), delay)
 }
 
 // TestNoPreempt: with preempt = false a returning better node stays backup.
