@@ -192,12 +192,19 @@ func start(t *testing.T, n *fakeNode, prio uint8, interval time.Duration, preemp
 // startSleeper is start with a Sleeper for the router.
 func startSleeper(t *testing.T, n *fakeNode, prio uint8, interval time.Duration, preempt bool, sl Sleeper) (*Router, *Listener, context.CancelFunc) {
 	t.Helper()
-	rt := New(Config{
+	return startConfig(t, n, Config{
 		Instance: "api", VRID: 51, IfIndex: 2, Interface: "eth0", Label: "eth0:vipd",
 		Machine:    vrrp.Config{Version: 3, Priority: prio, Interval: interval, Preempt: preempt, Primary: n.addr},
 		VIPs:       []netip.Prefix{vip},
 		GARPRepeat: 5,
-	}, Deps{Sender: n, Addrs: n.addrs, Announcer: n.ann, Sleeper: sl})
+	}, sl)
+}
+
+// startConfig runs a router of cfg on n, with a Listener, until the test
+// ends or the returned function stops it.
+func startConfig(t *testing.T, n *fakeNode, cfg Config, sl Sleeper) (*Router, *Listener, context.CancelFunc) {
+	t.Helper()
+	rt := New(cfg, Deps{Sender: n, Addrs: n.addrs, Announcer: n.ann, Sleeper: sl})
 	l := NewListener(n, nil)
 	if err := l.Add(rt); err != nil {
 		t.Fatal(err)
@@ -559,23 +566,13 @@ func TestGARPDelay(t *testing.T) {
 		h := &hub{}
 		a, b := h.node("192.0.2.11"), h.node("192.0.2.12")
 		run := func(n *fakeNode, prio uint8) *Router {
-			rt := New(Config{
+			rt, _, _ := startConfig(t, n, Config{
 				Instance: "api", VRID: 51, IfIndex: 2, Interface: "eth0",
 				Machine:    vrrp.Config{Version: 3, Priority: prio, Interval: ivl, Preempt: true, Primary: n.addr},
 				VIPs:       []netip.Prefix{vip},
 				GARPRepeat: 2,
 				GARPDelay:  5 * time.Second,
-			}, Deps{Sender: n, Addrs: n.addrs, Announcer: n.ann})
-			l := NewListener(n, nil)
-			if err := l.Add(rt); err != nil {
-				t.Fatal(err)
-			}
-			ctx, cancel := context.WithCancel(t.Context())
-			lctx, lcancel := context.WithCancel(context.Background())
-			done := make(chan struct{}, 2)
-			go func() { rt.Run(ctx); done <- struct{}{} }()
-			go func() { l.Run(lctx); done <- struct{}{} }()
-			t.Cleanup(func() { cancel(); <-done; lcancel(); <-done })
+			}, nil)
 			return rt
 		}
 		ra := run(a, 200)
