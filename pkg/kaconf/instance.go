@@ -606,28 +606,42 @@ func (c *fileConv) readTrack(label string, e *stmt, have []kaTrack) (kaTrack, bo
 	}
 	sc.tracked = true
 	t.weight, t.reverse = sc.weight, sc.reverse
-	if len(e.words) >= 2 {
-		if e.arg(1) != "weight" {
-			c.n.at(e, "%s: track_script %s: unknown option %s: keepalived ignores the entry", label, name, e.arg(1))
-			return t, false
-		}
-		if len(e.words) == 2 {
-			c.n.at(e, "%s: track_script %s: weight without a value: keepalived ignores the entry", label, name)
-			return t, false
-		}
-		if v := kaInt(e.arg(2), -254, 254, true); v.ok {
-			t.weight = int(max(min(v.val, 253), -253))
-		} else {
-			c.n.at(e, "%s: track_script %s: weight %s is not from -253 to 253: keepalived uses the script's, %d", label, name, e.arg(2), sc.weight)
-		}
-		switch e.arg(3) {
-		case "reverse":
-			t.reverse = true
-		case "noreverse":
-			t.reverse = false
-		}
+	return t, c.readTrackWeight(label, "track_script", "script's", 253, e, &t)
+}
+
+// readTrackWeight reads the options of a track_script or track_process
+// entry e, as keepalived's alloc_track_script and alloc_track_process:
+// [weight W [reverse|noreverse]]. A weight out of -254..254 leaves the
+// script's or process's (of), one within it is clamped to ±limit. It
+// reports false when keepalived ignores the whole entry.
+func (c *fileConv) readTrackWeight(label, kw, of string, limit int64, e *stmt, t *kaTrack) bool {
+	name := e.keyword()
+	if len(e.words) < 2 {
+		return true
 	}
-	return t, true
+	if e.arg(1) != "weight" {
+		c.n.at(e, "%s: %s %s: unknown option %s: keepalived ignores the entry", label, kw, name, e.arg(1))
+		return false
+	}
+	if len(e.words) == 2 {
+		c.n.at(e, "%s: %s %s: weight without a value: keepalived ignores the entry", label, kw, name)
+		return false
+	}
+	if v := kaInt(e.arg(2), -254, 254, true); v.ok {
+		t.weight = int(max(min(v.val, limit), -limit))
+	} else {
+		c.n.at(e, "%s: %s %s: weight %s is not from -%d to %d: keepalived uses the %s, %d", label, kw, name, e.arg(2), limit, limit, of, t.weight)
+	}
+	switch e.arg(3) {
+	case "reverse":
+		t.reverse = true
+	case "noreverse":
+		t.reverse = false
+	case "":
+	default:
+		c.n.at(e, "%s: %s %s: weight option %s: keepalived ignores it", label, kw, name, e.arg(3))
+	}
+	return true
 }
 
 // chkMinCfg applies keepalived's chk_min_cfg: without a VRID or an

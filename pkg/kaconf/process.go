@@ -157,31 +157,7 @@ func (c *fileConv) readTrackProcess(label string, e *stmt, have []kaTrack) (kaTr
 		return t, false
 	}
 	p.sc.tracked = true
-	if len(e.words) >= 2 {
-		if e.arg(1) != "weight" {
-			c.n.at(e, "%s: track_process %s: unknown option %s: keepalived ignores the entry", label, name, e.arg(1))
-			return t, false
-		}
-		if len(e.words) == 2 {
-			c.n.at(e, "%s: track_process %s: weight without a value: keepalived ignores the entry", label, name)
-			return t, false
-		}
-		if v := kaInt(e.arg(2), -254, 254, true); v.ok {
-			t.weight = int(v.val)
-		} else {
-			c.n.at(e, "%s: track_process %s: weight %s is not from -254 to 254: keepalived uses the process's, %d", label, name, e.arg(2), p.sc.weight)
-		}
-		switch e.arg(3) {
-		case "reverse":
-			t.reverse = true
-		case "noreverse":
-			t.reverse = false
-		case "":
-		default:
-			c.n.at(e, "%s: track_process %s: weight option %s: keepalived ignores it", label, name, e.arg(3))
-		}
-	}
-	return t, true
+	return t, c.readTrackWeight(label, "track_process", "process's", 254, e, &t)
 }
 
 func containsScript(ts []kaTrack, sc *kaScript) bool {

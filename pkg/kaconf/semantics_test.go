@@ -305,6 +305,17 @@ func TestKeepalivedSemantics(t *testing.T) {
 			note: "k.conf:6: vrrp_instance VI_1: virtual_ipaddress 192.0.2.10/32 is listed again; vipd holds it once",
 		},
 		{
+			name: "a track_script weight option keepalived does not know is ignored, with its warning",
+			conf: "vrrp_script chk {\n script \"/usr/local/bin/chk\"\n interval 2\n timeout 1\n}\n" + inst(" track_script {\n  chk weight -20 backwards\n }"),
+			check: func(t *testing.T, in config.Instance, _ []health.Spec) {
+				if len(in.Track) != 1 || in.Track[0].Weight != -20 {
+					t.Errorf("track %+v, want chk with weight -20", in.Track)
+				}
+			},
+			safe: true,
+			note: "k.conf:10: vrrp_instance VI_1: track_script chk: weight option backwards: keepalived ignores it",
+		},
+		{
 			name: "a script without timeout gets the whole interval",
 			conf: "vrrp_script chk {\n script \"/usr/local/bin/chk\"\n interval 2\n}\n" + inst(" track_script {\n  chk\n }"),
 			check: func(t *testing.T, _ config.Instance, checks []health.Spec) {
