@@ -92,6 +92,19 @@ func kaStateOf(k *keepalived, instance string) string {
 	return m[len(m)-1][1]
 }
 
+// bothWays runs f in two subtests: keepalived on the first node, the
+// master, and vipd with the conversion on the other; then the other way
+// round.
+func bothWays(t *testing.T, f func(t *testing.T, kaIsMaster bool)) {
+	for _, kaIsMaster := range []bool{true, false} {
+		name := "keepalived master, vipd backup"
+		if !kaIsMaster {
+			name = "vipd master, keepalived backup"
+		}
+		t.Run(name, func(t *testing.T) { f(t, kaIsMaster) })
+	}
+}
+
 // waitUntil polls cond until it holds, and fails the test after timeout
 // with what it waited for and the last reason cond gave.
 func waitUntil(t testing.TB, timeout time.Duration, what string, cond func() (bool, string)) {
@@ -280,46 +293,40 @@ vrrp_instance VI-kube-master {
 // the master takes it back.
 func TestConvertUnicast(t *testing.T) {
 	requireKeepalived(t)
-	for _, kaIsMaster := range []bool{true, false} {
-		name := "keepalived master, vipd backup"
-		if !kaIsMaster {
-			name = "vipd master, keepalived backup"
+	bothWays(t, func(t *testing.T, kaIsMaster bool) {
+		l := lab.New(t)
+		a, b := addNode(t, l, "lb-a", 11), addNode(t, l, "lb-b", 12)
+		flags := t.TempDir()
+		flagA := filepath.Join(flags, "a-haproxy-down")
+		confs := map[string]string{
+			"lb-a": unicastConf("lb-a", "MASTER", "120", a, b, flagA),
+			"lb-b": unicastConf("lb-b", "BACKUP", "100", b, a, filepath.Join(flags, "b-haproxy-down")),
 		}
-		t.Run(name, func(t *testing.T) {
-			l := lab.New(t)
-			a, b := addNode(t, l, "lb-a", 11), addNode(t, l, "lb-b", 12)
-			flags := t.TempDir()
-			flagA := filepath.Join(flags, "a-haproxy-down")
-			confs := map[string]string{
-				"lb-a": unicastConf("lb-a", "MASTER", "120", a, b, flagA),
-				"lb-b": unicastConf("lb-b", "BACKUP", "100", b, a, filepath.Join(flags, "b-haproxy-down")),
-			}
-			cfg := convertSet(t, confs)
-			r := &mixedRouter{instance: "VI-kube-master", vips: []netip.Addr{netip.MustParseAddr("192.0.2.250")}}
-			if kaIsMaster {
-				r.ka, r.vd = a, b
-				r.k = startKeepalived(t, a, confs["lb-a"])
-				r.p = startVipd(t, b.host, cfg["lb-b"])
-			} else {
-				r.ka, r.vd = b, a
-				r.k = startKeepalived(t, b, confs["lb-b"])
-				r.p = startVipd(t, a.host, cfg["lb-a"])
-			}
-			const timeout = 8 * time.Second // a script interval, fall, a master down interval, start-up
-			r.holding(t, timeout, a)
-			r.healthy(t)
+		cfg := convertSet(t, confs)
+		r := &mixedRouter{instance: "VI-kube-master", vips: []netip.Addr{netip.MustParseAddr("192.0.2.250")}}
+		if kaIsMaster {
+			r.ka, r.vd = a, b
+			r.k = startKeepalived(t, a, confs["lb-a"])
+			r.p = startVipd(t, b.host, cfg["lb-b"])
+		} else {
+			r.ka, r.vd = b, a
+			r.k = startKeepalived(t, b, confs["lb-b"])
+			r.p = startVipd(t, a.host, cfg["lb-a"])
+		}
+		const timeout = 8 * time.Second // a script interval, fall, a master down interval, start-up
+		r.holding(t, timeout, a)
+		r.healthy(t)
 
-			if err := os.WriteFile(flagA, nil, 0o644); err != nil {
-				t.Fatal(err)
-			}
-			r.holding(t, timeout, b)
-			if err := os.Remove(flagA); err != nil && !errors.Is(err, os.ErrNotExist) {
-				t.Fatal(err)
-			}
-			r.holding(t, timeout, a)
-			r.healthy(t)
-		})
-	}
+		if err := os.WriteFile(flagA, nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		r.holding(t, timeout, b)
+		if err := os.Remove(flagA); err != nil && !errors.Is(err, os.ErrNotExist) {
+			t.Fatal(err)
+		}
+		r.holding(t, timeout, a)
+		r.healthy(t)
+	})
 }
 
 // TestConvertRefuses converts what vipd cannot yet run as keepalived does,

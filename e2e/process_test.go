@@ -102,76 +102,70 @@ func (p *tracked) kill() {
 // ARP, with their medians.
 func TestConvertTrackProcess(t *testing.T) {
 	requireKeepalived(t)
-	for _, kaIsMaster := range []bool{true, false} {
-		name := "keepalived master, vipd backup"
-		if !kaIsMaster {
-			name = "vipd master, keepalived backup"
+	bothWays(t, func(t *testing.T, kaIsMaster bool) {
+		l := lab.New(t)
+		a, b := addNode(t, l, "lb-a", 11), addNode(t, l, "lb-b", 12)
+		pa, pb := newTracked(t, "haproxy-lb-a"), newTracked(t, "haproxy-lb-b")
+		confs := map[string]string{
+			"lb-a": trackProcessConf("lb-a", "101", "haproxy-lb-a", a, b),
+			"lb-b": trackProcessConf("lb-b", "100", "haproxy-lb-b", b, a),
 		}
-		t.Run(name, func(t *testing.T) {
-			l := lab.New(t)
-			a, b := addNode(t, l, "lb-a", 11), addNode(t, l, "lb-b", 12)
-			pa, pb := newTracked(t, "haproxy-lb-a"), newTracked(t, "haproxy-lb-b")
-			confs := map[string]string{
-				"lb-a": trackProcessConf("lb-a", "101", "haproxy-lb-a", a, b),
-				"lb-b": trackProcessConf("lb-b", "100", "haproxy-lb-b", b, a),
+		cfg := convertSet(t, confs)
+		text, err := os.ReadFile(cfg["lb-a"])
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, want := range []string{"type = \"process\"\nprocess = \"haproxy-lb-a\"\n", "rise = 1\nfall = 1\n", `track = [{ check = "track_haproxy", weight = 50 }]`} {
+			if !strings.Contains(string(text), want) {
+				t.Fatalf("lb-a's conversion lacks %q:\n%s", want, text)
 			}
-			cfg := convertSet(t, confs)
-			text, err := os.ReadFile(cfg["lb-a"])
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, want := range []string{"type = \"process\"\nprocess = \"haproxy-lb-a\"\n", "rise = 1\nfall = 1\n", `track = [{ check = "track_haproxy", weight = 50 }]`} {
-				if !strings.Contains(string(text), want) {
-					t.Fatalf("lb-a's conversion lacks %q:\n%s", want, text)
-				}
-			}
+		}
+		pa.start()
+		pb.start()
+		r := &mixedRouter{instance: "VRRP_1", vips: []netip.Addr{netip.MustParseAddr("192.0.2.10")}}
+		if kaIsMaster {
+			r.ka, r.vd = a, b
+			r.k = startKeepalivedTracking(t, a, confs["lb-a"])
+			r.p = startVipd(t, b.host, cfg["lb-b"])
+		} else {
+			r.ka, r.vd = b, a
+			r.k = startKeepalivedTracking(t, b, confs["lb-b"])
+			r.p = startVipd(t, a.host, cfg["lb-a"])
+		}
+		const timeout = 8 * time.Second // start-up, a check's scan, master down intervals
+		r.holding(t, timeout, a)
+		r.healthy(t)
+
+		pcap := l.Capture(t, "vrrp or arp")
+		time.Sleep(300 * time.Millisecond) // the capture is running
+		var kills []time.Time
+		for range 5 {
+			kills = append(kills, time.Now())
+			pa.kill()
+			r.holding(t, timeout, b)
 			pa.start()
-			pb.start()
-			r := &mixedRouter{instance: "VRRP_1", vips: []netip.Addr{netip.MustParseAddr("192.0.2.10")}}
-			if kaIsMaster {
-				r.ka, r.vd = a, b
-				r.k = startKeepalivedTracking(t, a, confs["lb-a"])
-				r.p = startVipd(t, b.host, cfg["lb-b"])
-			} else {
-				r.ka, r.vd = b, a
-				r.k = startKeepalivedTracking(t, b, confs["lb-b"])
-				r.p = startVipd(t, a.host, cfg["lb-a"])
-			}
-			const timeout = 8 * time.Second // start-up, a check's scan, master down intervals
 			r.holding(t, timeout, a)
-			r.healthy(t)
+		}
+		r.healthy(t)
+		c := decodeCapture(t, pcap.Stop())
 
-			pcap := l.Capture(t, "vrrp or arp")
-			time.Sleep(300 * time.Millisecond) // the capture is running
-			var kills []time.Time
-			for range 5 {
-				kills = append(kills, time.Now())
-				pa.kill()
-				r.holding(t, timeout, b)
-				pa.start()
-				r.holding(t, timeout, a)
+		m := mode{name: "v3-unicast", version: 3, interval: 100 * time.Millisecond, vip: netip.MustParsePrefix("192.0.2.10/24"), unicast: true}
+		var detect, garp []time.Duration
+		for _, k := range kills {
+			lowered := c.firstAfter("advert at priority 101 by lb-a", withPrio(heardBy(m, advertsFrom(m, a), b), 101), k)
+			ann := c.firstAfter("gratuitous ARP by lb-b", announcesFrom(m, b), k)
+			if ann.Before(lowered) {
+				t.Errorf("lb-b announced the VIP at %s, before lb-a lowered its priority at %s", ann.Format("15:04:05.000000"), lowered.Format("15:04:05.000000"))
 			}
-			r.healthy(t)
-			c := decodeCapture(t, pcap.Stop())
-
-			m := mode{name: "v3-unicast", version: 3, interval: 100 * time.Millisecond, vip: netip.MustParsePrefix("192.0.2.10/24"), unicast: true}
-			var detect, garp []time.Duration
-			for _, k := range kills {
-				lowered := c.firstAfter("advert at priority 101 by lb-a", withPrio(heardBy(m, advertsFrom(m, a), b), 101), k)
-				ann := c.firstAfter("gratuitous ARP by lb-b", announcesFrom(m, b), k)
-				if ann.Before(lowered) {
-					t.Errorf("lb-b announced the VIP at %s, before lb-a lowered its priority at %s", ann.Format("15:04:05.000000"), lowered.Format("15:04:05.000000"))
-				}
-				detect, garp = append(detect, lowered.Sub(k)), append(garp, ann.Sub(k))
-			}
-			who := "vipd"
-			if kaIsMaster {
-				who = "keepalived"
-			}
-			t.Logf("%s master's haproxy killed: first advert at the lowered priority after %v (median %v); backup's first gratuitous ARP after %v (median %v)",
-				who, rounded(detect), median(detect), rounded(garp), median(garp))
-		})
-	}
+			detect, garp = append(detect, lowered.Sub(k)), append(garp, ann.Sub(k))
+		}
+		who := "vipd"
+		if kaIsMaster {
+			who = "keepalived"
+		}
+		t.Logf("%s master's haproxy killed: first advert at the lowered priority after %v (median %v); backup's first gratuitous ARP after %v (median %v)",
+			who, rounded(detect), median(detect), rounded(garp), median(garp))
+	})
 }
 
 // TestTrackProcessFailover measures the same failover with one daemon on

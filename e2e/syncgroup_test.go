@@ -215,84 +215,78 @@ func (s *syncLab) stays(t testing.TB, want node, d time.Duration, why string) {
 // vrrp_sync_can_goto_master keeps the group backup).
 func TestConvertSyncGroup(t *testing.T) {
 	requireKeepalived(t)
-	for _, kaIsMaster := range []bool{true, false} {
-		name := "keepalived master, vipd backup"
-		if !kaIsMaster {
-			name = "vipd master, keepalived backup"
+	bothWays(t, func(t *testing.T, kaIsMaster bool) {
+		s := newSyncLab(t)
+		flagsA, flagsB := t.TempDir(), t.TempDir()
+		confs := map[string]string{"lb-a": syncConf("lb-a", "150", flagsA), "lb-b": syncConf("lb-b", "100", flagsB)}
+		cfg := convertSet(t, confs)
+		if text, err := os.ReadFile(cfg["lb-a"]); err != nil || strings.Count(string(text), `sync_group = "G1"`) != 2 {
+			t.Fatalf("the conversion of lb-a has no sync_group G1 for both members (%v):\n%s", err, text)
 		}
-		t.Run(name, func(t *testing.T) {
-			s := newSyncLab(t)
-			flagsA, flagsB := t.TempDir(), t.TempDir()
-			confs := map[string]string{"lb-a": syncConf("lb-a", "150", flagsA), "lb-b": syncConf("lb-b", "100", flagsB)}
-			cfg := convertSet(t, confs)
-			if text, err := os.ReadFile(cfg["lb-a"]); err != nil || strings.Count(string(text), `sync_group = "G1"`) != 2 {
-				t.Fatalf("the conversion of lb-a has no sync_group G1 for both members (%v):\n%s", err, text)
-			}
-			var k *keepalived
-			var p *proc
-			if kaIsMaster {
-				k = startKeepalived(t, s.a, confs["lb-a"])
-				p = startVipd(t, s.b.host, cfg["lb-b"])
-			} else {
-				k = startKeepalived(t, s.b, confs["lb-b"])
-				p = startVipd(t, s.a.host, cfg["lb-a"])
-			}
-			s.on(t, s.a, "start")
-			kaWant := map[bool]string{true: "MASTER", false: "BACKUP"}[kaIsMaster]
-			waitUntil(t, 5*time.Second, "keepalived's states", func() (bool, string) {
-				f, b := kaStateOf(k, "VI_FRONT"), kaStateOf(k, "VI_BACK")
-				return f == kaWant && b == kaWant, fmt.Sprintf("VI_FRONT %q, VI_BACK %q", f, b)
-			})
-
-			// VI_FRONT's check fails on lb-a: both hand over.
-			web := filepath.Join(flagsA, "web-down")
-			if err := os.WriteFile(web, nil, 0o644); err != nil {
-				t.Fatal(err)
-			}
-			s.on(t, s.b, "front's check failed on lb-a")
-			if !kaIsMaster {
-				in := vipdInstance(t, p, "VI_BACK")
-				if in.State != "FAULT" || !strings.HasPrefix(in.Forced, "sync group G1 in fault: VI_FRONT/ipv4") {
-					t.Errorf("vipd's VI_BACK: %s, forced %q; want FAULT forced by VI_FRONT", in.State, in.Forced)
-				}
-			}
-			if err := os.Remove(web); err != nil {
-				t.Fatal(err)
-			}
-			s.on(t, s.a, "front's check passes again on lb-a")
-
-			// lb-a's back cable is cut: both hand over.
-			s.ab.cable(t, false)
-			s.on(t, s.b, "lb-a's back cable cut")
-			s.ab.cable(t, true)
-			s.on(t, s.a, "lb-a's back cable back")
-
-			// lb-a's back adverts are lost: lb-b's back wants to be
-			// master, but its front still hears lb-a: nothing moves.
-			mark := len(k.log.String())
-			heal := s.ab.loseAdverts(t)
-			if kaIsMaster {
-				waitUntil(t, 5*time.Second, "vipd's VI_BACK waiting for its group", func() (bool, string) {
-					in := vipdInstance(t, p, "VI_BACK")
-					return in.WantsMaster, fmt.Sprintf("VI_BACK %s, wants master %v", in.State, in.WantsMaster)
-				})
-			}
-			s.stays(t, s.a, 3*time.Second, "lb-a's back adverts lost")
-			if !kaIsMaster {
-				// keepalived's VI_BACK timed out and stayed backup:
-				// vrrp_sync_can_goto_master said no.
-				log := k.log.String()[mark:]
-				if !strings.Contains(log, "(VI_BACK) Receive advertisement timeout") || strings.Contains(log, "Entering MASTER STATE") {
-					t.Errorf("keepalived's log while lb-a's back adverts were lost:\n%s", log)
-				}
-			}
-			heal()
-			s.stays(t, s.a, time.Second, "lb-a's back adverts heard again")
-
-			checkNoDropsAll(t, p)
-			checkKeepalivedAccepted(t, k)
+		var k *keepalived
+		var p *proc
+		if kaIsMaster {
+			k = startKeepalived(t, s.a, confs["lb-a"])
+			p = startVipd(t, s.b.host, cfg["lb-b"])
+		} else {
+			k = startKeepalived(t, s.b, confs["lb-b"])
+			p = startVipd(t, s.a.host, cfg["lb-a"])
+		}
+		s.on(t, s.a, "start")
+		kaWant := map[bool]string{true: "MASTER", false: "BACKUP"}[kaIsMaster]
+		waitUntil(t, 5*time.Second, "keepalived's states", func() (bool, string) {
+			f, b := kaStateOf(k, "VI_FRONT"), kaStateOf(k, "VI_BACK")
+			return f == kaWant && b == kaWant, fmt.Sprintf("VI_FRONT %q, VI_BACK %q", f, b)
 		})
-	}
+
+		// VI_FRONT's check fails on lb-a: both hand over.
+		web := filepath.Join(flagsA, "web-down")
+		if err := os.WriteFile(web, nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		s.on(t, s.b, "front's check failed on lb-a")
+		if !kaIsMaster {
+			in := vipdInstance(t, p, "VI_BACK")
+			if in.State != "FAULT" || !strings.HasPrefix(in.Forced, "sync group G1 in fault: VI_FRONT/ipv4") {
+				t.Errorf("vipd's VI_BACK: %s, forced %q; want FAULT forced by VI_FRONT", in.State, in.Forced)
+			}
+		}
+		if err := os.Remove(web); err != nil {
+			t.Fatal(err)
+		}
+		s.on(t, s.a, "front's check passes again on lb-a")
+
+		// lb-a's back cable is cut: both hand over.
+		s.ab.cable(t, false)
+		s.on(t, s.b, "lb-a's back cable cut")
+		s.ab.cable(t, true)
+		s.on(t, s.a, "lb-a's back cable back")
+
+		// lb-a's back adverts are lost: lb-b's back wants to be
+		// master, but its front still hears lb-a: nothing moves.
+		mark := len(k.log.String())
+		heal := s.ab.loseAdverts(t)
+		if kaIsMaster {
+			waitUntil(t, 5*time.Second, "vipd's VI_BACK waiting for its group", func() (bool, string) {
+				in := vipdInstance(t, p, "VI_BACK")
+				return in.WantsMaster, fmt.Sprintf("VI_BACK %s, wants master %v", in.State, in.WantsMaster)
+			})
+		}
+		s.stays(t, s.a, 3*time.Second, "lb-a's back adverts lost")
+		if !kaIsMaster {
+			// keepalived's VI_BACK timed out and stayed backup:
+			// vrrp_sync_can_goto_master said no.
+			log := k.log.String()[mark:]
+			if !strings.Contains(log, "(VI_BACK) Receive advertisement timeout") || strings.Contains(log, "Entering MASTER STATE") {
+				t.Errorf("keepalived's log while lb-a's back adverts were lost:\n%s", log)
+			}
+		}
+		heal()
+		s.stays(t, s.a, time.Second, "lb-a's back adverts heard again")
+
+		checkNoDropsAll(t, p)
+		checkKeepalivedAccepted(t, k)
+	})
 }
 
 // vipdInstance returns vipd's status of its IPv4 router of name.
