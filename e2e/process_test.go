@@ -90,6 +90,19 @@ func (p *tracked) kill() {
 	}
 }
 
+// trackProcessPair builds the two nodes of the process-tracking tests in l:
+// lb-a (priority 101) and lb-b (100), each tracking its own haproxy
+// (weight 50), with their keepalived.conf files and the conversions.
+func trackProcessPair(t *testing.T, l *lab.Lab) (a, b node, pa, pb *tracked, confs, cfg map[string]string) {
+	a, b = addNode(t, l, "lb-a", 11), addNode(t, l, "lb-b", 12)
+	pa, pb = newTracked(t, "haproxy-lb-a"), newTracked(t, "haproxy-lb-b")
+	confs = map[string]string{
+		"lb-a": trackProcessConf("lb-a", "101", "haproxy-lb-a", a, b),
+		"lb-b": trackProcessConf("lb-b", "100", "haproxy-lb-b", b, a),
+	}
+	return a, b, pa, pb, confs, convertSet(t, confs)
+}
+
 // TestConvertTrackProcess runs keepalived with the file of one node of a
 // load balancer pair that tracks haproxy with vrrp_track_process, and vipd
 // with the conversion of the other's, in one virtual router, both ways
@@ -104,13 +117,7 @@ func TestConvertTrackProcess(t *testing.T) {
 	requireKeepalived(t)
 	bothWays(t, func(t *testing.T, kaIsMaster bool) {
 		l := lab.New(t)
-		a, b := addNode(t, l, "lb-a", 11), addNode(t, l, "lb-b", 12)
-		pa, pb := newTracked(t, "haproxy-lb-a"), newTracked(t, "haproxy-lb-b")
-		confs := map[string]string{
-			"lb-a": trackProcessConf("lb-a", "101", "haproxy-lb-a", a, b),
-			"lb-b": trackProcessConf("lb-b", "100", "haproxy-lb-b", b, a),
-		}
-		cfg := convertSet(t, confs)
+		a, b, pa, pb, confs, cfg := trackProcessPair(t, l)
 		text, err := os.ReadFile(cfg["lb-a"])
 		if err != nil {
 			t.Fatal(err)
@@ -178,13 +185,7 @@ func TestTrackProcessFailover(t *testing.T) {
 	for _, daemon := range []string{"keepalived", "vipd"} {
 		t.Run(daemon, func(t *testing.T) {
 			l := lab.New(t)
-			a, b := addNode(t, l, "lb-a", 11), addNode(t, l, "lb-b", 12)
-			pa, pb := newTracked(t, "haproxy-lb-a"), newTracked(t, "haproxy-lb-b")
-			confs := map[string]string{
-				"lb-a": trackProcessConf("lb-a", "101", "haproxy-lb-a", a, b),
-				"lb-b": trackProcessConf("lb-b", "100", "haproxy-lb-b", b, a),
-			}
-			cfg := convertSet(t, confs)
+			a, b, pa, pb, confs, cfg := trackProcessPair(t, l)
 			pa.start()
 			pb.start()
 			if daemon == "keepalived" {
