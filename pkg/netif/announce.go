@@ -137,15 +137,9 @@ func (a *Announcer) neighborAdvertisement(ip netip.Addr) error {
 	to := unix.RawSockaddrInet6{Family: unix.AF_INET6, Addr: allNodes.As16()}
 	pi, hl := unix.CmsgSpace(unix.SizeofInet6Pktinfo), unix.CmsgSpace(4)
 	oob := make([]byte, pi+hl)
-	put := func(oob []byte, typ int32, n int) []byte {
-		h := (*unix.Cmsghdr)(unsafe.Pointer(&oob[0]))
-		h.Level, h.Type = unix.IPPROTO_IPV6, typ
-		h.SetLen(unix.CmsgLen(n))
-		return oob[unix.CmsgLen(0):]
-	}
-	info := (*unix.Inet6Pktinfo)(unsafe.Pointer(&put(oob, unix.IPV6_PKTINFO, unix.SizeofInet6Pktinfo)[0]))
+	info := (*unix.Inet6Pktinfo)(unsafe.Pointer(&putCmsg(oob, unix.IPPROTO_IPV6, unix.IPV6_PKTINFO, unix.SizeofInet6Pktinfo)[0]))
 	info.Addr, info.Ifindex = ip.As16(), uint32(a.ifi.Index)
-	binary.NativeEndian.PutUint32(put(oob[pi:], unix.IPV6_HOPLIMIT, 4), ndp.HopLimit)
+	binary.NativeEndian.PutUint32(putCmsg(oob[pi:], unix.IPPROTO_IPV6, unix.IPV6_HOPLIMIT, 4), ndp.HopLimit)
 	iov := unix.Iovec{Base: &b[0]}
 	iov.SetLen(len(b))
 	msg := unix.Msghdr{Name: (*byte)(unsafe.Pointer(&to)), Namelen: unix.SizeofSockaddrInet6, Iov: &iov, Control: &oob[0]}

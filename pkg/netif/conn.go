@@ -528,25 +528,20 @@ type sender struct {
 // class, as x/net's ipv6.ControlMessage did.
 func (c *Conn) initSender() {
 	w := &c.w
-	put := func(oob []byte, level, typ int32, n int) []byte {
-		h := (*unix.Cmsghdr)(unsafe.Pointer(&oob[0]))
-		h.Level, h.Type = level, typ
-		h.SetLen(unix.CmsgLen(n))
-		return oob[unix.CmsgLen(0):]
-	}
+
 	switch c.family {
 	case IPv4:
 		w.oob = make([]byte, unix.CmsgSpace(unix.SizeofInet4Pktinfo))
-		w.info4 = (*unix.Inet4Pktinfo)(unsafe.Pointer(&put(w.oob, unix.IPPROTO_IP, unix.IP_PKTINFO, unix.SizeofInet4Pktinfo)[0]))
+		w.info4 = (*unix.Inet4Pktinfo)(unsafe.Pointer(&putCmsg(w.oob, unix.IPPROTO_IP, unix.IP_PKTINFO, unix.SizeofInet4Pktinfo)[0]))
 		w.to4.Family = unix.AF_INET
 		w.msg.Name = (*byte)(unsafe.Pointer(&w.to4))
 		w.msg.Namelen = unix.SizeofSockaddrInet4
 	case IPv6:
 		pi, hl := unix.CmsgSpace(unix.SizeofInet6Pktinfo), unix.CmsgSpace(4)
 		w.oob = make([]byte, pi+2*hl)
-		w.info6 = (*unix.Inet6Pktinfo)(unsafe.Pointer(&put(w.oob, unix.IPPROTO_IPV6, unix.IPV6_PKTINFO, unix.SizeofInet6Pktinfo)[0]))
-		binary.NativeEndian.PutUint32(put(w.oob[pi:], unix.IPPROTO_IPV6, unix.IPV6_HOPLIMIT, 4), ttl)
-		binary.NativeEndian.PutUint32(put(w.oob[pi+hl:], unix.IPPROTO_IPV6, unix.IPV6_TCLASS, 4), tos)
+		w.info6 = (*unix.Inet6Pktinfo)(unsafe.Pointer(&putCmsg(w.oob, unix.IPPROTO_IPV6, unix.IPV6_PKTINFO, unix.SizeofInet6Pktinfo)[0]))
+		binary.NativeEndian.PutUint32(putCmsg(w.oob[pi:], unix.IPPROTO_IPV6, unix.IPV6_HOPLIMIT, 4), ttl)
+		binary.NativeEndian.PutUint32(putCmsg(w.oob[pi+hl:], unix.IPPROTO_IPV6, unix.IPV6_TCLASS, 4), tos)
 		w.to6.Family = unix.AF_INET6
 		w.msg.Name = (*byte)(unsafe.Pointer(&w.to6))
 		w.msg.Namelen = unix.SizeofSockaddrInet6

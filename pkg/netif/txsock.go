@@ -94,3 +94,12 @@ func (s *txSocket) Close() error {
 	s.fd = -1
 	return err
 }
+
+// putCmsg writes the header of a control message of n data bytes at the
+// start of oob and returns where its data goes.
+func putCmsg(oob []byte, level, typ int32, n int) []byte {
+	h := (*unix.Cmsghdr)(unsafe.Pointer(&oob[0]))
+	h.Level, h.Type = level, typ
+	h.SetLen(unix.CmsgLen(n))
+	return oob[unix.CmsgLen(0):]
+}
