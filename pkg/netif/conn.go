@@ -528,7 +528,6 @@ type sender struct {
 // class, as x/net's ipv6.ControlMessage did.
 func (c *Conn) initSender() {
 	w := &c.w
-
 	switch c.family {
 	case IPv4:
 		w.oob = make([]byte, unix.CmsgSpace(unix.SizeofInet4Pktinfo))
