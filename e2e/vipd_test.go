@@ -305,11 +305,16 @@ type pinger struct {
 	out *syncBuffer
 }
 
+// startPing pings addr for about d. ping is given a deadline past d: with
+// only a count it waits for late replies no longer than twice the slowest
+// round trip so far, so a reply that a loaded machine delays at the end
+// would count as lost.
 func startPing(t testing.TB, client *lab.Host, addr netip.Addr, d time.Duration) *pinger {
 	t.Helper()
 	lab.RequireCommand(t, "ping")
 	n := int(d / (10 * time.Millisecond))
-	cmd := client.Exec(context.Background(), "ping", "-n", "-q", "-i", "0.01", "-W", "1", "-c", strconv.Itoa(n), addr.String())
+	deadline := int((d+2*time.Second)/time.Second) + 1
+	cmd := client.Exec(context.Background(), "ping", "-n", "-i", "0.01", "-c", strconv.Itoa(n), "-w", strconv.Itoa(deadline), addr.String())
 	p := &pinger{cmd: cmd, out: &syncBuffer{}}
 	cmd.Stdout, cmd.Stderr = p.out, p.out
 	if err := cmd.Start(); err != nil {
@@ -319,20 +324,42 @@ func startPing(t testing.TB, client *lab.Host, addr netip.Addr, d time.Duration)
 	return p
 }
 
-// lost waits for ping to finish and returns how many replies were lost.
+// lost waits for ping to finish and returns how many replies were lost,
+// logging which.
 func (p *pinger) lost(t testing.TB) int {
 	t.Helper()
 	p.cmd.Wait()
-	var sent, got int
-	for _, line := range strings.Split(p.out.String(), "\n") {
-		if strings.Contains(line, "packets transmitted") {
-			fmt.Sscanf(line, "%d packets transmitted, %d received", &sent, &got)
-		}
-	}
+	sent, got, missing := pingSummary(p.out.String())
 	if sent == 0 {
 		t.Fatalf("ping printed no summary:\n%s", p.out.String())
 	}
+	if sent != got {
+		t.Logf("ping: %d sent, %d replies; no reply to icmp_seq %v", sent, got, missing)
+	}
 	return sent - got
+}
+
+// pingSummary reads ping's output: requests sent, replies received, and
+// the sequence numbers that got no reply.
+func pingSummary(out string) (sent, got int, missing []int) {
+	replied := map[int]bool{}
+	for _, line := range strings.Split(out, "\n") {
+		if strings.Contains(line, "packets transmitted") {
+			fmt.Sscanf(line, "%d packets transmitted, %d received", &sent, &got)
+		}
+		if _, after, ok := strings.Cut(line, " icmp_seq="); ok {
+			var seq int
+			if _, err := fmt.Sscanf(after, "%d", &seq); err == nil {
+				replied[seq] = true
+			}
+		}
+	}
+	for seq := 1; seq <= sent; seq++ {
+		if !replied[seq] {
+			missing = append(missing, seq)
+		}
+	}
+	return sent, got, missing
 }
 
 // syscallHUP is SIGHUP, the reload signal.
