@@ -24,11 +24,21 @@ func (r *Router) apply(out vrrp.Output) {
 		// advertisement rather than hold the mastership without the VIPs.
 		r.addVIPs()
 	}
+	// One round of announcements goes before the advert: the advert makes
+	// an old master that hands over release the VIPs, and a client not
+	// yet told where they went would send to it in between (seen in the
+	// lab on a loaded machine). The other rounds follow the advert.
+	rounds := 0
+	if out.Actions.Has(vrrp.Announce) {
+		rounds = r.cfg.Load().GARPRepeat
+		r.announce(r.vipAddr, 1)
+		rounds--
+	}
 	if out.Actions.Has(vrrp.SendAdvert) {
 		r.send(out.Priority)
 	}
-	if out.Actions.Has(vrrp.Announce) {
-		r.announce(r.vipAddr, r.cfg.Load().GARPRepeat)
+	if rounds > 0 {
+		r.announce(r.vipAddr, rounds)
 	}
 	if out.Changed() && r.again != nil {
 		// A new master announces again after a while; one that left

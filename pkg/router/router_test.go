@@ -164,6 +164,8 @@ type fakeAnnouncer struct {
 	mu     sync.Mutex
 	rounds int
 	last   time.Time
+	// onAnnounce, if set, is called with each round.
+	onAnnounce func()
 }
 
 func (f *fakeAnnouncer) count() (int, time.Time) {
@@ -176,7 +178,11 @@ func (f *fakeAnnouncer) Announce([]netip.Addr) error {
 	f.mu.Lock()
 	f.rounds++
 	f.last = time.Now()
+	on := f.onAnnounce
 	f.mu.Unlock()
+	if on != nil {
+		on()
+	}
 	return nil
 }
 
@@ -554,6 +560,28 @@ func TestGARPRefresh(t *testing.T) {
 		}
 		cancel()
 		<-done
+	})
+}
+
+// TestAnnounceBeforeAdvert: a new master announces its VIPs once before
+// its first advert, which makes an old master that hands over release them;
+// the other rounds follow the advert, which they must not hold back.
+func TestAnnounceBeforeAdvert(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := &hub{}
+		a := h.node("192.0.2.11")
+		var advertsAt []int // adverts sent by each announcement round
+		a.ann.onAnnounce = func() {
+			a.mu.Lock()
+			advertsAt = append(advertsAt, len(a.sent))
+			a.mu.Unlock()
+		}
+		_, _, stop := start(t, a, 200, 100*time.Millisecond, true)
+		time.Sleep(time.Second)
+		stop()
+		if want := []int{0, 1, 1, 1, 1}; fmt.Sprint(advertsAt) != fmt.Sprint(want) {
+			t.Fatalf("adverts sent before each announcement round: %v, want %v", advertsAt, want)
+		}
 	})
 }
 
