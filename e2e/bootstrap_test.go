@@ -74,6 +74,7 @@ func TestKubeadmBootstrap(t *testing.T) {
 		return ok && strings.Contains(c.LastError, "connection refused")
 	})
 	apis := make([]*lab.APIServer, len(cps))
+	starved := l.Starvation(t, true) // the client's requests stamp the times
 	apis[0] = lab.ServeAPIServer(t, cps[0], certs[0])
 	ready := time.Now()
 	served, by := waitServed(t, client, vip, pki, 10*time.Second)
@@ -82,8 +83,8 @@ func TestKubeadmBootstrap(t *testing.T) {
 	// the RFC's way for a healthy backup to take over from a last-resort
 	// master. vipd takes the skew time instead of the master down
 	// interval, after the last-resort master's next advert.
-	bound := 2*200*time.Millisecond + vrrp.MasterDownInterval(3, 250, time.Second)
-	t.Logf("kubeadm init: API server ready on cp-1 → client served through the VIP by %s in %v (bound %v)", by, took.Round(time.Millisecond), bound)
+	bound := 2*200*time.Millisecond + vrrp.MasterDownInterval(3, 250, time.Second) + starved.Since()
+	t.Logf("kubeadm init: API server ready on cp-1 → client served through the VIP by %s in %v (bound %v, with the time the daemons and the client waited for a CPU)", by, took.Round(time.Millisecond), bound)
 	if by != "cp-1" || took > bound {
 		t.Errorf("after cp-1's API server became ready, the client was served by %s after %v, want cp-1 within %v", by, took, bound)
 	}
@@ -104,12 +105,13 @@ func TestKubeadmBootstrap(t *testing.T) {
 	logStatus(t, procs[1], "after the joins")
 
 	// cp-1's API server dies: cp-2 serves within a second.
+	starved = l.Starvation(t, true)
 	apis[0].Stop()
 	killed := time.Now()
 	served, by = waitServed(t, client, vip, pki, 5*time.Second)
 	t.Logf("cp-1's API server killed → client served through the VIP by %s in %v", by, served.Sub(killed).Round(time.Millisecond))
-	if by != "cp-2" || served.Sub(killed) > time.Second {
-		t.Errorf("after cp-1's API server died, the client was served by %s after %v, want cp-2 within 1s", by, served.Sub(killed))
+	if waited := starved.Since(); by != "cp-2" || served.Sub(killed) > time.Second+waited {
+		t.Errorf("after cp-1's API server died, the client was served by %s after %v, want cp-2 within 1s (+%v the daemons and the client waited for a CPU)", by, served.Sub(killed), waited)
 	}
 	waitHolder(t, 5*time.Second, vip, "cp-2", cps...)
 

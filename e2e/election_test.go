@@ -48,6 +48,7 @@ vips = ["192.0.2.100/24"]`)
 
 	capture := l.Capture(t, "vrrp or arp")
 	time.Sleep(3 * ivl)
+	starved := l.Starvation(t, false)
 	hosts[0].LinkDown(t)
 	waitHolder(t, 2*time.Second, vip4, "cp-2", hosts[1:]...)
 	time.Sleep(2 * ivl)
@@ -58,14 +59,15 @@ vips = ["192.0.2.100/24"]`)
 	bound := vrrp.MasterDownInterval(3, 240, ivl)
 	took := takeover(t, pcap, "192.0.2.11", vip4)
 	t.Logf("takeover on the wire: %v (bound %v)", took, bound)
-	if took < bound-time.Millisecond || took > bound+100*time.Millisecond {
-		t.Errorf("takeover took %v, want about %v", took, bound)
+	if allow := 100*time.Millisecond + starved.Since(); took < bound-time.Millisecond || took > bound+allow {
+		t.Errorf("takeover took %v, want about %v (+%v at most, of which %v the daemons waited for a CPU)", took, bound, allow, allow-100*time.Millisecond)
 	}
 	// cp-3's timer expires 3.9 ms after cp-2's: on a loaded machine it
-	// may claim mastership for one advert before it hears cp-2, but it
-	// must not take the VIP from it.
-	if rows := tshark(t, pcap, "vrrp && ip.src==192.0.2.13", "vrrp.prio"); len(rows) > 1 {
-		t.Errorf("cp-3 sent %d advertisements, want at most one", len(rows))
+	// may claim mastership for one advert before it hears cp-2 (and one
+	// more for each interval the daemons waited for a CPU), but it must
+	// not take the VIP from it.
+	if rows, allow := tshark(t, pcap, "vrrp && ip.src==192.0.2.13", "vrrp.prio"), 1+int(starved.Since()/ivl); len(rows) > allow {
+		t.Errorf("cp-3 sent %d advertisements, want at most %d", len(rows), allow)
 	}
 	stable(t, 300*time.Millisecond, vip4, "cp-2", hosts[1:]...)
 

@@ -134,6 +134,7 @@ vips = ["` + vip2 + `"]`
 	startVipd(t, hosts[1], cfg)
 	waitHolder(t, 3*time.Second, vip4, "cp-1", hosts...)
 	capture := l.Capture(t, "vrrp")
+	starved := l.Starvation(t, false)
 	time.Sleep(300 * time.Millisecond)
 
 	// Rewrite cp-1's own copy of the file, as an operator would.
@@ -178,8 +179,8 @@ vips = ["` + vip2 + `"]`
 		}
 	}
 	t.Logf("%d adverts of the unchanged instance across two reloads, longest gap %v", len(rows), worst)
-	if len(rows) < 5 || worst > 150*time.Millisecond {
-		t.Errorf("adverts of the unchanged master: %d, longest gap %v; want none missed (gap < 150ms)", len(rows), worst)
+	if allow := 150*time.Millisecond + starved.Since(); len(rows) < 5 || worst > allow {
+		t.Errorf("adverts of the unchanged master: %d, longest gap %v; want none missed (gap < %v, of which %v the daemons waited for a CPU)", len(rows), worst, allow, allow-150*time.Millisecond)
 	}
 }
 

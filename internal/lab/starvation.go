@@ -1,0 +1,183 @@
+package lab
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// daemonNames are the commands whose waits for a CPU a Starvation counts:
+// the VRRP daemons under test.
+var daemonNames = map[string]bool{"vipd": true, "vipd-bgp": true, "vipd-race": true, "keepalived": true}
+
+// A Starvation measures, from its start, how long the VRRP daemons running
+// in a lab's hosts waited for a CPU while they were runnable. A timing
+// bound of the lab adds it: the protocol times a daemon keeps are its own
+// only while it runs, so a bound missed by more than the daemons were
+// starved means a slow daemon, not a busy machine.
+type Starvation struct {
+	netns map[uint64]bool // inodes of the lab's network namespaces
+	self  bool
+	start map[int]time.Duration
+}
+
+// Starvation starts measuring the daemons of l's hosts (and, with self,
+// the test process, which samples the lab and stamps its events).
+func (l *Lab) Starvation(t testing.TB, self bool) *Starvation {
+	t.Helper()
+	s := &Starvation{netns: map[uint64]bool{}, self: self}
+	l.mu.Lock()
+	for _, h := range l.hosts {
+		var st unix.Stat_t
+		if err := unix.Fstat(int(h.ns.nsh), &st); err != nil {
+			l.mu.Unlock()
+			t.Fatalf("lab: network namespace of %s: %v", h.name, err)
+		}
+		s.netns[st.Ino] = true
+	}
+	l.mu.Unlock()
+	s.start = s.read()
+	return s
+}
+
+// Since returns how long the daemons waited for a CPU since the start: the
+// sum over them, as a timing chain may pass through each in turn. A daemon
+// started since counts from its start; one that exited counts no more.
+func (s *Starvation) Since() time.Duration {
+	var d time.Duration
+	for pid, now := range s.read() {
+		d += max(now-s.start[pid], 0)
+	}
+	return d
+}
+
+// read returns the run delay of each process counted.
+func (s *Starvation) read() map[int]time.Duration {
+	out := map[int]time.Duration{}
+	if s.self {
+		if d, err := RunDelay(os.Getpid()); err == nil {
+			out[os.Getpid()] = d
+		}
+	}
+	dirs, _ := os.ReadDir("/proc")
+	for _, e := range dirs {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || !s.counts(pid) {
+			continue
+		}
+		if d, err := RunDelay(pid); err == nil {
+			out[pid] = d
+		}
+	}
+	return out
+}
+
+// counts says whether pid is a daemon in one of the lab's namespaces.
+func (s *Starvation) counts(pid int) bool {
+	comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
+	if err != nil || !daemonNames[strings.TrimSpace(string(comm))] {
+		return false
+	}
+	var st unix.Stat_t
+	if err := unix.Stat(fmt.Sprintf("/proc/%d/ns/net", pid), &st); err != nil {
+		return false
+	}
+	return s.netns[st.Ino]
+}
+
+// RunDelay returns how long the threads of process pid have waited for a
+// CPU while runnable: the sum of the second fields of their
+// /proc/PID/task/TID/schedstat, in nanoseconds.
+func RunDelay(pid int) (time.Duration, error) {
+	files, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/schedstat", pid))
+	if err != nil || len(files) == 0 {
+		return 0, fmt.Errorf("lab: no threads of process %d", pid)
+	}
+	var d time.Duration
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue // the thread exited
+		}
+		fields := strings.Fields(string(b))
+		if len(fields) < 2 {
+			return 0, fmt.Errorf("lab: %s: %q, want three numbers", f, b)
+		}
+		ns, err := strconv.ParseInt(fields[1], 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("lab: %s: %w", f, err)
+		}
+		d += time.Duration(ns)
+	}
+	return d, nil
+}
+
+// A StarvationWatch samples a Starvation every period, so that a test can
+// ask afterwards how long the daemons waited for a CPU over any window.
+type StarvationWatch struct {
+	s    *Starvation
+	mu   sync.Mutex
+	at   []time.Time
+	cum  []time.Duration
+	stop chan struct{}
+	done chan struct{}
+	once sync.Once
+}
+
+// WatchStarvation starts sampling the starvation of l's daemons (and of
+// the test process, with self) every period; it stops with Stop or at
+// cleanup.
+func (l *Lab) WatchStarvation(t testing.TB, period time.Duration, self bool) *StarvationWatch {
+	t.Helper()
+	w := &StarvationWatch{s: l.Starvation(t, self), stop: make(chan struct{}), done: make(chan struct{})}
+	go func() {
+		defer close(w.done)
+		tick := time.NewTicker(period)
+		defer tick.Stop()
+		for {
+			now, d := time.Now(), w.s.Since()
+			w.mu.Lock()
+			w.at, w.cum = append(w.at, now), append(w.cum, d)
+			w.mu.Unlock()
+			select {
+			case <-w.stop:
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	t.Cleanup(w.Stop)
+	return w
+}
+
+// Stop stops sampling; it may be called more than once.
+func (w *StarvationWatch) Stop() {
+	w.once.Do(func() { close(w.stop) })
+	<-w.done
+}
+
+// Between returns how long the daemons waited for a CPU from a to b,
+// widened to the samples around them: from the last sample at or before a
+// to the first at or after b (or the last taken).
+func (w *StarvationWatch) Between(a, b time.Time) time.Duration {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if len(w.at) == 0 {
+		return 0
+	}
+	i, _ := slices.BinarySearchFunc(w.at, a, time.Time.Compare)
+	if i > 0 && (i == len(w.at) || w.at[i].After(a)) {
+		i--
+	}
+	j, _ := slices.BinarySearchFunc(w.at, b, time.Time.Compare)
+	j = min(j, len(w.at)-1)
+	return max(w.cum[j]-w.cum[min(i, j)], 0)
+}

@@ -1,0 +1,147 @@
+package lab
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// TestRunDelay: two threads spinning on one CPU take turns, so each waits
+// while the other runs, and the process's run delay grows by that wait.
+func TestRunDelay(t *testing.T) {
+	if _, err := RunDelay(1 << 30); err == nil {
+		t.Error("RunDelay of a process that does not exist: no error")
+	}
+	before, err := RunDelay(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cpus unix.CPUSet
+	if err := unix.SchedGetaffinity(0, &cpus); err != nil {
+		t.Fatal(err)
+	}
+	one := -1
+	for i := 0; i < 1024 && one < 0; i++ {
+		if cpus.IsSet(i) {
+			one = i
+		}
+	}
+	var stop atomic.Bool
+	var wg sync.WaitGroup
+	for range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			runtime.LockOSThread() // the thread exits with the goroutine
+			var set unix.CPUSet
+			set.Set(one)
+			if err := unix.SchedSetaffinity(0, &set); err != nil {
+				t.Error(err)
+				return
+			}
+			for !stop.Load() { // spin: the thread is runnable throughout
+			}
+		}()
+	}
+	defer wg.Wait()
+	defer stop.Store(true)
+	const want = 50 * time.Millisecond
+	deadline := time.Now().Add(time.Minute)
+	for {
+		now, err := RunDelay(os.Getpid())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if now-before >= want {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("run delay grew by %v in a minute of two threads sharing a CPU, want %v", now-before, want)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestStarvationBetween: a window is widened to the samples around it.
+func TestStarvationBetween(t *testing.T) {
+	t0 := time.Date(2026, 12, 4, 0, 0, 0, 0, time.UTC)
+	at := func(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
+	w := &StarvationWatch{
+		at:  []time.Time{at(0), at(50), at(100), at(150)},
+		cum: []time.Duration{0, 10 * time.Millisecond, 40 * time.Millisecond, 45 * time.Millisecond},
+	}
+	for _, tt := range []struct {
+		from, to int
+		want     time.Duration
+	}{
+		{50, 100, 30 * time.Millisecond}, // on samples
+		{60, 90, 30 * time.Millisecond},  // between two samples: both around
+		{40, 110, 45 * time.Millisecond}, // 0 to 150
+		{-10, 20, 10 * time.Millisecond}, // before the first: from it
+		{140, 900, 5 * time.Millisecond}, // past the last: to it
+		{900, 1000, 0},                   // all past the last
+	} {
+		if got := w.Between(at(tt.from), at(tt.to)); got != tt.want {
+			t.Errorf("Between(%d ms, %d ms) = %v, want %v", tt.from, tt.to, got, tt.want)
+		}
+	}
+	if got := (&StarvationWatch{}).Between(at(0), at(10)); got != 0 {
+		t.Errorf("Between with no samples = %v, want 0", got)
+	}
+}
+
+// TestStarvationCounts: a Starvation counts the daemons in the lab's hosts,
+// not the same command outside the lab nor other commands in it.
+func TestStarvationCounts(t *testing.T) {
+	Require(t)
+	sleep, err := exec.LookPath("sleep")
+	if err != nil {
+		t.Skip("no sleep")
+	}
+	b, err := os.ReadFile(sleep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A daemon's name on a command that does nothing.
+	daemon := filepath.Join(t.TempDir(), "vipd")
+	if err := os.WriteFile(daemon, b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	l := New(t)
+	h := l.AddHost("cp-1", "192.0.2.11/24")
+	start := func(cmd *exec.Cmd) int {
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+		return cmd.Process.Pid
+	}
+	inLab := start(h.Exec(context.Background(), daemon, "60"))
+	outside := start(exec.Command(daemon, "60"))
+	other := start(h.Exec(context.Background(), "sleep", "60"))
+	// ip netns exec execs the command in its own process once the
+	// namespace is entered: wait for that.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		s := l.Starvation(t, false)
+		got := s.read()
+		_, in := got[inLab]
+		_, out := got[outside]
+		_, oth := got[other]
+		if in && !out && !oth && len(got) == 1 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("counted %v: the daemon in the lab %v (pid %d), outside it %v, another command %v; want only the first", got, in, inLab, out, oth)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
