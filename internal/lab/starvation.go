@@ -53,10 +53,19 @@ func (l *Lab) Starvation(t testing.TB, self bool) *Starvation {
 // started since counts from its start; one that exited counts no more.
 func (s *Starvation) Since() time.Duration {
 	var d time.Duration
-	for pid, now := range s.read() {
-		d += max(now-s.start[pid], 0)
+	for _, w := range s.each() {
+		d += w
 	}
 	return d
+}
+
+// each returns how long each daemon waited for a CPU since the start.
+func (s *Starvation) each() map[int]time.Duration {
+	out := s.read()
+	for pid, now := range out {
+		out[pid] = max(now-s.start[pid], 0)
+	}
+	return out
 }
 
 // read returns the run delay of each process counted.
@@ -126,7 +135,8 @@ type StarvationWatch struct {
 	s    *Starvation
 	mu   sync.Mutex
 	at   []time.Time
-	cum  []time.Duration
+	cum  []time.Duration         // the sum over the daemons
+	each []map[int]time.Duration // per daemon, by pid
 	stop chan struct{}
 	done chan struct{}
 	once sync.Once
@@ -143,9 +153,13 @@ func (l *Lab) WatchStarvation(t testing.TB, period time.Duration, self bool) *St
 		tick := time.NewTicker(period)
 		defer tick.Stop()
 		for {
-			now, d := time.Now(), w.s.Since()
+			now, each := time.Now(), w.s.each()
+			var sum time.Duration
+			for _, d := range each {
+				sum += d
+			}
 			w.mu.Lock()
-			w.at, w.cum = append(w.at, now), append(w.cum, d)
+			w.at, w.cum, w.each = append(w.at, now), append(w.cum, sum), append(w.each, each)
 			w.mu.Unlock()
 			select {
 			case <-w.stop:
@@ -170,8 +184,37 @@ func (w *StarvationWatch) Stop() {
 func (w *StarvationWatch) Between(a, b time.Time) time.Duration {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if len(w.at) == 0 {
+	i, j, ok := w.around(a, b)
+	if !ok {
 		return 0
+	}
+	return max(w.cum[j]-w.cum[i], 0)
+}
+
+// Stalled says whether one daemon waited for a CPU for tolerance or more
+// over the window before at. When tolerance is what VRRP tolerates of a
+// silent master, such a wait lets the protocol move a VIP, as it should
+// for a master that stopped.
+func (w *StarvationWatch) Stalled(at time.Time, window, tolerance time.Duration) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	i, j, ok := w.around(at.Add(-window), at)
+	if !ok {
+		return false
+	}
+	for pid, d := range w.each[j] {
+		if d-w.each[i][pid] >= tolerance {
+			return true
+		}
+	}
+	return false
+}
+
+// around returns the indexes of the last sample at or before a and of the
+// first at or after b (or the last taken); false without samples.
+func (w *StarvationWatch) around(a, b time.Time) (int, int, bool) {
+	if len(w.at) == 0 {
+		return 0, 0, false
 	}
 	i, _ := slices.BinarySearchFunc(w.at, a, time.Time.Compare)
 	if i > 0 && (i == len(w.at) || w.at[i].After(a)) {
@@ -179,5 +222,5 @@ func (w *StarvationWatch) Between(a, b time.Time) time.Duration {
 	}
 	j, _ := slices.BinarySearchFunc(w.at, b, time.Time.Compare)
 	j = min(j, len(w.at)-1)
-	return max(w.cum[j]-w.cum[min(i, j)], 0)
+	return min(i, j), j, true
 }

@@ -145,3 +145,35 @@ func TestStarvationCounts(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// TestStarvationStalled: one daemon's wait over the window counts, not the
+// sum of several.
+func TestStarvationStalled(t *testing.T) {
+	t0 := time.Date(2026, 12, 4, 0, 0, 0, 0, time.UTC)
+	at := func(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
+	ms := func(n int) time.Duration { return time.Duration(n) * time.Millisecond }
+	w := &StarvationWatch{
+		at: []time.Time{at(0), at(100), at(200), at(300)},
+		each: []map[int]time.Duration{
+			{1: 0, 2: 0},
+			{1: ms(10), 2: ms(150)},
+			{1: ms(160), 2: ms(160), 3: ms(5)}, // 3 started
+			{1: ms(170), 3: ms(5)},             // 2 exited
+		},
+	}
+	for _, tt := range []struct {
+		at, window, tolerance int
+		want                  bool
+	}{
+		{100, 100, 150, true},  // 2 waited 150 ms
+		{100, 100, 151, false}, // nobody that long
+		{200, 100, 150, true},  // 1: 150 ms from 100 to 200
+		{200, 100, 200, false}, // 1 and 2 together 160, each less
+		{300, 100, 20, false},  // 1: 10 ms; 2 gone; 3: 0
+		{300, 300, 170, true},  // 1 from the start
+	} {
+		if got := w.Stalled(at(tt.at), ms(tt.window), ms(tt.tolerance)); got != tt.want {
+			t.Errorf("Stalled(%d ms, window %d ms, %d ms) = %v, want %v", tt.at, tt.window, tt.tolerance, got, tt.want)
+		}
+	}
+}
