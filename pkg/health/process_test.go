@@ -372,10 +372,10 @@ func TestProcessRiseFall(t *testing.T) {
 		}
 		ctx, cancel := context.WithCancel(t.Context())
 		defer cancel()
-		go m.Run(ctx)
-
-		start := time.Now()
+		// Running before the monitor: its first scan, at once, finds it.
 		p.start(100, "haproxy", "haproxy")
+		start := time.Now()
+		go m.Run(ctx)
 		waitFor(t, m, "lb", Healthy)
 		if got, want := time.Since(start), 2*time.Second; got != want {
 			t.Errorf("healthy after %v, want %v (rise 3 from the first scan at once)", got, want)
