@@ -15,8 +15,9 @@ import (
 )
 
 // daemonNames are the commands whose waits for a CPU a Starvation counts:
-// the VRRP daemons under test.
-var daemonNames = map[string]bool{"vipd": true, "vipd-bgp": true, "vipd-race": true, "keepalived": true}
+// the VRRP daemons under test, and the routing daemons of a fabric.
+var daemonNames = map[string]bool{"vipd": true, "vipd-bgp": true, "vipd-race": true, "keepalived": true,
+	"bird": true, "bgpd": true, "zebra": true}
 
 // A Starvation measures, from its start, how long the VRRP daemons running
 // in a lab's hosts waited for a CPU while they were runnable. A timing
@@ -29,21 +30,24 @@ type Starvation struct {
 	start map[int]time.Duration
 }
 
-// Starvation starts measuring the daemons of l's hosts (and, with self,
+// Starvation starts measuring the daemons of l's hosts and switch (and, with self,
 // the test process, which samples the lab and stamps its events).
 func (l *Lab) Starvation(t testing.TB, self bool) *Starvation {
 	t.Helper()
 	s := &Starvation{netns: map[uint64]bool{}, self: self}
 	l.mu.Lock()
+	spaces := []*namespace{l.sw} // a fabric's router runs there
 	for _, h := range l.hosts {
+		spaces = append(spaces, h.ns)
+	}
+	l.mu.Unlock()
+	for _, ns := range spaces {
 		var st unix.Stat_t
-		if err := unix.Fstat(int(h.ns.nsh), &st); err != nil {
-			l.mu.Unlock()
-			t.Fatalf("lab: network namespace of %s: %v", h.name, err)
+		if err := unix.Fstat(int(ns.nsh), &st); err != nil {
+			t.Fatalf("lab: network namespace %s: %v", ns.name, err)
 		}
 		s.netns[st.Ino] = true
 	}
-	l.mu.Unlock()
 	s.start = s.read()
 	return s
 }
