@@ -251,7 +251,8 @@ func (t *LinkTracker) publish(st Status, state State, lastErr, out string) {
 	} else {
 		st.Failures++
 	}
-	t.board.set(st)
+	// Logged before it is published: whoever sees the new state can
+	// find it in the log.
 	switch {
 	case state == prev:
 	case state == Healthy:
@@ -259,6 +260,7 @@ func (t *LinkTracker) publish(st Status, state State, lastErr, out string) {
 	default:
 		t.log.Warn("interface unhealthy", "check", st.Name, "was", prev.String(), "error", lastErr)
 	}
+	t.board.set(st)
 }
 
 // linkState judges a link by its flags; see LinkTracker.

@@ -208,8 +208,8 @@ func (m *Monitor) runCheck(ctx context.Context, c *check, offset time.Duration) 
 
 		prev := st.State
 		st = advance(st, c.spec, start, end, out, err)
+		logProbe(log, prev, st, err) // before publishing, as the link tracker
 		m.board.set(st)
-		logProbe(log, prev, st, err)
 
 		if err == nil && ready != nil {
 			select {
