@@ -296,24 +296,8 @@ func (c *fileConv) instance(s *stmt) *vInstance {
 			if c.needArg(k) {
 				in.garpDel, in.garpDelSet = c.garpDelay(label, k)
 			}
-		case "track_interface":
-			for _, e := range k.block {
-				if t, ok := c.readTrackIf(label, e, in.trackIfs); ok {
-					in.trackIfs = append(in.trackIfs, t)
-				}
-			}
-		case "track_script":
-			for _, e := range k.block {
-				if t, ok := c.readTrack(label, e, in.tracks); ok {
-					in.tracks = append(in.tracks, t)
-				}
-			}
-		case "track_process":
-			for _, e := range k.block {
-				if t, ok := c.readTrackProcess(label, e, in.tracks); ok {
-					in.tracks = append(in.tracks, t)
-				}
-			}
+		case "track_interface", "track_script", "track_process":
+			c.readTracking(label, k, &in.trackIfs, &in.tracks)
 		case "track_file":
 			for _, e := range k.block {
 				if _, ok := c.files[e.keyword()]; !ok {

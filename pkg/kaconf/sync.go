@@ -49,24 +49,8 @@ func (c *fileConv) syncGroup(s *stmt) {
 			}
 		case "sync_group_tracking_weight", "global_tracking":
 			g.keepWeights = true
-		case "track_interface":
-			for _, e := range k.block {
-				if t, ok := c.readTrackIf(label, e, g.trackIfs); ok {
-					g.trackIfs = append(g.trackIfs, t)
-				}
-			}
-		case "track_script":
-			for _, e := range k.block {
-				if t, ok := c.readTrack(label, e, g.tracks); ok {
-					g.tracks = append(g.tracks, t)
-				}
-			}
-		case "track_process":
-			for _, e := range k.block {
-				if t, ok := c.readTrackProcess(label, e, g.tracks); ok {
-					g.tracks = append(g.tracks, t)
-				}
-			}
+		case "track_interface", "track_script", "track_process":
+			c.readTracking(label, k, &g.trackIfs, &g.tracks)
 		case "track_file", "track_bfd":
 			for _, e := range k.block {
 				g.lacks = append(g.lacks, kaLack{kw, e})

@@ -44,6 +44,28 @@ type vTrack struct {
 	weight int
 }
 
+// readTracking reads the entries of a track_interface, track_script or
+// track_process block k into ifs and tracks: an instance and a sync group
+// read them alike.
+func (c *fileConv) readTracking(label string, k *stmt, ifs *[]kaTrackIf, tracks *[]kaTrack) {
+	for _, e := range k.block {
+		switch k.keyword() {
+		case "track_interface":
+			if t, ok := c.readTrackIf(label, e, *ifs); ok {
+				*ifs = append(*ifs, t)
+			}
+		case "track_script":
+			if t, ok := c.readTrack(label, e, *tracks); ok {
+				*tracks = append(*tracks, t)
+			}
+		case "track_process":
+			if t, ok := c.readTrackProcess(label, e, *tracks); ok {
+				*tracks = append(*tracks, t)
+			}
+		}
+	}
+}
+
 // readTrackIf reads a track_interface entry as keepalived's alloc_track_if:
 // IFNAME [weight W [reverse]].
 func (c *fileConv) readTrackIf(label string, e *stmt, have []kaTrackIf) (kaTrackIf, bool) {
