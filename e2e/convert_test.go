@@ -132,6 +132,18 @@ type mixedRouter struct {
 	p        *proc
 }
 
+// start runs keepalived with its file on a (when kaOnA) or b, and vipd
+// with the conversion on the other; files are keyed by host name.
+func (r *mixedRouter) start(t testing.TB, kaOnA bool, a, b node, confs, cfg map[string]string, startKA func(testing.TB, node, string) *keepalived) {
+	t.Helper()
+	r.ka, r.vd = b, a
+	if kaOnA {
+		r.ka, r.vd = a, b
+	}
+	r.k = startKA(t, r.ka, confs[r.ka.host.Name()])
+	r.p = startVipd(t, r.vd.host, cfg[r.vd.host.Name()])
+}
+
 // holding waits until the VIPs are on want's host only, keepalived is in
 // the state it should be, and vipd is too, following want's address as
 // the master.
@@ -304,15 +316,7 @@ func TestConvertUnicast(t *testing.T) {
 		}
 		cfg := convertSet(t, confs)
 		r := &mixedRouter{instance: "VI-kube-master", vips: []netip.Addr{netip.MustParseAddr("192.0.2.250")}}
-		if kaIsMaster {
-			r.ka, r.vd = a, b
-			r.k = startKeepalived(t, a, confs["lb-a"])
-			r.p = startVipd(t, b.host, cfg["lb-b"])
-		} else {
-			r.ka, r.vd = b, a
-			r.k = startKeepalived(t, b, confs["lb-b"])
-			r.p = startVipd(t, a.host, cfg["lb-a"])
-		}
+		r.start(t, kaIsMaster, a, b, confs, cfg, startKeepalived)
 		const timeout = 8 * time.Second // a script interval, fall, a master down interval, start-up
 		r.holding(t, timeout, a)
 		r.healthy(t)

@@ -130,15 +130,7 @@ func TestConvertTrackProcess(t *testing.T) {
 		pa.start()
 		pb.start()
 		r := &mixedRouter{instance: "VRRP_1", vips: []netip.Addr{netip.MustParseAddr("192.0.2.10")}}
-		if kaIsMaster {
-			r.ka, r.vd = a, b
-			r.k = startKeepalivedTracking(t, a, confs["lb-a"])
-			r.p = startVipd(t, b.host, cfg["lb-b"])
-		} else {
-			r.ka, r.vd = b, a
-			r.k = startKeepalivedTracking(t, b, confs["lb-b"])
-			r.p = startVipd(t, a.host, cfg["lb-a"])
-		}
+		r.start(t, kaIsMaster, a, b, confs, cfg, startKeepalivedTracking)
 		const timeout = 8 * time.Second // start-up, a check's scan, master down intervals
 		r.holding(t, timeout, a)
 		r.healthy(t)
