@@ -345,9 +345,34 @@ vips = ["192.0.2.101/24"]`)
 				t.Fatal(err)
 			}
 			e.arp = append(e.arp, macs)
-			if want := hosts[best[v]].HardwareAddr().String(); len(macs) != 1 || macs[0] != want {
-				t.Errorf("after %v, at %s, ARP for %v answered by %v, want only %s (%s)", e, clock(asked), vip, macs, want, hosts[best[v]].Name())
+			want := hosts[best[v]].HardwareAddr().String()
+			if len(macs) == 1 && macs[0] == want {
+				continue
 			}
+			// The VIP moved again, or the wire disagrees with netlink.
+			// The first is VRRP's answer to a daemon that waited long for
+			// a CPU, and the analysis bounds how long it lasted.
+			var held uint8
+			seen, err := obs.since(asked)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, s := range seen {
+				held |= s.holders[v]
+			}
+			var stray []string
+			for _, m := range macs {
+				if i := slices.IndexFunc(hosts, func(h *lab.Host) bool { return h.HardwareAddr().String() == m }); i < 0 || held&(1<<i) == 0 {
+					stray = append(stray, m)
+				}
+			}
+			if len(stray) == 0 && l.Stalls().Stalled(time.Now(), stallWindow, stallTolerance) {
+				t.Logf("after %v, at %s, ARP for %v answered by %v (%v), as the VIP was bound then, after a daemon waited %v or more for a CPU",
+					e, clock(asked), vip, macs, nodeNames(held), stallTolerance.Round(time.Millisecond))
+				continue
+			}
+			t.Errorf("after %v, at %s, ARP for %v answered by %v, want only %s (%s); bound meanwhile on %v",
+				e, clock(asked), vip, macs, want, hosts[best[v]].Name(), nodeNames(held))
 		}
 	}
 	end := time.Now()

@@ -46,27 +46,35 @@ vips = ["192.0.2.100/24"]`)
 	waitHolder(t, 3*time.Second, vip4, "cp-1", hosts...)
 	stable(t, 500*time.Millisecond, vip4, "cp-1", hosts...)
 
+	stalls := l.Stalls()
+	captured := time.Now()
 	capture := l.Capture(t, "vrrp or arp")
 	time.Sleep(3 * ivl)
-	starved := l.Starvation(t, false)
+	cut := time.Now()
 	hosts[0].LinkDown(t)
 	waitHolder(t, 2*time.Second, vip4, "cp-2", hosts[1:]...)
 	time.Sleep(2 * ivl)
 	pcap := capture.Stop()
+	waited := stalls.Between(cut, time.Now())
 
 	// cp-2 (priority 240) must wait the whole Master_Down_Interval after
 	// the last advertisement it heard, and not much longer.
 	bound := vrrp.MasterDownInterval(3, 240, ivl)
 	took := takeover(t, pcap, "192.0.2.11", vip4)
 	t.Logf("takeover on the wire: %v (bound %v)", took, bound)
-	if allow := 100*time.Millisecond + starved.Since(); took < bound-time.Millisecond || took > bound+allow {
-		t.Errorf("takeover took %v, want about %v (+%v at most, of which %v the daemons waited for a CPU)", took, bound, allow, allow-100*time.Millisecond)
+	switch allow := 100*time.Millisecond + waited; {
+	case took < bound-time.Millisecond && stalls.Stalled(time.Now(), time.Since(captured), stallTolerance):
+		// A master that waited that long for a CPU was silent, and its
+		// backup rightly took over while it was still sending.
+		t.Logf("not measured: cp-2 took over %v after an advert of cp-1, after a daemon waited %v or more for a CPU", took, stallTolerance.Round(time.Millisecond))
+	case took < bound-time.Millisecond || took > bound+allow:
+		t.Errorf("takeover took %v, want about %v (+%v at most, of which %v the daemons waited for a CPU)", took, bound, allow, waited)
 	}
 	// cp-3's timer expires 3.9 ms after cp-2's: on a loaded machine it
 	// may claim mastership for one advert before it hears cp-2 (and one
 	// more for each interval the daemons waited for a CPU), but it must
 	// not take the VIP from it.
-	if rows, allow := tshark(t, pcap, "vrrp && ip.src==192.0.2.13", "vrrp.prio"), 1+int(starved.Since()/ivl); len(rows) > allow {
+	if rows, allow := tshark(t, pcap, "vrrp && ip.src==192.0.2.13", "vrrp.prio"), 1+int(stalls.Between(captured, time.Now())/ivl); len(rows) > allow {
 		t.Errorf("cp-3 sent %d advertisements, want at most %d", len(rows), allow)
 	}
 	stable(t, 300*time.Millisecond, vip4, "cp-2", hosts[1:]...)

@@ -68,10 +68,10 @@ func checkSamples(t *testing.T, samples []lab.HolderSample, hosts []*lab.Host, s
 			inStall = false
 			continue
 		}
-		if stalls != nil && stalls.Stalled(s.At, faultStallWindow, faultStallTolerance) {
+		if stalls != nil && stalls.Stalled(s.At, faultStallWindow, stallTolerance) {
 			if !inStall {
 				excused++
-				t.Logf("%s: at %s the VIP was held by %v, after a daemon waited %v or more for a CPU", what, clock(s.At), maskNames(s.Mask, hosts), faultStallTolerance.Round(time.Millisecond))
+				t.Logf("%s: at %s the VIP was held by %v, after a daemon waited %v or more for a CPU", what, clock(s.At), maskNames(s.Mask, hosts), stallTolerance.Round(time.Millisecond))
 			}
 			inStall = true
 			continue
@@ -86,13 +86,10 @@ func checkSamples(t *testing.T, samples []lab.HolderSample, hosts []*lab.Host, s
 	return excused
 }
 
-// A master silent for faultStallTolerance beyond its interval leaves a
+// A master silent for stallTolerance beyond its interval leaves a
 // backup's Master_Down_Interval without adverts; faultStallWindow is that
 // interval and the advert before it.
-var (
-	faultStallTolerance = vrrp.MasterDownInterval(3, 240, faultIvl) - faultIvl
-	faultStallWindow    = vrrp.MasterDownInterval(3, 240, faultIvl) + faultIvl
-)
+var faultStallWindow = vrrp.MasterDownInterval(3, 240, faultIvl) + faultIvl
 
 func maskNames(m uint64, hosts []*lab.Host) []string {
 	var out []string
@@ -117,7 +114,7 @@ func TestFaultLoss(t *testing.T) {
 	procs := faultCluster(t, hosts, addrs, vip4, "name = \"api\"\nvrid = 70\nvips = [\"192.0.2.100/24\"]")
 	capture := l.Capture(t, "vrrp")
 	w := lab.WatchHolders(t, faultSample, vip4, hosts...)
-	stalls := l.WatchStarvation(t, 50*time.Millisecond, false)
+	stalls := l.Stalls()
 	before := procs[1].masterChanges()
 	began := time.Now()
 	fault := l.Loss(t, hosts[0], 10)
@@ -191,7 +188,7 @@ func TestFaultOneWay(t *testing.T) {
 	procs := faultCluster(t, hosts, addrs, vip4, "name = \"api\"\nvrid = 71\nvips = [\"192.0.2.100/24\"]")
 	ping := startPing(t, client, vip4, 7*time.Second)
 	w := lab.WatchHolders(t, faultSample, vip4, hosts...)
-	stalls := l.WatchStarvation(t, 50*time.Millisecond, false)
+	stalls := l.Stalls()
 	nw := lab.WatchNeighbour(t, faultSample, client, vip4)
 	macs := []string{hosts[0].HardwareAddr().String(), hosts[1].HardwareAddr().String(), hosts[2].HardwareAddr().String()}
 	start := time.Now()
@@ -324,7 +321,7 @@ func TestFaultSnoopingIPv6(t *testing.T) {
 	vip6 := netip.MustParseAddr("2001:db8::100")
 	faultCluster(t, hosts, addrs, vip6, "name = \"api\"\nvrid = 72\nvips = [\"2001:db8::100/64\"]")
 	w := lab.WatchHolders(t, faultSample, vip6, hosts...)
-	stalls := l.WatchStarvation(t, 50*time.Millisecond, false)
+	stalls := l.Stalls()
 	began := time.Now()
 	time.Sleep(6 * time.Second)
 	samples, err := w.Samples(began)
@@ -357,7 +354,7 @@ func TestFaultMulticastDropped(t *testing.T) {
 	faultCluster(t, hosts, addrs, vip4, "name = \"api\"\nvrid = 73\nunicast = true\nvips = [\"192.0.2.100/24\", \"2001:db8::100/64\"]")
 	waitHolder(t, 3*time.Second, vip6, "cp-1", hosts...)
 	w4 := lab.WatchHolders(t, faultSample, vip4, hosts...)
-	stalls := l.WatchStarvation(t, 50*time.Millisecond, false)
+	stalls := l.Stalls()
 	w6 := lab.WatchHolders(t, faultSample, vip6, hosts...)
 	began := time.Now()
 	time.Sleep(2 * time.Second)
@@ -385,7 +382,7 @@ func TestFaultStalledBackup(t *testing.T) {
 	l, hosts, addrs := threeNodes(t, 2)
 	procs := faultCluster(t, hosts, addrs, vip4, "name = \"api\"\nvrid = 74\nvips = [\"192.0.2.100/24\"]")
 	w := lab.WatchHolders(t, faultSample, vip4, hosts...)
-	stalls := l.WatchStarvation(t, 50*time.Millisecond, false)
+	stalls := l.Stalls()
 	before := procs[1].masterChanges()
 	began := time.Now()
 	for range 3 {
@@ -421,7 +418,7 @@ func TestFaultWire(t *testing.T) {
 	wire := hosts[0].Wire(t, 7)
 	procs := faultCluster(t, hosts, addrs, vip4, "name = \"api\"\nvrid = 75\nvips = [\"192.0.2.100/24\"]")
 	w := lab.WatchHolders(t, faultSample, vip4, hosts...)
-	stalls := l.WatchStarvation(t, 50*time.Millisecond, false)
+	stalls := l.Stalls()
 	before := procs[1].masterChanges()
 	began := time.Now()
 	wire.Set(lab.BothWays, lab.Impairment{Delay: 5 * time.Millisecond, Jitter: 145 * time.Millisecond, Duplicate: 0.3})

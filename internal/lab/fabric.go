@@ -5,7 +5,6 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/netip"
-	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -34,13 +33,7 @@ func NewFabric(t testing.TB) *Fabric {
 	Require(t)
 	removeStale(t)
 	id := fmt.Sprintf("vf%05x", rand.IntN(1<<20))
-	l := &Lab{
-		t:      t,
-		prefix: fmt.Sprintf("%s%d-%s", namePrefix, os.Getpid(), id),
-		hosts:  make(map[string]*Host),
-		next:   1,
-	}
-	l.sw = newNamespace(t, l.prefix+"-router")
+	l := newLab(t, id, "router")
 	f := &Fabric{l: l, router: &Host{lab: l, name: "router", ns: l.sw}}
 	if err := l.sw.do(func() error {
 		return writeSysctls(map[string]string{
@@ -104,7 +97,7 @@ func (f *Fabric) AddHost(name string, addrs ...string) *Host {
 	l.mu.Unlock()
 
 	h.mac = net.HardwareAddr{0x02, 'v', 'f', 0, byte(idx >> 8), byte(idx)}
-	h.ns = newNamespace(t, l.prefix+"-h-"+name)
+	h.ns = l.track(newNamespace(t, l.prefix+"-h-"+name))
 	l.ip(t, "-n", l.sw.name, "link", "add", h.port, "type", "veth",
 		"peer", "name", "eth0", "address", h.mac.String(), "netns", h.ns.name)
 	if err := l.sw.do(func() error {

@@ -78,6 +78,9 @@ type Lab struct {
 	hosts map[string]*Host
 	next  int         // index of the next host, for port names and default MACs
 	pki   *KubeadmPKI // of StartAPIServer, made at its first call
+
+	stalls *StarvationWatch // see Stalls
+	spaces map[uint64]bool  // inodes of the switch's and hosts' namespaces, for Starvation
 }
 
 // New creates an empty segment and registers its removal with t.Cleanup.
@@ -90,14 +93,8 @@ func New(t testing.TB) *Lab {
 	// The id names the bridge; with the pid it makes the namespace names
 	// unique among parallel tests and parallel test binaries.
 	id := fmt.Sprintf("vl%05x", rand.IntN(1<<20))
-	l := &Lab{
-		t:      t,
-		prefix: fmt.Sprintf("%s%d-%s", namePrefix, os.Getpid(), id),
-		bridge: id,
-		hosts:  make(map[string]*Host),
-		next:   1,
-	}
-	l.sw = newNamespace(t, l.prefix+"-sw")
+	l := newLab(t, id, "sw")
+	l.bridge = id
 
 	// No IPv6 in the switch: the bridge and its ports need no addresses,
 	// and without them they send nothing (router solicitations, MLD
@@ -114,6 +111,22 @@ func New(t testing.TB) *Lab {
 	// switch whatever MLD/IGMP the hosts send or fail to send.
 	l.ip(t, "-n", l.sw.name, "link", "add", l.bridge, "type", "bridge", "mcast_snooping", "0")
 	l.ip(t, "-n", l.sw.name, "link", "set", l.bridge, "up")
+	return l
+}
+
+// newLab makes a lab whose namespace names start with id, with its switch
+// (or router) namespace, named after sw, and starts watching its
+// daemons' starvation.
+func newLab(t testing.TB, id, sw string) *Lab {
+	l := &Lab{
+		t:      t,
+		prefix: fmt.Sprintf("%s%d-%s", namePrefix, os.Getpid(), id),
+		hosts:  make(map[string]*Host),
+		next:   1,
+		spaces: make(map[uint64]bool),
+	}
+	l.sw = l.track(newNamespace(t, l.prefix+"-"+sw))
+	l.stalls = l.WatchStarvation(t, stallPeriod, false)
 	return l
 }
 
@@ -177,7 +190,7 @@ func (l *Lab) AddHostMAC(name string, mac net.HardwareAddr, addrs ...string) *Ho
 		mac = net.HardwareAddr{0x02, 'v', 'l', 0, byte(idx >> 8), byte(idx)}
 	}
 	h.mac = mac
-	h.ns = newNamespace(t, l.prefix+"-h-"+name)
+	h.ns = l.track(newNamespace(t, l.prefix+"-h-"+name))
 
 	// Both ends are created from the switch namespace, the peer directly
 	// in the host's: the namespace the tests run in is never touched.
@@ -224,6 +237,9 @@ type Host struct {
 	ns   *namespace
 	wire *Wire // between eth0 and the port, if any; set under lab.mu
 }
+
+// Lab returns the lab the host is on.
+func (h *Host) Lab() *Lab { return h.lab }
 
 // Name returns the name given to AddHost.
 func (h *Host) Name() string { return h.name }
@@ -392,6 +408,16 @@ type namespace struct {
 	name   string
 	nsh    netns.NsHandle
 	handle *netlink.Handle
+	ino    uint64 // of the namespace file: what /proc/PID/ns/net of a process in it stats to
+}
+
+// track adds ns to the lab's namespaces, whose daemons a Starvation
+// counts, and returns it.
+func (l *Lab) track(ns *namespace) *namespace {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.spaces[ns.ino] = true
+	return ns
 }
 
 // newNamespace creates a named namespace and registers its removal, before
@@ -412,12 +438,16 @@ func newNamespace(t testing.TB, name string) *namespace {
 		t.Fatalf("lab: open namespace %s: %v", name, err)
 	}
 	t.Cleanup(func() { nsh.Close() })
+	var st unix.Stat_t
+	if err := unix.Fstat(int(nsh), &st); err != nil {
+		t.Fatalf("lab: namespace %s: %v", name, err)
+	}
 	h, err := netlink.NewHandleAt(nsh, unix.NETLINK_ROUTE)
 	if err != nil {
 		t.Fatalf("lab: netlink in namespace %s: %v", name, err)
 	}
 	t.Cleanup(h.Close)
-	return &namespace{name: name, nsh: nsh, handle: h}
+	return &namespace{name: name, nsh: nsh, handle: h, ino: st.Ino}
 }
 
 // do runs fn on a locked OS thread switched into the namespace. It uses a

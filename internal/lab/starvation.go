@@ -2,6 +2,7 @@ package lab
 
 import (
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -25,31 +26,26 @@ var daemonNames = map[string]bool{"vipd": true, "vipd-bgp": true, "vipd-race": t
 // only while it runs, so a bound missed by more than the daemons were
 // starved means a slow daemon, not a busy machine.
 type Starvation struct {
-	netns map[uint64]bool // inodes of the lab's network namespaces
+	lab   *Lab
 	self  bool
 	start map[int]time.Duration
 }
 
-// Starvation starts measuring the daemons of l's hosts and switch (and, with self,
-// the test process, which samples the lab and stamps its events).
+// Starvation starts measuring the daemons of l's hosts and switch, hosts
+// added later included (and, with self, the test process, which samples
+// the lab and stamps its events).
 func (l *Lab) Starvation(t testing.TB, self bool) *Starvation {
-	t.Helper()
-	s := &Starvation{netns: map[uint64]bool{}, self: self}
-	l.mu.Lock()
-	spaces := []*namespace{l.sw} // a fabric's router runs there
-	for _, h := range l.hosts {
-		spaces = append(spaces, h.ns)
-	}
-	l.mu.Unlock()
-	for _, ns := range spaces {
-		var st unix.Stat_t
-		if err := unix.Fstat(int(ns.nsh), &st); err != nil {
-			t.Fatalf("lab: network namespace %s: %v", ns.name, err)
-		}
-		s.netns[st.Ino] = true
-	}
+	s := &Starvation{lab: l, self: self}
 	s.start = s.read()
 	return s
+}
+
+// netns returns the inodes of l's network namespaces: the switch (a
+// fabric's router runs there) and the hosts.
+func (l *Lab) netns() map[uint64]bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return maps.Clone(l.spaces)
 }
 
 // Since returns how long the daemons waited for a CPU since the start: the
@@ -80,10 +76,11 @@ func (s *Starvation) read() map[int]time.Duration {
 			out[os.Getpid()] = d
 		}
 	}
+	netns := s.lab.netns()
 	dirs, _ := os.ReadDir("/proc")
 	for _, e := range dirs {
 		pid, err := strconv.Atoi(e.Name())
-		if err != nil || !s.counts(pid) {
+		if err != nil || !counts(pid, netns) {
 			continue
 		}
 		if d, err := RunDelay(pid); err == nil {
@@ -93,9 +90,10 @@ func (s *Starvation) read() map[int]time.Duration {
 	return out
 }
 
-// counts says whether pid is a daemon in one of the lab's namespaces.
-func (s *Starvation) counts(pid int) bool {
-	comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
+// counts says whether pid is a daemon in one of the namespaces netns.
+func counts(pid int, netns map[uint64]bool) bool {
+	var buf [32]byte
+	comm, err := readSmall("/proc/"+strconv.Itoa(pid)+"/comm", buf[:])
 	if err != nil || !daemonNames[strings.TrimSpace(string(comm))] {
 		return false
 	}
@@ -103,7 +101,23 @@ func (s *Starvation) counts(pid int) bool {
 	if err := unix.Stat(fmt.Sprintf("/proc/%d/ns/net", pid), &st); err != nil {
 		return false
 	}
-	return s.netns[st.Ino]
+	return netns[st.Ino]
+}
+
+// readSmall reads a small file into buf with a bare open, read and
+// close: a sample reads one of each process's, and os.ReadFile costs several
+// times that.
+func readSmall(path string, buf []byte) ([]byte, error) {
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer unix.Close(fd)
+	n, err := unix.Read(fd, buf)
+	if err != nil {
+		return nil, err
+	}
+	return buf[:n], nil
 }
 
 // RunDelay returns how long the threads of process pid have waited for a
@@ -152,28 +166,61 @@ type StarvationWatch struct {
 func (l *Lab) WatchStarvation(t testing.TB, period time.Duration, self bool) *StarvationWatch {
 	t.Helper()
 	w := &StarvationWatch{s: l.Starvation(t, self), stop: make(chan struct{}), done: make(chan struct{})}
+	w.take() // the start of any window asked about from now on
 	go func() {
 		defer close(w.done)
 		tick := time.NewTicker(period)
 		defer tick.Stop()
 		for {
-			now, each := time.Now(), w.s.each()
-			var sum time.Duration
-			for _, d := range each {
-				sum += d
-			}
-			w.mu.Lock()
-			w.at, w.cum, w.each = append(w.at, now), append(w.cum, sum), append(w.each, each)
-			w.mu.Unlock()
 			select {
 			case <-w.stop:
 				return
 			case <-tick.C:
+				w.take()
 			}
 		}
 	}()
 	t.Cleanup(w.Stop)
 	return w
+}
+
+// stallPeriod is how often a lab's own StarvationWatch samples.
+const stallPeriod = 50 * time.Millisecond
+
+// Stalls returns the lab's StarvationWatch, which has sampled its daemons
+// every 50 ms since the lab was made: checks that must tell a busy
+// machine from a slow daemon ask it afterwards about any window.
+func (l *Lab) Stalls() *StarvationWatch { return l.stalls }
+
+// take appends a sample taken now.
+func (w *StarvationWatch) take() {
+	now, each := time.Now(), w.s.each()
+	var sum time.Duration
+	for _, d := range each {
+		sum += d
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	// take runs from the sampler and from fresh; keep the series ordered.
+	if n := len(w.at); n > 0 && now.Before(w.at[n-1]) {
+		return
+	}
+	w.at, w.cum, w.each = append(w.at, now), append(w.cum, sum), append(w.each, each)
+}
+
+// fresh takes a sample now when the last one is older than b: the sampler
+// may have waited for a CPU itself, and what the daemons waited for until
+// b must count.
+func (w *StarvationWatch) fresh(b time.Time) {
+	if w.s == nil {
+		return // samples given by a test, nothing to take
+	}
+	w.mu.Lock()
+	stale := len(w.at) == 0 || w.at[len(w.at)-1].Before(b)
+	w.mu.Unlock()
+	if stale {
+		w.take()
+	}
 }
 
 // Stop stops sampling; it may be called more than once.
@@ -184,8 +231,9 @@ func (w *StarvationWatch) Stop() {
 
 // Between returns how long the daemons waited for a CPU from a to b,
 // widened to the samples around them: from the last sample at or before a
-// to the first at or after b (or the last taken).
+// to the first at or after b (taken now if there is none yet).
 func (w *StarvationWatch) Between(a, b time.Time) time.Duration {
+	w.fresh(b)
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	i, j, ok := w.around(a, b)
@@ -200,6 +248,7 @@ func (w *StarvationWatch) Between(a, b time.Time) time.Duration {
 // silent master, such a wait lets the protocol move a VIP, as it should
 // for a master that stopped.
 func (w *StarvationWatch) Stalled(at time.Time, window, tolerance time.Duration) bool {
+	w.fresh(at)
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	i, j, ok := w.around(at.Add(-window), at)

@@ -20,6 +20,15 @@ func TestRunDelay(t *testing.T) {
 	if _, err := RunDelay(1 << 30); err == nil {
 		t.Error("RunDelay of a process that does not exist: no error")
 	}
+	starve(t, 50*time.Millisecond)()
+}
+
+// starve makes the test process wait for a CPU for want or more: two
+// threads spin on one CPU until its run delay has grown by that much. The
+// threads spin on until the function returned is called, as the run delay
+// of a thread leaves the process's sum when the thread exits.
+func starve(t *testing.T, want time.Duration) (stop func()) {
+	t.Helper()
 	before, err := RunDelay(os.Getpid())
 	if err != nil {
 		t.Fatal(err)
@@ -34,7 +43,7 @@ func TestRunDelay(t *testing.T) {
 			one = i
 		}
 	}
-	var stop atomic.Bool
+	var done atomic.Bool
 	var wg sync.WaitGroup
 	for range 2 {
 		wg.Add(1)
@@ -47,26 +56,42 @@ func TestRunDelay(t *testing.T) {
 				t.Error(err)
 				return
 			}
-			for !stop.Load() { // spin: the thread is runnable throughout
+			for !done.Load() { // spin: the thread is runnable throughout
 			}
 		}()
 	}
-	defer wg.Wait()
-	defer stop.Store(true)
-	const want = 50 * time.Millisecond
+	stop = func() { done.Store(true); wg.Wait() }
 	deadline := time.Now().Add(time.Minute)
 	for {
 		now, err := RunDelay(os.Getpid())
 		if err != nil {
+			stop()
 			t.Fatal(err)
 		}
 		if now-before >= want {
-			return
+			return stop
 		}
 		if time.Now().After(deadline) {
+			stop()
 			t.Fatalf("run delay grew by %v in a minute of two threads sharing a CPU, want %v", now-before, want)
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestStarvationWatchFresh: a watch whose sampler has not sampled since a
+// stall (it waited for a CPU itself, here: it samples once an hour) takes
+// a sample when asked about a window that ends after its last one.
+func TestStarvationWatchFresh(t *testing.T) {
+	Require(t)
+	w := New(t).WatchStarvation(t, time.Hour, true)
+	from := time.Now()
+	defer starve(t, 50*time.Millisecond)()
+	if got := w.Between(from, time.Now()); got < 50*time.Millisecond {
+		t.Errorf("Between after a 50 ms wait for a CPU = %v, want 50 ms or more", got)
+	}
+	if !w.Stalled(time.Now(), time.Minute, 50*time.Millisecond) {
+		t.Error("Stalled after a 50 ms wait for a CPU = false, want true")
 	}
 }
 
@@ -99,7 +124,8 @@ func TestStarvationBetween(t *testing.T) {
 }
 
 // TestStarvationCounts: a Starvation counts the daemons in the lab's hosts,
-// not the same command outside the lab nor other commands in it.
+// added after it started too, not the same command outside the lab nor
+// other commands in it.
 func TestStarvationCounts(t *testing.T) {
 	Require(t)
 	sleep, err := exec.LookPath("sleep")
@@ -116,6 +142,7 @@ func TestStarvationCounts(t *testing.T) {
 		t.Fatal(err)
 	}
 	l := New(t)
+	s := l.Starvation(t, false) // before the host: hosts added later count
 	h := l.AddHost("cp-1", "192.0.2.11/24")
 	start := func(cmd *exec.Cmd) int {
 		if err := cmd.Start(); err != nil {
@@ -131,7 +158,6 @@ func TestStarvationCounts(t *testing.T) {
 	// namespace is entered: wait for that.
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		s := l.Starvation(t, false)
 		got := s.read()
 		_, in := got[inLab]
 		_, out := got[outside]
