@@ -79,8 +79,9 @@ type Lab struct {
 	next  int         // index of the next host, for port names and default MACs
 	pki   *KubeadmPKI // of StartAPIServer, made at its first call
 
-	stalls *StarvationWatch // see Stalls
-	spaces map[uint64]bool  // inodes of the switch's and hosts' namespaces, for Starvation
+	stalls     *StarvationWatch // see Stalls
+	stallsOnce sync.Once
+	spaces     map[uint64]bool // inodes of the switch's and hosts' namespaces, for Starvation
 }
 
 // New creates an empty segment and registers its removal with t.Cleanup.
@@ -115,8 +116,7 @@ func New(t testing.TB) *Lab {
 }
 
 // newLab makes a lab whose namespace names start with id, with its switch
-// (or router) namespace, named after sw, and starts watching its
-// daemons' starvation.
+// (or router) namespace, named after sw.
 func newLab(t testing.TB, id, sw string) *Lab {
 	l := &Lab{
 		t:      t,
@@ -126,7 +126,6 @@ func newLab(t testing.TB, id, sw string) *Lab {
 		spaces: make(map[uint64]bool),
 	}
 	l.sw = l.track(newNamespace(t, l.prefix+"-"+sw))
-	l.stalls = l.WatchStarvation(t, stallPeriod, false)
 	return l
 }
 
@@ -259,8 +258,11 @@ func (h *Host) Port() string { return h.port }
 // closed by the lab's cleanup.
 func (h *Host) Handle() *netlink.Handle { return h.ns.handle }
 
-// Exec returns a command that runs name with args in the host's namespace.
+// Exec returns a command that runs name with args in the host's
+// namespace. As it is how a test starts a daemon, it starts the lab's
+// Stalls.
 func (h *Host) Exec(ctx context.Context, name string, args ...string) *exec.Cmd {
+	h.lab.Stalls()
 	return exec.CommandContext(ctx, "ip", append([]string{"netns", "exec", h.ns.name, name}, args...)...)
 }
 

@@ -187,10 +187,15 @@ func (l *Lab) WatchStarvation(t testing.TB, period time.Duration, self bool) *St
 // stallPeriod is how often a lab's own StarvationWatch samples.
 const stallPeriod = 50 * time.Millisecond
 
-// Stalls returns the lab's StarvationWatch, which has sampled its daemons
-// every 50 ms since the lab was made: checks that must tell a busy
-// machine from a slow daemon ask it afterwards about any window.
-func (l *Lab) Stalls() *StarvationWatch { return l.stalls }
+// Stalls returns the lab's StarvationWatch, which samples its daemons
+// every 50 ms from the first call or the first command a host Execs
+// (daemons are started so): checks that must tell a busy machine from a
+// slow daemon ask it afterwards about any window. A lab does not start it
+// itself, as its samples allocate and some lab tests count allocations.
+func (l *Lab) Stalls() *StarvationWatch {
+	l.stallsOnce.Do(func() { l.stalls = l.WatchStarvation(l.t, stallPeriod, false) })
+	return l.stalls
+}
 
 // take appends a sample taken now.
 func (w *StarvationWatch) take() {
