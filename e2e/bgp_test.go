@@ -333,7 +333,7 @@ asn = %[1]d
 			fb.waitRoutes(t, 5*time.Second, "n1")
 
 			// The API server fails: withdrawn in under a second.
-			starved := fb.f.Starvation(t, true)
+			starved := fb.f.Starvation(true)
 			fb.apis[0].Down.Store(true)
 			d = fb.waitRoutes(t, 5*time.Second, "n2")
 			t.Logf("%s: API server of n1 fails: the router forwards to n2 after %v", tc.router, d.Round(time.Millisecond))
@@ -367,7 +367,7 @@ asn = %[1]d
 			n1 = startRoutedVipd(t, bin, fb.nodes[0], cfg)
 			fb.waitRoutes(t, 30*time.Second, "n1")
 			silence(t, fb.nodes[0])
-			starved = fb.f.Starvation(t, true)
+			starved = fb.f.Starvation(true)
 			n1.kill()
 			d = fb.waitRoutes(t, 10*time.Second, "n2")
 			t.Logf("%s: n1 dies silently: the router forwards to n2 after %v (hold time 3s)", tc.router, d.Round(time.Millisecond))
@@ -444,7 +444,7 @@ func TestRouteMode(t *testing.T) {
 			fb.waitRoutes(t, 30*time.Second, "n1")
 			fb.waitServed(t, "n1")
 
-			starved := fb.f.Starvation(t, true)
+			starved := fb.f.Starvation(true)
 			fb.apis[0].Down.Store(true)
 			d := fb.waitRoutes(t, 5*time.Second, "n2")
 			t.Logf("route/%s: API server of n1 fails: the router forwards to n2 after %v", daemon, d.Round(time.Millisecond))

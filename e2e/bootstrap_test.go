@@ -74,7 +74,7 @@ func TestKubeadmBootstrap(t *testing.T) {
 		return ok && strings.Contains(c.LastError, "connection refused")
 	})
 	apis := make([]*lab.APIServer, len(cps))
-	starved := l.Starvation(t, true) // the client's requests stamp the times
+	starved := l.Starvation(true) // the client's requests stamp the times
 	apis[0] = lab.ServeAPIServer(t, cps[0], certs[0])
 	ready := time.Now()
 	served, by := waitServed(t, client, vip, pki, 10*time.Second)
@@ -105,7 +105,7 @@ func TestKubeadmBootstrap(t *testing.T) {
 	logStatus(t, procs[1], "after the joins")
 
 	// cp-1's API server dies: cp-2 serves within a second.
-	starved = l.Starvation(t, true)
+	starved = l.Starvation(true)
 	apis[0].Stop()
 	killed := time.Now()
 	served, by = waitServed(t, client, vip, pki, 5*time.Second)

@@ -193,7 +193,7 @@ func TestFaultOneWay(t *testing.T) {
 	macs := []string{hosts[0].HardwareAddr().String(), hosts[1].HardwareAddr().String(), hosts[2].HardwareAddr().String()}
 	start := time.Now()
 
-	starved := l.Starvation(t, true) // the holders are sampled
+	starved := l.Starvation(true) // the holders are sampled
 	began := time.Now()
 	fault := l.OneWay(t, hosts[0], hosts[1])
 	took, ok := w.WaitFor(began, 3*time.Second, func(s lab.HolderSample) bool { return s.Mask == 0b011 })

@@ -207,7 +207,7 @@ func failover(t *testing.T, m mode, kaMaster bool) {
 
 	pcap := l.Capture(t, captureFilter)
 	time.Sleep(settle(m))
-	starved := l.Starvation(t, false)
+	starved := l.Starvation(false)
 	cut := time.Now()
 	master.host.LinkDown(t)
 	// The cut-off master faults (both daemons track their interface) and
@@ -329,7 +329,7 @@ func gracefulStop(t *testing.T, m mode, kaStops bool) {
 
 	pcap := l.Capture(t, captureFilter)
 	time.Sleep(settle(m))
-	starved := l.Starvation(t, false)
+	starved := l.Starvation(false)
 	stopped := time.Now()
 	master.stop(t)
 	waitHolder(t, 2*m.interval+time.Second, vip, backup.name(), hosts...)
@@ -417,7 +417,7 @@ func tieBreak(t *testing.T, m mode, vipdHigher bool) {
 
 	pcap := l.Capture(t, captureFilter)
 	time.Sleep(settle(m))
-	starved := l.Starvation(t, false)
+	starved := l.Starvation(false)
 	join := time.Now()
 	isolate(t, l, false, hosts...)
 	waitHolder(t, 3*m.interval+2*time.Second, vip, higher.name(), hosts...)
@@ -534,7 +534,7 @@ fall = %d`, every, fall))
 
 	pcap := l.Capture(t, captureFilter)
 	time.Sleep(settle(m))
-	starved := l.Starvation(t, false)
+	starved := l.Starvation(false)
 	failed := time.Now()
 	svc.Close()
 	waitHolder(t, 2*time.Second, vip, ka.name(), hosts...)

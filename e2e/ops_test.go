@@ -134,7 +134,7 @@ vips = ["` + vip2 + `"]`
 	startVipd(t, hosts[1], cfg)
 	waitHolder(t, 3*time.Second, vip4, "cp-1", hosts...)
 	capture := l.Capture(t, "vrrp")
-	starved := l.Starvation(t, false)
+	starved := l.Starvation(false)
 	time.Sleep(300 * time.Millisecond)
 
 	// Rewrite cp-1's own copy of the file, as an operator would.

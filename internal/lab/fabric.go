@@ -185,7 +185,6 @@ func (f *Fabric) NextHops(t testing.TB, p netip.Prefix) []string {
 
 // Starvation starts measuring how long the daemons of the fabric's nodes
 // and router wait for a CPU; see Lab.Starvation.
-func (f *Fabric) Starvation(t testing.TB, self bool) *Starvation {
-	t.Helper()
-	return f.l.Starvation(t, self)
+func (f *Fabric) Starvation(self bool) *Starvation {
+	return f.l.Starvation(self)
 }

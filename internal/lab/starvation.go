@@ -34,7 +34,7 @@ type Starvation struct {
 // Starvation starts measuring the daemons of l's hosts and switch, hosts
 // added later included (and, with self, the test process, which samples
 // the lab and stamps its events).
-func (l *Lab) Starvation(t testing.TB, self bool) *Starvation {
+func (l *Lab) Starvation(self bool) *Starvation {
 	s := &Starvation{lab: l, self: self}
 	s.start = s.read()
 	return s
@@ -165,7 +165,7 @@ type StarvationWatch struct {
 // cleanup.
 func (l *Lab) WatchStarvation(t testing.TB, period time.Duration, self bool) *StarvationWatch {
 	t.Helper()
-	w := &StarvationWatch{s: l.Starvation(t, self), stop: make(chan struct{}), done: make(chan struct{})}
+	w := &StarvationWatch{s: l.Starvation(self), stop: make(chan struct{}), done: make(chan struct{})}
 	w.take() // the start of any window asked about from now on
 	go func() {
 		defer close(w.done)

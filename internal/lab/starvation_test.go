@@ -142,7 +142,7 @@ func TestStarvationCounts(t *testing.T) {
 		t.Fatal(err)
 	}
 	l := New(t)
-	s := l.Starvation(t, false) // before the host: hosts added later count
+	s := l.Starvation(false) // before the host: hosts added later count
 	h := l.AddHost("cp-1", "192.0.2.11/24")
 	start := func(cmd *exec.Cmd) int {
 		if err := cmd.Start(); err != nil {
