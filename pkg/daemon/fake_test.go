@@ -276,6 +276,7 @@ func (a fakeAddrs) List(ifindex int) ([]netip.Prefix, error) {
 
 func (fakeAddrs) Demote(int, func(netip.Addr) bool) ([]netip.Prefix, error) { return nil, nil }
 func (fakeAddrs) Warm()                                                     {}
+func (fakeAddrs) ForgetUnresolved(int, bool) (int, error)                   { return 0, nil }
 func (a fakeAddrs) Close()                                                  { a.h.note("close addrs") }
 
 type fakeAnnouncer struct {

@@ -63,6 +63,7 @@ func (d *Daemon) newRouter(w wanted, s *sock, ann Announcer) *running {
 		Addrs:        d.addrs,
 		Announcer:    ann,
 		AnnouncerOn:  d.announcerOn,
+		Neighbors:    d.addrs,
 		Logger:       d.log,
 		OnTransition: d.transition,
 		OnWantMaster: d.syncWantMaster,

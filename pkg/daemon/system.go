@@ -39,9 +39,11 @@ type System interface {
 	Sleeper() router.Sleeper
 }
 
-// Addrs binds, lists and orders the addresses of interfaces.
+// Addrs binds, lists and orders the addresses of interfaces, and forgets
+// their unresolved neighbours.
 type Addrs interface {
 	router.AddrManager
+	router.Neighbors
 	// Demote puts the node's IPv4 addresses of an interface back ahead
 	// of the VIPs isVIP names, and returns the VIPs it moved (see
 	// netif.Addrs.Demote).

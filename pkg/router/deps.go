@@ -24,6 +24,12 @@ type Announcer interface {
 	Announce(addrs []netip.Addr) error
 }
 
+// Neighbors forgets the neighbour entries of an interface that the kernel
+// has yet to resolve (see netif.Addrs.ForgetUnresolved).
+type Neighbors interface {
+	ForgetUnresolved(ifindex int, ipv6 bool) (int, error)
+}
+
 // Sleeper sleeps until a time, more precisely than Go's timers, which
 // fire up to a millisecond late (the netpoller waits in whole
 // milliseconds), and without keeping the processor from other goroutines.
@@ -40,6 +46,9 @@ type Deps struct {
 	// for VIPs bound there (Config.VIPLinks); nil when there is none,
 	// and then those VIPs are not announced.
 	AnnouncerOn func(ifname string) Announcer
+	// Neighbors, if set, has a unicast router whose interface came back
+	// forget the entries probed while it was down.
+	Neighbors Neighbors
 	// Sleeper, if set, sleeps the last stretch before a takeover
 	// deadline: the router's timer wakes it early by that much. A
 	// takeover is measured against the protocol's bound. Tests in a

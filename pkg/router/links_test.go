@@ -187,3 +187,113 @@ func TestVIPsOnSeveralInterfaces(t *testing.T) {
 		}
 	})
 }
+
+// recordingNeighbors records ForgetUnresolved calls, with how many adverts
+// the router's node had sent by then.
+type recordingNeighbors struct {
+	node  *fakeNode
+	mu    sync.Mutex
+	calls []forgetCall
+}
+
+type forgetCall struct {
+	ifindex int
+	ipv6    bool
+	sent    int
+}
+
+func (f *recordingNeighbors) ForgetUnresolved(ifindex int, ipv6 bool) (int, error) {
+	f.node.mu.Lock()
+	sent := len(f.node.sent)
+	f.node.mu.Unlock()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls = append(f.calls, forgetCall{ifindex, ipv6, sent})
+	return 1, nil
+}
+
+func (f *recordingNeighbors) taken() []forgetCall {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.calls)
+}
+
+// TestLinkBackForgetsUnresolvedNeighbours: a unicast router whose own
+// interface comes back forgets the neighbour entries probed meanwhile,
+// before it advertises again; a multicast one, and one whose other tracked
+// interface comes back, do not.
+func TestLinkBackForgetsUnresolvedNeighbours(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const ivl = 100 * time.Millisecond
+		h := &hub{}
+		a, b := h.node("192.0.2.11"), h.node("192.0.2.12")
+		run := func(n *fakeNode, prio uint8, peers ...netip.Addr) (*Router, *recordingNeighbors) {
+			nb := &recordingNeighbors{node: n}
+			rt, _, _ := startDeps(t, n, Config{
+				Instance: "api", VRID: 51, IfIndex: 2, Interface: "eth0",
+				Machine: vrrp.Config{Version: 3, Priority: prio, Interval: ivl, Preempt: true, Primary: n.addr},
+				VIPs:    []netip.Prefix{vip}, Peers: peers, GARPRepeat: 1,
+			}, Deps{Sender: n, Addrs: n.addrs, Announcer: n.ann, Neighbors: nb})
+			return rt, nb
+		}
+		ra, na := run(a, 250, b.addr)
+		rb, nb := run(b, 240, a.addr)
+		time.Sleep(time.Second)
+		if ra.Status().State != vrrp.Master {
+			t.Fatal("A is not master")
+		}
+
+		a.setCut(true)
+		ra.SetHealth(Health{Priority: 250, Fault: vrrp.LinkDown})
+		time.Sleep(time.Second)
+		if rb.Status().State != vrrp.Master {
+			t.Fatal("B did not take over while A's link was down")
+		}
+		a.mu.Lock()
+		before := len(a.sent)
+		a.mu.Unlock()
+		a.setCut(false)
+		ra.SetHealth(Health{Priority: 250})
+		time.Sleep(time.Second)
+		if ra.Status().State != vrrp.Master {
+			t.Fatalf("A is %v after its link came back, want MASTER again", ra.Status().State)
+		}
+		want := []forgetCall{{ifindex: 2, ipv6: false, sent: before}}
+		if diff := cmp.Diff(want, na.taken(), cmp.AllowUnexported(forgetCall{})); diff != "" {
+			t.Errorf("A's calls of ForgetUnresolved (-want +got), sent: adverts A had sent by then:\n%s", diff)
+		}
+		if got := nb.taken(); len(got) != 0 {
+			t.Errorf("B, whose link never went down, forgot neighbours: %v", got)
+		}
+
+		// Another tracked interface failing and coming back leaves the
+		// router's own neighbours alone.
+		ra.SetHealth(Health{Priority: 250, Fault: vrrp.HardFault})
+		time.Sleep(time.Second)
+		ra.SetHealth(Health{Priority: 250})
+		time.Sleep(time.Second)
+		if got := na.taken(); len(got) != 1 {
+			t.Errorf("A called ForgetUnresolved %d times after a tracked interface came back, want only the first call", len(got))
+		}
+	})
+}
+
+// TestLinkBackMulticast: a multicast router has no peers to resolve.
+func TestLinkBackMulticast(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		n := (&hub{}).node("192.0.2.11")
+		nb := &recordingNeighbors{node: n}
+		rt, _, _ := startDeps(t, n, Config{
+			Instance: "api", VRID: 51, IfIndex: 2, Interface: "eth0",
+			Machine: vrrp.Config{Version: 3, Priority: 100, Interval: 100 * time.Millisecond, Primary: n.addr},
+			VIPs:    []netip.Prefix{vip}, GARPRepeat: 1,
+		}, Deps{Sender: n, Addrs: n.addrs, Announcer: n.ann, Neighbors: nb})
+		rt.SetHealth(Health{Priority: 100, Fault: vrrp.LinkDown})
+		time.Sleep(time.Second)
+		rt.SetHealth(Health{Priority: 100})
+		time.Sleep(time.Second)
+		if got := nb.taken(); len(got) != 0 {
+			t.Errorf("multicast router forgot neighbours: %v", got)
+		}
+	})
+}

@@ -272,6 +272,9 @@ func (r *Router) refreshVIPs() {
 }
 
 func (r *Router) setHealth(h Health) {
+	if r.m.Fault() == vrrp.LinkDown && h.Fault != vrrp.LinkDown {
+		r.forgetUnresolved()
+	}
 	now := time.Now()
 	r.healthForced = h.Forced
 	// Fault first: a router leaving fault must elect with the new
@@ -282,6 +285,28 @@ func (r *Router) setHealth(h Health) {
 	} else {
 		r.apply(r.m.SetPriority(now, h.Priority))
 		r.apply(r.m.SetFault(now, h.Fault))
+	}
+}
+
+// forgetUnresolved has a unicast router whose interface came back forget
+// the neighbour entries probed while it was down, before it sends again.
+// Packets sent to the peers meanwhile (a timer served before the link
+// event, or the node's own traffic to them: etcd, the kubelet) left
+// entries that the kernel probes again only after its retransmit time, a
+// second by default, holding the adverts sent after the link returned: a
+// returning master would hold the VIPs that long unheard, with the other
+// master still holding them.
+func (r *Router) forgetUnresolved() {
+	cfg := r.cfg.Load()
+	if len(cfg.Peers) == 0 || r.deps.Neighbors == nil {
+		return
+	}
+	n, err := r.deps.Neighbors.ForgetUnresolved(cfg.IfIndex, cfg.Machine.Primary.Is6())
+	switch {
+	case err != nil:
+		r.log.Warn("interface back: unresolved neighbour entries not forgotten; adverts to the peers may wait for the kernel's next probe", "error", err)
+	case n > 0:
+		r.log.Info("interface back: forgot the neighbour entries probed while it was down", "entries", n)
 	}
 }
 

@@ -210,7 +210,13 @@ func startSleeper(t *testing.T, n *fakeNode, prio uint8, interval time.Duration,
 // ends or the returned function stops it.
 func startConfig(t *testing.T, n *fakeNode, cfg Config, sl Sleeper) (*Router, *Listener, context.CancelFunc) {
 	t.Helper()
-	rt := New(cfg, Deps{Sender: n, Addrs: n.addrs, Announcer: n.ann, Sleeper: sl})
+	return startDeps(t, n, cfg, Deps{Sender: n, Addrs: n.addrs, Announcer: n.ann, Sleeper: sl})
+}
+
+// startDeps is startConfig with the router's Deps given.
+func startDeps(t *testing.T, n *fakeNode, cfg Config, deps Deps) (*Router, *Listener, context.CancelFunc) {
+	t.Helper()
+	rt := New(cfg, deps)
 	l := NewListener(n, nil)
 	if err := l.Add(rt); err != nil {
 		t.Fatal(err)
