@@ -210,6 +210,10 @@ type Machine struct {
 	masterInterval time.Duration
 	masterAddr     netip.Addr
 	masterPriority uint8
+	// lower is the lower-priority master a backup's timer was shortened
+	// to preempt, if it was; lowerPriority its priority. For the reason.
+	lower         netip.Addr
+	lowerPriority uint8
 }
 
 // NewMachine returns a machine in the Initialize state.
@@ -364,8 +368,11 @@ func (m *Machine) Timeout(now time.Time) Output {
 	switch m.state {
 	case Backup:
 		reason := fmt.Sprintf("no advertisement for %v", m.MasterDownInterval())
-		if m.masterPriority == 0 && m.masterAddr.IsValid() {
+		switch {
+		case m.masterPriority == 0 && m.masterAddr.IsValid():
 			reason = fmt.Sprintf("master %v resigned (priority 0)", m.masterAddr)
+		case m.lower.IsValid():
+			reason = fmt.Sprintf("preempting lower-priority master %v (priority %d)", m.lower, m.lowerPriority)
 		}
 		if m.cfg.Grouped {
 			// The group decides; until it does, the timer runs again,
@@ -459,6 +466,7 @@ func (m *Machine) Receive(now time.Time, from netip.Addr, priority uint8, interv
 		// before theirs ends.
 		if at := now.Add(SkewTime(m.cfg.Version, m.priority, m.masterInterval)); at.Before(m.deadline) {
 			m.deadline = at
+			m.lower, m.lowerPriority = from, priority
 		}
 		return m.none()
 	case Master:
@@ -615,6 +623,7 @@ func (m *Machine) preempts(now time.Time, priority uint8) bool {
 // version 2 it must equal the configured one (checked by Filter).
 func (m *Machine) follow(now time.Time, from netip.Addr, priority uint8, interval time.Duration) {
 	m.masterAddr, m.masterPriority = from, priority
+	m.lower = netip.Addr{}
 	if m.cfg.Version == 3 && interval > 0 {
 		m.masterInterval = interval
 	}
@@ -667,6 +676,7 @@ func (m *Machine) to(s State, reason string) Output {
 	out := Output{From: m.state, To: s, Reason: reason}
 	m.state = s
 	m.wants = false
+	m.lower = netip.Addr{}
 	return out
 }
 

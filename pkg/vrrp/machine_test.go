@@ -598,3 +598,40 @@ func TestFaultReason(t *testing.T) {
 		}
 	}
 }
+
+// TestTakeoverReason: a backup's takeover says why it took over: silence,
+// a resignation, or a lower-priority master it preempted.
+func TestTakeoverReason(t *testing.T) {
+	const s = time.Second
+	tests := []struct {
+		name  string
+		steps []step
+		want  string
+	}{
+		{"silence", []step{{event: "start"}, {at: 4 * s, event: "timeout"}},
+			"no advertisement for 3.609375s"},
+		{"resignation", []step{{event: "start"}, {at: s, event: "recv", from: higher, prio: 0, ivl: s},
+			{at: 2 * s, event: "timeout"}},
+			"master 192.0.2.13 resigned (priority 0)"},
+		{"preemption", []step{{event: "start"}, {at: s, event: "recv", from: lower, prio: 50, ivl: s},
+			{at: 2 * s, event: "timeout"}},
+			"preempting lower-priority master 192.0.2.11 (priority 50)"},
+		{"preemption, then a better master heard", []step{{event: "start"},
+			{at: s, event: "recv", from: lower, prio: 50, ivl: s},
+			{at: s + 500*time.Millisecond, event: "recv", from: higher, prio: 200, ivl: s},
+			{at: 6 * s, event: "timeout"}},
+			"no advertisement for 3.609375s"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m := NewMachine(cfg(3, 100, s, true))
+			var out Output
+			for _, st := range tt.steps {
+				out = run(m, st)
+			}
+			if out.To != Master || out.Reason != tt.want {
+				t.Errorf("%v → %v, reason %q; want MASTER, reason %q", out.From, out.To, out.Reason, tt.want)
+			}
+		})
+	}
+}
