@@ -14,7 +14,8 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Addrs adds, removes and lists the addresses of interfaces over netlink.
+// Addrs adds, removes and lists the addresses of interfaces over netlink,
+// and forgets the neighbour entries a link left unresolved (neighbors.go).
 // Errors keep the kernel's errno, so errors.Is(err, os.ErrPermission) tells
 // a missing CAP_NET_ADMIN. Its methods may be called concurrently.
 type Addrs struct {

@@ -1,5 +1,6 @@
 // Package netif is vipd's contact with the kernel's network stack: the VRRP
 // socket of an interface (Conn), the virtual addresses on an interface
+// and the neighbour entries left unresolved while its link was down
 // (Addrs), the announcements that tell the segment where they live
 // (Announcer: gratuitous ARP, unsolicited neighbour advertisements), the
 // kernel's link and address events (Events), and the routes to VIPs that a
