@@ -351,12 +351,18 @@ func addrList(h *netlink.Handle, ifindex, family int) ([]netlink.Addr, error) {
 	if ifindex != 0 {
 		link = &netlink.Device{LinkAttrs: netlink.LinkAttrs{Index: ifindex}}
 	}
+	return dump(func() ([]netlink.Addr, error) { return h.AddrList(link, family) })
+}
+
+// dump runs a netlink dump, again when a concurrent change interrupted it
+// (its list may then miss entries), up to 5 times.
+func dump[T any](list func() ([]T, error)) ([]T, error) {
 	var err error
 	for range 5 {
-		var list []netlink.Addr
-		list, err = h.AddrList(link, family)
+		var l []T
+		l, err = list()
 		if !errors.Is(err, netlink.ErrDumpInterrupted) {
-			return list, err
+			return l, err
 		}
 	}
 	return nil, err

@@ -27,12 +27,10 @@ func (a *Addrs) ForgetUnresolved(ifindex int, ipv6 bool) (int, error) {
 	}
 	n := 0
 	err := a.call(func() error {
-		list, err := a.h.NeighList(ifindex, family)
-		if err != nil && !errors.Is(err, netlink.ErrDumpInterrupted) {
+		list, err := dump(func() ([]netlink.Neigh, error) { return a.h.NeighList(ifindex, family) })
+		if err != nil {
 			return err
 		}
-		// An interrupted dump leaves entries out: they were made
-		// after the link came back, and resolve.
 		for _, e := range list {
 			if e.State&(netlink.NUD_INCOMPLETE|netlink.NUD_FAILED) == 0 {
 				continue
