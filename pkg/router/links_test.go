@@ -203,9 +203,7 @@ type forgetCall struct {
 }
 
 func (f *recordingNeighbors) ForgetUnresolved(ifindex int, ipv6 bool) (int, error) {
-	f.node.mu.Lock()
-	sent := len(f.node.sent)
-	f.node.mu.Unlock()
+	sent := f.node.sentCount()
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.calls = append(f.calls, forgetCall{ifindex, ipv6, sent})
@@ -249,9 +247,7 @@ func TestLinkBackForgetsUnresolvedNeighbours(t *testing.T) {
 		if rb.Status().State != vrrp.Master {
 			t.Fatal("B did not take over while A's link was down")
 		}
-		a.mu.Lock()
-		before := len(a.sent)
-		a.mu.Unlock()
+		before := a.sentCount()
 		a.setCut(false)
 		ra.SetHealth(Health{Priority: 250})
 		time.Sleep(time.Second)

@@ -106,6 +106,13 @@ func (n *fakeNode) SetReadDeadline(time.Time) error {
 	return nil
 }
 
+// sentCount returns how many adverts n has sent.
+func (n *fakeNode) sentCount() int {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return len(n.sent)
+}
+
 func (n *fakeNode) lastSent() vrrp.Advert {
 	n.mu.Lock()
 	defer n.mu.Unlock()
@@ -577,11 +584,7 @@ func TestAnnounceBeforeAdvert(t *testing.T) {
 		h := &hub{}
 		a := h.node("192.0.2.11")
 		var advertsAt []int // adverts sent by each announcement round
-		a.ann.onAnnounce = func() {
-			a.mu.Lock()
-			advertsAt = append(advertsAt, len(a.sent))
-			a.mu.Unlock()
-		}
+		a.ann.onAnnounce = func() { advertsAt = append(advertsAt, a.sentCount()) }
 		_, _, stop := start(t, a, 200, 100*time.Millisecond, true)
 		time.Sleep(time.Second)
 		stop()
@@ -859,17 +862,12 @@ func TestConflictAnsweredAtOnce(t *testing.T) {
 		ra, _, _ := start(t, a, 250, time.Second, true)
 		time.Sleep(5 * time.Second)
 		// b claims mastership with a lower priority (a healed partition).
-		a.mu.Lock()
-		sent := len(a.sent)
-		a.mu.Unlock()
+		sent := a.sentCount()
 		adv := vrrp.Advert{Version: 3, VRID: 51, Priority: 100, Interval: time.Second, Addrs: []netip.Addr{vip.Addr()}}
 		pkt, _ := adv.Append(nil, b.addr, vrrp.GroupIPv4)
 		a.in <- frame{b: pkt, p: Packet{Src: b.addr, Dst: vrrp.GroupIPv4, TTL: 255}}
 		synctest.Wait()
-		a.mu.Lock()
-		answered := len(a.sent) > sent
-		a.mu.Unlock()
-		if !answered {
+		if a.sentCount() <= sent {
 			t.Fatal("master did not answer a lower-priority master at once")
 		}
 		if c := ra.Status().Counters; c.Conflicts != 1 {
