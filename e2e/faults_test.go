@@ -2,15 +2,12 @@ package e2e
 
 import (
 	"fmt"
-	"net"
 	"net/netip"
 	"regexp"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/vipd/vipd/internal/lab"
 	"github.com/vipd/vipd/pkg/vrrp"
@@ -281,24 +278,8 @@ func TestFaultOneWay(t *testing.T) {
 // none.
 func neighbour(t *testing.T, client *lab.Host, addr netip.Addr) string {
 	t.Helper()
-	link, err := client.Handle().LinkByName("eth0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	family := unix.AF_INET
-	if addr.Is6() {
-		family = unix.AF_INET6
-	}
-	ns, err := client.Handle().NeighList(link.Attrs().Index, family)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, n := range ns {
-		if n.IP.Equal(net.IP(addr.AsSlice())) {
-			return n.HardwareAddr.String()
-		}
-	}
-	return ""
+	n, _ := client.Neighbour(t, addr)
+	return n.HardwareAddr.String()
 }
 
 // TestFaultSnoopingIPv6: a switch that snoops MLD, with a querier, sends

@@ -16,8 +16,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vishvananda/netlink"
-
 	"github.com/vipd/vipd/internal/lab"
 	"github.com/vipd/vipd/pkg/metrics"
 	"github.com/vipd/vipd/pkg/vrrp"
@@ -206,22 +204,16 @@ func answeredBy(t *testing.T, client *lab.Host, vip netip.Addr, hosts []*lab.Hos
 // the MAC itself if it is no host's, or "" without an entry.
 func resolvedTo(t *testing.T, client *lab.Host, addr netip.Addr, hosts []*lab.Host) string {
 	t.Helper()
-	neighs, err := client.Handle().NeighList(client.Interface(t).Index, netlink.FAMILY_V4)
-	if err != nil {
-		t.Fatalf("neighbours of %s: %v", client.Name(), err)
+	n, ok := client.Neighbour(t, addr)
+	if !ok || len(n.HardwareAddr) == 0 {
+		return ""
 	}
-	for _, n := range neighs {
-		if a, ok := netip.AddrFromSlice(n.IP); !ok || a.Unmap() != addr || len(n.HardwareAddr) == 0 {
-			continue
+	for _, h := range hosts {
+		if h.HardwareAddr().String() == n.HardwareAddr.String() {
+			return h.Name()
 		}
-		for _, h := range hosts {
-			if h.HardwareAddr().String() == n.HardwareAddr.String() {
-				return h.Name()
-			}
-		}
-		return n.HardwareAddr.String()
 	}
-	return ""
+	return n.HardwareAddr.String()
 }
 
 // A metricSample is one series of the Prometheus text format.

@@ -338,6 +338,26 @@ func (h *Host) HasAddr(t testing.TB, ifname string, a netip.Addr) bool {
 	return false
 }
 
+// Neighbour returns the entry of the host's eth0 neighbour table for a,
+// and whether there is one.
+func (h *Host) Neighbour(t testing.TB, a netip.Addr) (netlink.Neigh, bool) {
+	t.Helper()
+	family := netlink.FAMILY_V4
+	if a.Is6() {
+		family = netlink.FAMILY_V6
+	}
+	list, err := h.ns.handle.NeighList(h.Interface(t).Index, family)
+	if err != nil {
+		t.Fatalf("lab: neighbours of %s: %v", h.name, err)
+	}
+	for _, n := range list {
+		if na, ok := netip.AddrFromSlice(n.IP); ok && na.Unmap() == a {
+			return n, true
+		}
+	}
+	return netlink.Neigh{}, false
+}
+
 // SetSysctl sets a sysctl of the host's namespace: key as sysctl(8) names
 // it ("net.ipv6.conf.eth0.accept_dad") or as a path under /proc/sys
 // ("net/ipv6/conf/eth0.100/accept_dad", for names with dots).

@@ -2,7 +2,7 @@ package netif_test
 
 import (
 	"context"
-	"net"
+	"net/netip"
 	"testing"
 
 	"github.com/vishvananda/netlink"
@@ -68,15 +68,6 @@ func TestForgetUnresolved(t *testing.T) {
 // has none.
 func neighState(t *testing.T, h *lab.Host, ip string) int {
 	t.Helper()
-	list, err := h.Handle().NeighList(h.Interface(t).Index, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := net.ParseIP(ip)
-	for _, e := range list {
-		if e.IP.Equal(want) {
-			return e.State
-		}
-	}
-	return 0
+	n, _ := h.Neighbour(t, netip.MustParseAddr(ip))
+	return n.State
 }
